@@ -88,7 +88,9 @@ func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "probity",
 		Short: "Reliability engineering for LLM agents: make quiet failures loud",
-		Long: `Probity reads what your agents did (τ-bench, Who&When, SWE-agent, OpenAI and
+		Long: `Probity: reliability engineering for LLM agents. It makes quiet failures loud.
+
+Probity reads what your agents did (τ-bench, Who&When, SWE-agent, OpenAI and
 Anthropic message logs, OpenTelemetry GenAI spans) and tells you where they were
 confidently wrong, how far the error spread, how often they fail, and how to
 stop a plausible-but-wrong chain before it acts.`,
