@@ -2,6 +2,10 @@
 // claims the evidence contradicts, cascades and their blast radius, swallowed
 // errors, unverified success, loops and injected instructions. It makes no
 // LLM calls; every finding quotes its evidence.
+//
+// Run is the entry point: it computes the trace's provenance once, runs every
+// detector over it, and sums the findings up into a Report with a verdict and
+// the root-cause step.
 package detect
 
 import (
@@ -18,7 +22,9 @@ type Context struct {
 }
 
 // Detector is one check over a trace. ID is stable: users filter and
-// suppress findings by it.
+// suppress findings by it. Detect must not modify the trace and must return
+// findings whose StepIndex indexes c.Trace.Steps and whose Step is that
+// step's Pos.Index.
 type Detector interface {
 	ID() string
 	Detect(c *Context) []probity.Finding
@@ -35,4 +41,22 @@ func Default() []Detector {
 		Loop{},
 		InjectedInstruction{},
 	}
+}
+
+// SideEffecting reports whether the tool named has side effects under the
+// context's configuration (see Config.SideEffecting).
+func (c *Context) SideEffecting(tool string) bool { return c.Config.SideEffecting(tool) }
+
+// finding fills the position fields of a finding for step i of c.Trace, so
+// Step and StepIndex never disagree.
+func (c *Context) finding(i int, f probity.Finding) probity.Finding {
+	f.StepIndex = i
+	f.Step = c.Trace.Steps[i].Pos.Index
+	if f.Evidence == nil {
+		f.Evidence = []probity.Evidence{}
+	}
+	if f.BlastRadius == nil {
+		f.BlastRadius = []int{}
+	}
+	return f
 }
