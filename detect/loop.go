@@ -1,12 +1,243 @@
 package detect
 
-import "github.com/probity/probity"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
 
-// Loop is the loop detector (placeholder: not built yet).
+	"github.com/probity/probity"
+)
+
+// Loop finds an agent going round in circles: the same tool call repeated
+// with nothing changed in between (a read that cannot answer differently, or
+// worse, a side-effecting action done twice), a cycle of calls repeated three
+// times, and the same message sent again and again.
+//
+// A repeated call is only a loop when nothing could have changed its answer:
+// no user message and no successful side-effecting call lies between the two
+// calls, and where both results are known they are identical. Re-reading a
+// reservation after modifying it is progress, not a loop.
 type Loop struct{}
 
 // ID returns "loop".
 func (Loop) ID() string { return "loop" }
 
-// Detect is not built yet and finds nothing.
-func (Loop) Detect(*Context) []probity.Finding { return nil }
+type callSig struct {
+	step int    // index into Trace.Steps
+	sig  string // tool name and canonical arguments
+	res  int    // index of its result, or -1
+	ep   int    // the epoch it was made in
+}
+
+// Detect implements Detector.
+func (d Loop) Detect(c *Context) []probity.Finding {
+	steps := c.Trace.Steps
+	var out []probity.Finding
+	var calls []callSig
+	lastCycle := -1 // the call count at which the last cycle was reported
+	// epoch counts events that can legitimately change what a call returns:
+	// a person speaking, a side-effecting call succeeding.
+	epoch := 0
+	lastSeen := map[string]struct{ call, epoch int }{}
+	for i := range steps {
+		s := &steps[i]
+		switch {
+		case s.Kind == probity.KindUser && !isObservation(s):
+			epoch++
+		case s.Kind == probity.KindToolCall && s.Tool != nil:
+			if s.Tool.Name == "think" {
+				continue // thinking aloud twice is not acting twice
+			}
+			cs := callSig{step: i, sig: signature(s.Tool), res: c.Trace.ResultFor(i), ep: epoch}
+			calls = append(calls, cs)
+			side := c.SideEffecting(s.Tool.Name)
+			// A tool of unknown class (a shell, a browser) may change the
+			// world too: after it, only an immediate identical repeat with
+			// an identical answer is a loop.
+			mayChange := side || c.Config.Class(s.Tool.Name) == ClassUnknown
+			if prev, ok := lastSeen[cs.sig]; ok && prev.epoch == epoch {
+				p := calls[prev.call]
+				same := (p.res < 0 && cs.res < 0) || (p.res >= 0 && cs.res >= 0 && steps[p.res].Content == steps[cs.res].Content)
+				if same {
+					sev, msg := probity.SeverityMedium, fmt.Sprintf("repeats the identical %s call of step %d with nothing changed in between", s.Tool.Name, steps[p.step].Pos.Index)
+					if side && p.res >= 0 && isFailed(&steps[p.res]) {
+						msg = fmt.Sprintf("retries the failed %s call of step %d unchanged", s.Tool.Name, steps[p.step].Pos.Index)
+					} else if side {
+						sev, msg = probity.SeverityHigh, fmt.Sprintf("repeats the side-effecting %s call of step %d with the same arguments: the action may have happened twice", s.Tool.Name, steps[p.step].Pos.Index)
+					}
+					out = append(out, c.finding(i, probity.Finding{
+						Detector: d.ID(), Severity: sev, Confidence: 0.8, Message: msg,
+						Evidence: []probity.Evidence{
+							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(s.Tool), 200), SourceStep: steps[p.step].Pos.Index, Note: "first call"},
+							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(s.Tool), 200), SourceStep: s.Pos.Index, Note: "identical repeat"},
+						},
+					}))
+				}
+			}
+			if mayChange && (cs.res < 0 || !isFailed(&steps[cs.res])) {
+				epoch++
+			}
+			lastSeen[cs.sig] = struct{ call, epoch int }{len(calls) - 1, epoch}
+			if f, p, ok := d.cycle(c, calls); ok && len(calls)-lastCycle >= p {
+				// Report a cycle once, not again on each call that extends it.
+				if lastCycle < 0 || len(calls)-lastCycle > 1 {
+					out = append(out, f)
+				}
+				lastCycle = len(calls)
+			}
+		}
+	}
+	out = append(out, d.repeatedMessages(c)...)
+	return strongestPerStep(out)
+}
+
+// strongestPerStep keeps, for each step, only the most severe finding, so a
+// stall reported on a call that is also a repeat does not say it twice.
+func strongestPerStep(fs []probity.Finding) []probity.Finding {
+	best := map[int]int{}
+	var out []probity.Finding
+	for _, f := range fs {
+		if k, ok := best[f.StepIndex]; ok {
+			if f.Severity > out[k].Severity {
+				out[k] = f
+			}
+			continue
+		}
+		best[f.StepIndex] = len(out)
+		out = append(out, f)
+	}
+	return out
+}
+
+// cycle looks for the last 3p calls forming three repetitions of a period
+// p in 1..4 (A A A, A B A B A B, ...), reported on the call that completes
+// the third repetition.
+func (d Loop) cycle(c *Context, calls []callSig) (probity.Finding, int, bool) {
+	n := len(calls)
+	for p := 1; p <= 4; p++ {
+		if n < 3*p {
+			break
+		}
+		ok := calls[n-1].ep == calls[n-3*p].ep
+		for k := 0; k < 2*p && ok; k++ {
+			a, b := calls[n-1-k], calls[n-1-k-p]
+			ok = a.sig == b.sig && (a.res < 0 || b.res < 0 || c.Trace.Steps[a.res].Content == c.Trace.Steps[b.res].Content)
+		}
+		if !ok {
+			continue
+		}
+		// Period p must be minimal, and an earlier overlapping report of
+		// the same cycle suffices.
+		if p > 1 && allSame(calls[n-p:]) {
+			continue
+		}
+		last := calls[n-1].step
+		steps := c.Trace.Steps
+		var names []string
+		for _, cs := range calls[n-p:] {
+			names = append(names, steps[cs.step].Tool.Name)
+		}
+		return c.finding(last, probity.Finding{
+			Detector: d.ID(), Severity: probity.SeverityHigh, Confidence: 0.85,
+			Message: fmt.Sprintf("the agent is stuck: the call sequence [%s] repeated 3 times", strings.Join(names, " → ")),
+			Evidence: []probity.Evidence{
+				{Kind: "cycle", Value: strings.Join(names, " → "), SourceStep: steps[calls[n-3*p].step].Pos.Index, Note: "cycle starts here"},
+			},
+			BlastRadius: positions(c, stepsOf(calls[n-3*p:])),
+		}), p, true
+	}
+	return probity.Finding{}, 0, false
+}
+
+func allSame(cs []callSig) bool {
+	for _, x := range cs[1:] {
+		if x.sig != cs[0].sig {
+			return false
+		}
+	}
+	return true
+}
+
+func stepsOf(cs []callSig) []int {
+	out := make([]int, len(cs))
+	for i, x := range cs {
+		out[i] = x.step
+	}
+	return out
+}
+
+// repeatedMessages finds the agent sending the same substantial message
+// (after normalising case and spacing) three or more times.
+func (d Loop) repeatedMessages(c *Context) []probity.Finding {
+	steps := c.Trace.Steps
+	type seen struct{ first, count int }
+	m := map[string]*seen{}
+	var out []probity.Finding
+	for i := range steps {
+		s := &steps[i]
+		if !speaksToUser(s) || len(s.Content) < 40 {
+			continue
+		}
+		key := s.Actor + "\x00" + normalizeMessage(s.Content)
+		e := m[key]
+		if e == nil {
+			m[key] = &seen{first: i, count: 1}
+			continue
+		}
+		e.count++
+		// Saying the same thing again is often just style ("Running the
+		// tests again."); only a long run of it is a stall worth a verdict.
+		if e.count == 3 || e.count == 5 {
+			sev := probity.SeverityLow
+			if e.count == 5 {
+				sev = probity.SeverityMedium
+			}
+			out = append(out, c.finding(i, probity.Finding{
+				Detector: d.ID(), Severity: sev, Confidence: 0.6,
+				Message: fmt.Sprintf("the agent sends the same message for the %s time (first at step %d)", map[int]string{3: "third", 5: "fifth"}[e.count], steps[e.first].Pos.Index),
+				Evidence: []probity.Evidence{
+					{Kind: "message", Source: clip(s.Content, 160), SourceStep: steps[e.first].Pos.Index, Note: "first sent here"},
+				},
+			}))
+		}
+	}
+	return out
+}
+
+func normalizeMessage(s string) string {
+	return strings.Join(strings.Fields(strings.ToLower(head(s, 4096))), " ")
+}
+
+// signature is a tool call's identity: its name and its arguments with
+// object keys sorted and insignificant whitespace removed, so that
+// {"a":1, "b":2} and {"b": 2,"a": 1} are the same call.
+func signature(t *probity.ToolCall) string {
+	if len(t.Args) > 0 {
+		var v any
+		if json.Unmarshal(t.Args, &v) == nil {
+			if b, err := json.Marshal(v); err == nil {
+				return t.Name + "\x00" + string(b)
+			}
+		}
+		var buf bytes.Buffer
+		if json.Compact(&buf, t.Args) == nil {
+			return t.Name + "\x00" + buf.String()
+		}
+		return t.Name + "\x00" + string(t.Args)
+	}
+	return t.Name + "\x00" + strings.TrimSpace(t.RawArgs)
+}
+
+func argsText(t *probity.ToolCall) string {
+	if len(t.Args) > 0 {
+		return string(t.Args)
+	}
+	return t.RawArgs
+}
+
+// isFailed reports whether a result step signals failure.
+func isFailed(s *probity.Step) bool {
+	_, ok := failureOf(s)
+	return ok
+}

@@ -1,12 +1,199 @@
 package detect
 
-import "github.com/probity/probity"
+import (
+	"fmt"
+	"regexp"
+	"strings"
 
-// UnverifiedSuccess is the unverified-success detector (placeholder: not built yet).
+	"github.com/probity/probity"
+)
+
+// UnverifiedSuccess finds a claim of success that the evidence does not
+// back:
+//
+//   - the agent tells the user an action was done ("your order has been
+//     cancelled") but no side-effecting tool call succeeded before it: high;
+//   - the run ends with a submission or a claim of success while the last
+//     test run failed: high;
+//   - the run ends so while nothing was run to verify the last change to the
+//     code: medium.
+//
+// The finding sits on the claim; its evidence points at what contradicts it.
 type UnverifiedSuccess struct{}
 
 // ID returns "unverified-success".
 func (UnverifiedSuccess) ID() string { return "unverified-success" }
 
-// Detect is not built yet and finds nothing.
-func (UnverifiedSuccess) Detect(*Context) []probity.Finding { return nil }
+// Completed-action claims: "has been cancelled", "I've refunded",
+// "successfully booked". The verb says which kind of action must have
+// succeeded.
+var reActionClaim = regexp.MustCompile(`(?i)\b(?:(?:has|have) (?:now )?been|(?:i|we) have|i've|we've|successfully|is now|are now)\s+(?:successfully\s+)?(cancel+ed|refunded|booked|updated|modified|changed|exchanged|returned|sent|transferred|created|issued|processed|submitted|placed|applied|added|removed|deleted|upgraded|downgraded|credited|charged|paid|reserved|scheduled|rebooked)\b`)
+
+// Commands that run tests or a reproduction: what verifying a change means
+// for a coding agent.
+var reTestCommand = regexp.MustCompile(`(?i)(?:\bpytest\b|\bpy\.test\b|-m\s+(?:pytest|unittest)\b|\btox\b|\bnosetests\b|runtests\.py|\bgo test\b|\bnpm (?:run )?test\b|\byarn test\b|\bcargo test\b|\bmake (?:test|check)\b|\bmvn test\b|\bgradle test\b|\bbin/test\b|\bphpunit\b|\brspec\b|\bjest\b|\bpython[\d.]*\s+\S*(?:test|repro|reproduce|check|verify|demo|example|debug)\w*\.py\b)`)
+
+// Commands that change the code under work.
+var reEditCommand = regexp.MustCompile(`(?:\bsed\s+-i|\bperl\s+-[a-z]*i|>\s*[\w./-]+\.\w+|\btee\s+[\w./-]+|\bpatch\b|\bgit apply\b|\bapply_patch\b|\bopen\([^)]*['"][wa]\+?['"]|\.write\(|\bed\s+-s\b)`)
+
+// Detect implements Detector.
+func (d UnverifiedSuccess) Detect(c *Context) []probity.Finding {
+	var out []probity.Finding
+	out = append(out, d.actionClaims(c)...)
+	if f, ok := d.finalClaim(c); ok {
+		out = append(out, f)
+	}
+	return out
+}
+
+// actionClaims checks every message that says an action was completed.
+func (d UnverifiedSuccess) actionClaims(c *Context) []probity.Finding {
+	steps := c.Trace.Steps
+	var out []probity.Finding
+	succeeded := map[string]bool{} // side-effecting tools that succeeded so far
+	anySide := false
+	for i := range steps {
+		s := &steps[i]
+		if s.Kind == probity.KindToolCall && s.Tool != nil && c.Config.Class(s.Tool.Name) != ClassReadOnly && !c.Config.Calculator(s.Tool.Name) {
+			// A tool of unknown class (a shell) may have done the action.
+			if r := c.Trace.ResultFor(i); r < 0 || !isFailed(&steps[r]) {
+				succeeded[s.Tool.Name] = true
+				anySide = true
+			}
+			continue
+		}
+		if !speaksToUser(s) || anySide {
+			continue
+		}
+		m := reActionClaimIndex(s.Content)
+		if m == nil {
+			continue
+		}
+		verb := strings.ToLower(s.Content[m[2]:m[3]])
+		if negated(s.Content, m[0]) || conditional(s.Content, m[0]) {
+			continue
+		}
+		out = append(out, c.finding(i, probity.Finding{
+			Detector: d.ID(), Severity: probity.SeverityHigh, Confidence: 0.8,
+			Message: fmt.Sprintf("the agent says something was %s, but no side-effecting tool call has succeeded in this run", verb),
+			Evidence: append([]probity.Evidence{
+				{Kind: "success-claim", Value: verb, Source: quoteAround(s.Content, m[0], m[1]), SourceStep: s.Pos.Index, Note: "what the agent claims"},
+			}, failedActions(c, i)...),
+		}))
+		break // one such claim explains the run; later ones repeat it
+	}
+	return out
+}
+
+func reActionClaimIndex(text string) []int { return reActionClaim.FindStringSubmatchIndex(text) }
+
+// failedActions quotes the side-effecting calls before step i that failed:
+// the evidence that the claimed action did not happen.
+func failedActions(c *Context, i int) []probity.Evidence {
+	steps := c.Trace.Steps
+	var ev []probity.Evidence
+	for j := 0; j < i; j++ {
+		s := &steps[j]
+		if s.Kind != probity.KindToolCall || s.Tool == nil || !c.SideEffecting(s.Tool.Name) {
+			continue
+		}
+		if r := c.Trace.ResultFor(j); r >= 0 {
+			if f, ok := failureOf(&steps[r]); ok {
+				ev = append(ev, probity.Evidence{Kind: f.kind, Value: s.Tool.Name, Source: f.quote, SourceStep: steps[r].Pos.Index, Note: "this action failed"})
+			}
+		}
+	}
+	return ev
+}
+
+func negated(text string, at int) bool {
+	before := strings.ToLower(text[max(0, at-30):at])
+	for _, w := range []string{"not ", "n't ", "never ", "unable", "cannot", "once ", "if ", "until ", "before "} {
+		if strings.Contains(before, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// conditional reports whether the claim is part of a question or an offer
+// ("Would you like it to be cancelled?", "once it has been processed").
+func conditional(text string, at int) bool {
+	end := strings.IndexAny(text[at:], ".!?\n")
+	if end >= 0 && text[at+end] == '?' {
+		return true
+	}
+	return false
+}
+
+// finalClaim checks the run's end: a submission, or a last message claiming
+// success, against the last test run and the last change.
+func (d UnverifiedSuccess) finalClaim(c *Context) (probity.Finding, bool) {
+	steps := c.Trace.Steps
+	final := -1
+	for i := len(steps) - 1; i >= 0; i-- {
+		if speaksToUser(&steps[i]) && strings.TrimSpace(steps[i].Content) != "" {
+			final = i
+			break
+		}
+	}
+	if final < 0 {
+		return probity.Finding{}, false
+	}
+	claim, ok := claimsSuccess(steps[final].Content)
+	if !ok && c.Trace.Labels.ExitStatus != "" && strings.EqualFold(c.Trace.Labels.ExitStatus, "submitted") {
+		claim, ok = "exit status: "+c.Trace.Labels.ExitStatus, true
+	}
+	if !ok {
+		return probity.Finding{}, false
+	}
+	// Walk the commands: the last test run, its outcome, the last edit.
+	lastTest, lastTestRes, lastEdit := -1, -1, -1
+	for i := 0; i < final; i++ {
+		s := &steps[i]
+		if s.Kind != probity.KindToolCall || s.Tool == nil {
+			continue
+		}
+		cmd := argsText(s.Tool)
+		isTest := reTestCommand.MatchString(cmd)
+		if isTest {
+			lastTest, lastTestRes = i, c.Trace.ResultFor(i)
+		}
+		if (reEditCommand.MatchString(cmd) && !isTest) || isFileWriteTool(c, s.Tool.Name) {
+			lastEdit = i
+		}
+	}
+	claimEv := probity.Evidence{Kind: "success-claim", Source: claim, SourceStep: steps[final].Pos.Index, Note: "what the agent claims"}
+	if lastTest >= 0 && lastTestRes >= 0 {
+		if f, failed := failureOf(&steps[lastTestRes]); failed && f.kind != "error-result" || failed && strings.Contains(strings.ToLower(f.quote), "fail") {
+			return c.finding(final, probity.Finding{
+				Detector: d.ID(), Severity: probity.SeverityHigh, Confidence: 0.85,
+				Message:  "the run claims success, but the last test run failed",
+				Evidence: []probity.Evidence{claimEv, {Kind: f.kind, Value: clip(argsText(steps[lastTest].Tool), 120), Source: f.quote, SourceStep: steps[lastTestRes].Pos.Index, Note: "the last test run"}},
+			}), true
+		}
+	}
+	if lastEdit >= 0 && lastTest < lastEdit {
+		return c.finding(final, probity.Finding{
+			Detector: d.ID(), Severity: probity.SeverityMedium, Confidence: 0.6,
+			Message:  "the run claims success, but nothing was run to verify the last change",
+			Evidence: []probity.Evidence{claimEv, {Kind: "unverified-change", Value: clip(argsText(steps[lastEdit].Tool), 120), SourceStep: steps[lastEdit].Pos.Index, Note: "the last change; no test ran after it"}},
+		}), true
+	}
+	return probity.Finding{}, false
+}
+
+// isFileWriteTool recognises file-editing tools of coding agents
+// (str_replace_editor, write_file, apply_patch, edit_file).
+func isFileWriteTool(c *Context, name string) bool {
+	if c.Config.Class(name) != ClassSideEffect {
+		return false
+	}
+	for _, w := range splitName(name) {
+		switch w {
+		case "write", "edit", "patch", "replace", "str", "file", "editor", "insert":
+			return true
+		}
+	}
+	return false
+}
