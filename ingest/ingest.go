@@ -1,0 +1,336 @@
+// Package ingest reads traces from files, directories, globs and stdin in
+// any format Probity knows, detecting each file's format from its first
+// bytes. It is the one entry point the CLI, the server and the other
+// packages use to get Traces; the format packages (otlp, taubench, whowhen,
+// sweagent, chatlog) stay independent of each other.
+//
+// Guarantees, for hostile or broken input as much as for good logs:
+//
+//   - every failure is a *probity.Error with code EINVALID (bad content) or
+//     ENOTFOUND (missing path) naming the file and, for content, the record,
+//     line and column (or byte offset for unseekable input like stdin);
+//   - one bad file never stops the others: Each processes every input and
+//     returns a *FileErrors listing the failures at the end;
+//   - memory stays bounded: files are streamed, a single record is capped at
+//     Options.MaxRecordBytes, endless whitespace and invalid UTF-8 are
+//     rejected, nesting is capped by encoding/json; nothing panics or hangs
+//     on devices such as /dev/zero or /dev/urandom.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/probity/probity"
+	"github.com/probity/probity/internal/jsonx"
+	"github.com/probity/probity/otlp"
+	"github.com/probity/probity/taubench"
+)
+
+// HeadSize is how many leading bytes of a file the sniffers see.
+const HeadSize = 64 << 10
+
+// Options control reading.
+type Options struct {
+	// Format forces a format by name (see Formats); "" detects it per file.
+	Format string
+	// MaxRecordBytes caps one record: an element of a top-level list, a
+	// JSON Lines line, or a whole single-object file. 0 means
+	// jsonx.DefaultMaxRecordBytes (256 MiB).
+	MaxRecordBytes int64
+	// Logger receives warnings (skipped files); nil discards them.
+	Logger *slog.Logger
+}
+
+// format is one importer, as every format package exports it.
+type format struct {
+	name  string
+	sniff func([]byte) bool
+	read  func(context.Context, string, io.Reader, func(*probity.Trace) error) error
+}
+
+// formats lists the importers in sniffing order: the most specific shapes
+// first, the generic chat log last, since almost any JSON with "role" in it
+// would pass its check.
+var formats = []format{
+	{otlp.Format, otlp.Sniff, otlp.Read},
+	{taubench.Format, taubench.Sniff, taubench.Read},
+}
+
+// Formats returns the names of the known formats, for --format and help.
+func Formats() []string {
+	out := make([]string, len(formats))
+	for i, f := range formats {
+		out[i] = f.name
+	}
+	return out
+}
+
+func lookup(name string) (format, bool) {
+	for _, f := range formats {
+		if f.name == name {
+			return f, true
+		}
+	}
+	return format{}, false
+}
+
+// Detect returns the name of the format whose sniffer accepts head, or "".
+func Detect(head []byte) string {
+	for _, f := range formats {
+		if f.sniff(head) {
+			return f.name
+		}
+	}
+	return ""
+}
+
+// FileErrors lists the inputs that failed in one Each call. The traces of
+// the other inputs were delivered.
+type FileErrors struct {
+	// Errs holds one error per failed input, in input order.
+	Errs []*probity.Error
+	// Inputs is how many inputs were tried in all.
+	Inputs int
+}
+
+// Error summarises the failures; each line names a file and a position.
+func (e *FileErrors) Error() string {
+	if len(e.Errs) == 1 {
+		return e.Errs[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d inputs failed:", len(e.Errs), e.Inputs)
+	for _, x := range e.Errs {
+		b.WriteString("\n  ")
+		b.WriteString(x.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the per-file errors, so errors.As finds a *probity.Error
+// and probity.ErrorCode reports its code.
+func (e *FileErrors) Unwrap() []error {
+	out := make([]error, len(e.Errs))
+	for i, x := range e.Errs {
+		out[i] = x
+	}
+	return out
+}
+
+// Each streams every trace of every input to fn, in input order. args are
+// files, directories (walked recursively for *.json, *.jsonl, *.ndjson),
+// glob patterns, or "-" for stdin. Each trace has Source set to its file
+// and Format to the importer's name.
+//
+// A file that fails does not stop the others: after all inputs, Each
+// returns a *FileErrors with one *probity.Error per failed input (traces
+// read from a file before its error were delivered). Files found by walking
+// a directory that are JSON but of no known shape (configs, reports) are
+// skipped with a warning instead. An error from fn, or ctx ending, stops
+// everything and is returned as is.
+func Each(ctx context.Context, args []string, opt Options, fn func(*probity.Trace) error) error {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "ingest")
+	if opt.Format != "" {
+		if _, ok := lookup(opt.Format); !ok {
+			return unknownFormat(opt.Format)
+		}
+	}
+	inputs, fe := expand(args)
+	fe.Inputs = len(inputs) + len(fe.Errs)
+	for _, in := range inputs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		stop, err := readInput(ctx, in, opt, log, fn)
+		if stop {
+			return err
+		}
+		if err != nil {
+			fe.Errs = append(fe.Errs, asFileError(in.name(), err))
+		}
+	}
+	if len(fe.Errs) > 0 {
+		return fe
+	}
+	return nil
+}
+
+// ReadAll returns every trace in path (a file, directory, glob or "-").
+// On failure it returns the traces read so far and the error: a single
+// *probity.Error when one file failed, a *FileErrors when several did.
+func ReadAll(ctx context.Context, path string, opt Options) ([]*probity.Trace, error) {
+	var out []*probity.Trace
+	err := Each(ctx, []string{path}, opt, func(t *probity.Trace) error {
+		out = append(out, t)
+		return nil
+	})
+	var fe *FileErrors
+	if errors.As(err, &fe) && len(fe.Errs) == 1 {
+		return out, fe.Errs[0]
+	}
+	return out, err
+}
+
+// stopError marks an error from fn, which aborts Each.
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+
+// readInput reads one input. stop is true when fn failed or ctx ended.
+func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn func(*probity.Trace) error) (stop bool, err error) {
+	name := in.name()
+	var f *os.File
+	if in.path == "-" {
+		f = os.Stdin
+	} else {
+		f, err = os.Open(in.path)
+		if err != nil {
+			return false, openError(in.path, err)
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return false, &probity.Error{Code: probity.EINVALID, File: name, Message: "is a directory"}
+		}
+	}
+
+	head, err := readHead(f)
+	if err != nil {
+		return false, &probity.Error{Code: probity.EINVALID, File: name, Where: "offset 0", Message: "read", Err: err}
+	}
+	if len(head) == 0 {
+		return false, &probity.Error{Code: probity.EINVALID, File: name, Message: "empty file"}
+	}
+	var fm format
+	if opt.Format != "" {
+		fm, _ = lookup(opt.Format)
+	} else {
+		name := Detect(head)
+		if name == "" {
+			c := jsonx.FirstByte(head)
+			if in.walked && (c == '{' || c == '[') {
+				log.Warn("skipping file of unknown format", "file", in.path)
+				return false, nil
+			}
+			return false, undetected(in.name(), head)
+		}
+		fm, _ = lookup(name)
+	}
+
+	// Regular files are re-read from the start, which keeps io.ReaderAt
+	// available for exact line:column in errors; anything else (stdin,
+	// pipes, devices) replays the head.
+	var src io.Reader
+	if st, serr := f.Stat(); serr == nil && st.Mode().IsRegular() {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return false, openError(name, err)
+		}
+		src = f
+	} else {
+		src = io.MultiReader(strings.NewReader(string(head)), f)
+	}
+	jr := jsonx.NewReader(src, opt.MaxRecordBytes)
+
+	var fnErr error
+	err = fm.read(ctx, name, jr, func(t *probity.Trace) error {
+		if t.Source == "" {
+			t.Source = name
+		}
+		if t.Format == "" {
+			t.Format = fm.name
+		}
+		if e := fn(t); e != nil {
+			fnErr = e
+			return &stopError{e}
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return true, fnErr
+	}
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return true, err
+	}
+	if err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// readHead reads up to HeadSize bytes; fewer only at end of input.
+func readHead(r io.Reader) ([]byte, error) {
+	buf := make([]byte, HeadSize)
+	n, err := io.ReadFull(r, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
+	return buf[:n], err
+}
+
+// asFileError makes sure err is a *probity.Error naming the file.
+func asFileError(name string, err error) *probity.Error {
+	var pe *probity.Error
+	if errors.As(err, &pe) {
+		if pe.File == "" {
+			c := *pe
+			c.File = name
+			return &c
+		}
+		return pe
+	}
+	return &probity.Error{Code: probity.EINVALID, File: name, Message: "read", Err: err}
+}
+
+func openError(name string, err error) *probity.Error {
+	code := probity.EINVALID
+	if errors.Is(err, os.ErrNotExist) {
+		code = probity.ENOTFOUND
+	}
+	msg := "open"
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &probity.Error{Code: code, File: name, Message: msg, Err: err}
+}
+
+func unknownFormat(name string) *probity.Error {
+	return probity.Errorf(probity.EINVALID, "unknown format %q (known formats: %s)", name, strings.Join(Formats(), ", "))
+}
+
+// undetected explains why no importer accepted a file.
+func undetected(name string, head []byte) *probity.Error {
+	e := &probity.Error{Code: probity.EINVALID, File: name, Where: "offset 0"}
+	switch c := jsonx.FirstByte(head); {
+	case c == 0:
+		e.Message = "no JSON value in the first " + sizeName(len(head)) + " (only whitespace)"
+	case c != '{' && c != '[':
+		e.Message = fmt.Sprintf("not JSON (starts with %q); known formats: %s", printable(c), strings.Join(Formats(), ", "))
+	default:
+		e.Message = "JSON of unknown shape; known formats: " + strings.Join(Formats(), ", ") + " (use --format to force one)"
+	}
+	return e
+}
+
+func printable(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return string(c)
+	}
+	return fmt.Sprintf("\\x%02x", c)
+}
+
+func sizeName(n int) string {
+	if n >= 1<<10 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

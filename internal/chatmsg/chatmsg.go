@@ -1,0 +1,287 @@
+// Package chatmsg turns chat messages in the two wire shapes agents log
+// (OpenAI chat completions and Anthropic Messages) into Steps. Several
+// importers share it: τ-bench trajectories are OpenAI messages, chat logs
+// are either, and the proxy rebuilds traces from recorded API requests.
+//
+// The rules, so that every Step points at exactly one source message:
+//
+//   - every message yields at least one Step, all with Pos.Index = the
+//     message's 0-based index in its list;
+//   - string content is Part 0; content blocks keep their block index as
+//     Part; OpenAI tool_calls follow the content (Part 1..N after string
+//     content), so an assistant message with text and three calls yields
+//     Parts 0..3;
+//   - an assistant message with tool calls and no text yields only the calls.
+package chatmsg
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/probity/probity"
+)
+
+// Message is one chat message in either dialect. Unknown fields are ignored.
+type Message struct {
+	Role         string     `json:"role"`
+	Name         string     `json:"name"`
+	Content      Content    `json:"content"`
+	ToolCalls    []ToolCall `json:"tool_calls"`
+	FunctionCall *Function  `json:"function_call"`
+	ToolCallID   string     `json:"tool_call_id"`
+}
+
+// ToolCall is an OpenAI tool_calls entry.
+type ToolCall struct {
+	ID       string   `json:"id"`
+	Type     string   `json:"type"`
+	Function Function `json:"function"`
+}
+
+// Function is an OpenAI function call: arguments are usually a JSON string
+// that itself holds JSON, sometimes (other providers) an object.
+type Function struct {
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+// Content is message content: a string, null, or a list of blocks.
+type Content struct {
+	Text   string
+	Blocks []Block
+	// IsBlocks is true when the source gave a list of blocks.
+	IsBlocks bool
+}
+
+// UnmarshalJSON accepts a string, null or an array of blocks.
+func (c *Content) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*c = Content{}
+		return nil
+	case b[0] == '"':
+		c.IsBlocks = false
+		return json.Unmarshal(b, &c.Text)
+	case b[0] == '[':
+		c.IsBlocks = true
+		return json.Unmarshal(b, &c.Blocks)
+	case b[0] == '{':
+		// A single block where a list was expected (seen in some SDK dumps).
+		var blk Block
+		if err := json.Unmarshal(b, &blk); err != nil {
+			return err
+		}
+		c.IsBlocks, c.Blocks = true, []Block{blk}
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: kindName(b[0]), Type: reflect.TypeFor[string]()}
+}
+
+// Block is a content block: OpenAI parts (text, image_url, input_text) and
+// Anthropic blocks (text, tool_use, tool_result, thinking, image).
+type Block struct {
+	Type      string          `json:"type"`
+	Text      string          `json:"text"`
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Input     json.RawMessage `json:"input"`
+	ToolUseID string          `json:"tool_use_id"`
+	Content   *Content        `json:"content"`
+	IsError   bool            `json:"is_error"`
+}
+
+// PlainText returns the text of c: the string, or the text blocks joined by
+// newlines (nested tool_result content included).
+func (c *Content) PlainText() string {
+	if !c.IsBlocks {
+		return c.Text
+	}
+	var sb strings.Builder
+	for i := range c.Blocks {
+		t := c.Blocks[i].text()
+		if t == "" {
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte('\n')
+		}
+		sb.WriteString(t)
+	}
+	return sb.String()
+}
+
+func (b *Block) text() string {
+	switch b.Type {
+	case "text", "input_text", "output_text", "":
+		if b.Text != "" {
+			return b.Text
+		}
+		if b.Content != nil {
+			return b.Content.PlainText()
+		}
+	case "tool_result":
+		if b.Content != nil {
+			return b.Content.PlainText()
+		}
+	}
+	return ""
+}
+
+// Converter turns messages into steps. It remembers call ids so that a
+// result without a tool name (Anthropic tool_result, OpenAI role "tool"
+// without "name") is labelled with the tool that was called.
+type Converter struct {
+	names map[string]string
+}
+
+// Steps appends the steps of message m, the index-th in its list, to out.
+// It returns an error for a message without a role.
+func (c *Converter) Steps(out []probity.Step, index int, m *Message) ([]probity.Step, error) {
+	role := strings.ToLower(m.Role)
+	mk := func(part int, kind probity.Kind, actor string) probity.Step {
+		return probity.Step{Pos: probity.Position{Index: index, Part: part}, Kind: kind, Actor: actor}
+	}
+	switch role {
+	case "":
+		return out, fmt.Errorf("message %d has no role", index)
+	case "system", "developer":
+		s := mk(0, probity.KindSystem, "system")
+		s.Content = m.Content.PlainText()
+		return append(out, s), nil
+	case "tool", "function":
+		s := mk(0, probity.KindToolResult, "tool")
+		name := m.Name
+		if name == "" {
+			name = c.names[m.ToolCallID]
+		}
+		s.Tool = &probity.ToolCall{ID: m.ToolCallID, Name: name}
+		s.Content = m.Content.PlainText()
+		return append(out, s), nil
+	}
+
+	kind, actor := probity.KindUser, "user"
+	if role == "assistant" || role == "model" {
+		kind, actor = probity.KindAssistant, "assistant"
+	} else if role != "user" {
+		actor = role
+	}
+	if m.Name != "" {
+		actor = m.Name
+	}
+	n0 := len(out)
+	next := 1 // the part after the content
+	if !m.Content.IsBlocks {
+		if m.Content.Text != "" || (len(m.ToolCalls) == 0 && m.FunctionCall == nil) {
+			s := mk(0, kind, actor)
+			s.Content = m.Content.Text
+			out = append(out, s)
+		}
+	} else {
+		next = len(m.Content.Blocks)
+		for i := range m.Content.Blocks {
+			b := &m.Content.Blocks[i]
+			switch b.Type {
+			case "tool_use", "server_tool_use":
+				s := mk(i, probity.KindToolCall, actor)
+				s.Tool = &probity.ToolCall{ID: b.ID, Name: b.Name, Args: compactArgs(b.Input)}
+				c.remember(b.ID, b.Name)
+				out = append(out, s)
+			case "tool_result":
+				s := mk(i, probity.KindToolResult, "tool")
+				s.Tool = &probity.ToolCall{ID: b.ToolUseID, Name: c.names[b.ToolUseID]}
+				if b.Content != nil {
+					s.Content = b.Content.PlainText()
+				}
+				if b.IsError {
+					s.Error = &probity.ToolError{}
+				}
+				out = append(out, s)
+			default:
+				if t := b.text(); t != "" {
+					s := mk(i, kind, actor)
+					s.Content = t
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	for i := range m.ToolCalls {
+		tc := &m.ToolCalls[i]
+		s := mk(next+i, probity.KindToolCall, actor)
+		s.Tool = &probity.ToolCall{ID: tc.ID, Name: tc.Function.Name}
+		s.Tool.Args, s.Tool.RawArgs = DecodeArgs(tc.Function.Arguments)
+		c.remember(tc.ID, tc.Function.Name)
+		out = append(out, s)
+	}
+	if fc := m.FunctionCall; fc != nil {
+		s := mk(next+len(m.ToolCalls), probity.KindToolCall, actor)
+		s.Tool = &probity.ToolCall{Name: fc.Name}
+		s.Tool.Args, s.Tool.RawArgs = DecodeArgs(fc.Arguments)
+		out = append(out, s)
+	}
+	if len(out) == n0 {
+		// Every message yields a step, even an empty one, so positions stay
+		// complete.
+		out = append(out, mk(0, kind, actor))
+	}
+	return out, nil
+}
+
+func (c *Converter) remember(id, name string) {
+	if id == "" {
+		return
+	}
+	if c.names == nil {
+		c.names = map[string]string{}
+	}
+	c.names[id] = name
+}
+
+// DecodeArgs turns tool-call arguments into structured JSON. A JSON string
+// holding JSON (the OpenAI convention) is unwrapped; an object is kept; a
+// string that is not JSON is returned as raw text.
+func DecodeArgs(raw json.RawMessage) (args json.RawMessage, rawText string) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, ""
+	}
+	if raw[0] != '"' {
+		return compactArgs(raw), ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, string(raw)
+	}
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return nil, s
+	}
+	if json.Valid([]byte(t)) {
+		return json.RawMessage(t), ""
+	}
+	return nil, s
+}
+
+// compactArgs returns raw with surrounding whitespace removed, or nil for
+// null. The bytes are copied so the step does not pin a whole record.
+func compactArgs(raw json.RawMessage) json.RawMessage {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return append(json.RawMessage(nil), raw...)
+}
+
+func kindName(c byte) string {
+	switch c {
+	case 't', 'f':
+		return "boolean"
+	case '{':
+		return "object"
+	}
+	return "number"
+}
