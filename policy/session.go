@@ -1,0 +1,290 @@
+package policy
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/probity/probity"
+)
+
+// Session is the history of one run as the policy sees it: the steps so far
+// and counters kept up to date as steps arrive, so that a decision costs the
+// same at step 5 and at step 500. A Session is not safe for concurrent use;
+// package guard serialises the calls of one run.
+type Session struct {
+	// ID names the run.
+	ID string
+
+	p      *Policy
+	ledger *Ledger
+	steps  []probity.Step
+	act    activation
+
+	// Counters per rule, indexed by Rule.index; only executed calls count.
+	runCount  []int
+	turnCount []int
+	msgCount  []int
+	msgIndex  []int // Position.Index of the message msgCount counts
+
+	called    map[string]int // tool -> first step index in steps
+	succeeded map[string]int // tool -> executed calls not known to have failed
+	calls     []callRec      // executed and blocked calls, in order
+	untrusted *probity.Evidence
+
+	// CEL view of the run, kept only when some expression reads run.
+	runCalls []any
+	runMsgs  []any
+	runVal   ref.Val
+}
+
+type callRec struct {
+	step    int // index into steps
+	tool    string
+	id      string
+	blocked bool
+	done    bool // a result arrived
+	failed  bool
+	cel     map[string]any
+}
+
+// NewSession starts the history of run id. Budgets are kept in ledger, which
+// may be shared by many sessions (per-hour and per-day budgets span runs);
+// nil gives the session a ledger of its own.
+func (p *Policy) NewSession(id string, ledger *Ledger) *Session {
+	if ledger == nil {
+		ledger = NewLedger()
+	}
+	n := len(p.Rules)
+	s := &Session{
+		ID:        id,
+		p:         p,
+		ledger:    ledger,
+		runCount:  make([]int, n),
+		turnCount: make([]int, n),
+		msgCount:  make([]int, n),
+		msgIndex:  make([]int, n),
+		called:    map[string]int{},
+		succeeded: map[string]int{},
+	}
+	for i := range s.msgIndex {
+		s.msgIndex[i] = -1
+	}
+	return s
+}
+
+// Ledger returns the budget ledger the session charges.
+func (s *Session) Ledger() *Ledger { return s.ledger }
+
+// Steps returns the history so far. The caller must not modify it.
+func (s *Session) Steps() []probity.Step { return s.steps }
+
+// Append adds a step that happened: a message, an executed tool call, or a
+// tool result (matched to its call by id, else to the oldest open call of
+// the same tool).
+func (s *Session) Append(step probity.Step) { s.append(step, false) }
+
+// AppendBlocked records a tool call that a decision stopped: it appears in
+// run.calls (blocked: true) but counts toward no limit and satisfies no
+// require_before.
+func (s *Session) AppendBlocked(step probity.Step) { s.append(step, true) }
+
+func (s *Session) append(step probity.Step, blocked bool) {
+	i := len(s.steps)
+	s.steps = append(s.steps, step)
+	s.runVal = nil
+	switch step.Kind {
+	case probity.KindToolCall:
+		if step.Tool == nil {
+			return
+		}
+		s.addCall(i, step, blocked)
+	case probity.KindToolResult:
+		s.addResult(i, step)
+		s.noteUntrusted(i, step)
+	case probity.KindRetrieval:
+		s.noteUntrusted(i, step)
+	case probity.KindUser:
+		clear(s.turnCount)
+		s.addMessage(i, step)
+	case probity.KindAssistant, probity.KindSystem, probity.KindFinal:
+		s.addMessage(i, step)
+	}
+}
+
+func (s *Session) addCall(i int, step probity.Step, blocked bool) {
+	tool := step.Tool.Name
+	rec := callRec{step: i, tool: tool, id: step.Tool.ID, blocked: blocked}
+	if !blocked {
+		if _, ok := s.called[tool]; !ok {
+			s.called[tool] = i
+		}
+		s.succeeded[tool]++
+		for _, r := range s.p.planFor(tool).rules {
+			s.runCount[r.index]++
+			s.turnCount[r.index]++
+			if s.msgIndex[r.index] != step.Pos.Index {
+				s.msgIndex[r.index], s.msgCount[r.index] = step.Pos.Index, 0
+			}
+			s.msgCount[r.index]++
+		}
+	}
+	if s.p.usesRun {
+		rec.cel = map[string]any{
+			"tool": tool, "args": decodeArgs(step.Tool.Args), "ok": !blocked, "failed": false,
+			"blocked": blocked, "result": "", "output": map[string]any{}, "step": int64(step.Pos.Index),
+		}
+		s.runCalls = append(s.runCalls, rec.cel)
+	}
+	s.calls = append(s.calls, rec)
+}
+
+func (s *Session) addResult(i int, step probity.Step) {
+	c := s.openCall(step.Tool)
+	if c == nil {
+		return
+	}
+	c.done = true
+	c.failed = c.blocked || failedResult(step)
+	if c.failed && !c.blocked {
+		s.succeeded[c.tool]--
+	}
+	if c.cel != nil {
+		c.cel["ok"] = !c.failed
+		c.cel["failed"] = c.failed
+		c.cel["result"] = step.Content
+		c.cel["output"] = decodeOutput(step.Content)
+	}
+}
+
+// openCall finds the call a result answers: by id, else the oldest call of
+// the same tool without a result, else the latest call without one.
+func (s *Session) openCall(t *probity.ToolCall) *callRec {
+	if t != nil && t.ID != "" {
+		for j := len(s.calls) - 1; j >= 0; j-- {
+			if s.calls[j].id == t.ID && !s.calls[j].done {
+				return &s.calls[j]
+			}
+		}
+	}
+	if t != nil && t.Name != "" {
+		for j := range s.calls {
+			if !s.calls[j].done && s.calls[j].tool == t.Name {
+				return &s.calls[j]
+			}
+		}
+	}
+	for j := len(s.calls) - 1; j >= 0; j-- {
+		if !s.calls[j].done {
+			return &s.calls[j]
+		}
+	}
+	return nil
+}
+
+// failedResult reports whether a tool result says the call failed: the
+// source marked it, or its text starts with "Error" (the τ-bench and many
+// agent frameworks' convention for tool exceptions).
+func failedResult(step probity.Step) bool {
+	if step.Error != nil {
+		return true
+	}
+	c := strings.TrimSpace(step.Content)
+	return strings.HasPrefix(c, "Error:") || strings.HasPrefix(c, "Error ") || strings.HasPrefix(c, "ERROR:")
+}
+
+func (s *Session) addMessage(i int, step probity.Step) {
+	if !s.p.usesRun {
+		return
+	}
+	s.runMsgs = append(s.runMsgs, map[string]any{
+		"role": string(step.Kind), "content": step.Content, "step": int64(step.Pos.Index),
+	})
+}
+
+func (s *Session) noteUntrusted(i int, step probity.Step) {
+	if s.untrusted != nil {
+		return
+	}
+	if quote, ok := InstructionLike(step.Content); ok {
+		s.untrusted = &probity.Evidence{
+			Kind: "instruction", Value: quote, Source: quote, SourceStep: step.Pos.Index,
+			Note: "instruction-like text in untrusted input (" + string(step.Kind) + ")",
+		}
+	}
+}
+
+// runValue returns the CEL value of the run, built once per history length.
+func (s *Session) runValue() ref.Val {
+	if s.runVal == nil {
+		s.runVal = types.DefaultTypeAdapter.NativeToValue(map[string]any{
+			"id": s.ID, "calls": s.runCalls, "messages": s.runMsgs,
+		})
+	}
+	return s.runVal
+}
+
+// Provenance classes returned by provenance() in CEL.
+const (
+	ClassGrounded   = "grounded"
+	ClassUngrounded = "ungrounded"
+)
+
+// classify returns ClassGrounded when every atom (string of three or more
+// characters, or number) in v appears in the text the agent received (user
+// and system messages, tool results, retrievals) so far, else
+// ClassUngrounded. It is an exact-match stand-in for package provenance.
+func (s *Session) classify(v any) string {
+	var atoms []string
+	collectAtoms(v, &atoms)
+	for _, a := range atoms {
+		if !s.seen(a) {
+			return ClassUngrounded
+		}
+	}
+	return ClassGrounded
+}
+
+func (s *Session) seen(atom string) bool {
+	for _, st := range s.steps {
+		if st.Kind.IsInput() && strings.Contains(st.Content, atom) {
+			return true
+		}
+	}
+	return false
+}
+
+func collectAtoms(v any, out *[]string) {
+	switch x := v.(type) {
+	case string:
+		if len(strings.TrimSpace(x)) >= 3 {
+			*out = append(*out, x)
+		}
+	case float64:
+		*out = append(*out, strconv.FormatFloat(x, 'f', -1, 64))
+	case int64:
+		*out = append(*out, strconv.FormatInt(x, 10))
+	case json.Number:
+		*out = append(*out, x.String())
+	case map[string]any:
+		for _, e := range x {
+			collectAtoms(e, out)
+		}
+	case []any:
+		for _, e := range x {
+			collectAtoms(e, out)
+		}
+	case ref.Val:
+		collectAtoms(x.Value(), out)
+	case map[ref.Val]ref.Val:
+		for _, e := range x {
+			collectAtoms(e.Value(), out)
+		}
+	case []ref.Val:
+		for _, e := range x {
+			collectAtoms(e.Value(), out)
+		}
+	}
+}
