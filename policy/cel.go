@@ -256,7 +256,9 @@ func (a *activation) ConvertToNative(reflect.Type) (any, error) {
 }
 
 // ConvertToType implements ref.Val.
-func (a *activation) ConvertToType(ref.Type) ref.Val { return types.NewErr("evaluation context is opaque") }
+func (a *activation) ConvertToType(ref.Type) ref.Val {
+	return types.NewErr("evaluation context is opaque")
+}
 
 // Equal implements ref.Val.
 func (a *activation) Equal(o ref.Val) ref.Val { return types.Bool(o == a) }
