@@ -14,6 +14,7 @@ import (
 type input struct {
 	path   string
 	walked bool
+	err    *probity.Error // the argument matched nothing
 }
 
 func (in input) name() string {
@@ -34,21 +35,27 @@ var Extensions = []string{".json", ".jsonl", ".ndjson"}
 // nothing are reported in a *FileErrors (code ENOTFOUND) alongside the paths
 // that do exist.
 func Expand(args []string) ([]string, error) {
-	ins, fe := expand(args)
-	out := make([]string, len(ins))
-	for i, in := range ins {
-		out[i] = in.path
+	ins := expand(args)
+	fe := &FileErrors{Inputs: len(ins)}
+	var out []string
+	for _, in := range ins {
+		if in.err != nil {
+			fe.Errs = append(fe.Errs, in.err)
+		} else {
+			out = append(out, in.path)
+		}
 	}
 	if len(fe.Errs) > 0 {
-		fe.Inputs = len(ins) + len(fe.Errs)
 		return out, fe
 	}
 	return out, nil
 }
 
-func expand(args []string) ([]input, *FileErrors) {
-	fe := &FileErrors{}
+// expand resolves args in order; arguments that match nothing become
+// inputs carrying their error, so failures are reported in input order.
+func expand(args []string) []input {
 	var out []input
+	fail := func(e *probity.Error) { out = append(out, input{path: e.File, err: e}) }
 	seen := map[string]bool{}
 	add := func(in input) {
 		if !seen[in.path] || in.path == "-" {
@@ -65,16 +72,16 @@ func expand(args []string) ([]input, *FileErrors) {
 		if err != nil && hasMeta(arg) {
 			matches, gerr := filepath.Glob(arg)
 			if gerr != nil {
-				fe.Errs = append(fe.Errs, &probity.Error{Code: probity.EINVALID, File: arg, Message: "bad glob pattern", Err: gerr})
+				fail(&probity.Error{Code: probity.EINVALID, File: arg, Message: "bad glob pattern", Err: gerr})
 				continue
 			}
 			if len(matches) == 0 {
-				fe.Errs = append(fe.Errs, &probity.Error{Code: probity.ENOTFOUND, File: arg, Message: "no file matches the pattern"})
+				fail(&probity.Error{Code: probity.ENOTFOUND, File: arg, Message: "no file matches the pattern"})
 				continue
 			}
 			for _, m := range matches {
 				if mst, err := os.Stat(m); err == nil && mst.IsDir() {
-					walk(m, add, fe)
+					walk(m, add, fail)
 				} else {
 					add(input{path: m})
 				}
@@ -82,23 +89,23 @@ func expand(args []string) ([]input, *FileErrors) {
 			continue
 		}
 		if err != nil {
-			fe.Errs = append(fe.Errs, openError(arg, err))
+			fail(openError(arg, err))
 			continue
 		}
 		if st.IsDir() {
-			walk(arg, add, fe)
+			walk(arg, add, fail)
 			continue
 		}
 		add(input{path: arg})
 	}
-	return out, fe
+	return out
 }
 
 // walk adds the trace files under dir, in lexical order.
-func walk(dir string, add func(input), fe *FileErrors) {
+func walk(dir string, add func(input), fail func(*probity.Error)) {
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			fe.Errs = append(fe.Errs, openError(p, err))
+			fail(openError(p, err))
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -124,7 +131,7 @@ func walk(dir string, add func(input), fe *FileErrors) {
 		return nil
 	})
 	if err != nil {
-		fe.Errs = append(fe.Errs, openError(dir, err))
+		fail(openError(dir, err))
 	}
 }
 

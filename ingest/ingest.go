@@ -18,6 +18,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -145,11 +146,15 @@ func Each(ctx context.Context, args []string, opt Options, fn func(*probity.Trac
 			return unknownFormat(opt.Format)
 		}
 	}
-	inputs, fe := expand(args)
-	fe.Inputs = len(inputs) + len(fe.Errs)
+	inputs := expand(args)
+	fe := &FileErrors{Inputs: len(inputs)}
 	for _, in := range inputs {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if in.err != nil {
+			fe.Errs = append(fe.Errs, in.err)
+			continue
 		}
 		stop, err := readInput(ctx, in, opt, log, fn)
 		if stop {
@@ -311,10 +316,10 @@ func unknownFormat(name string) *probity.Error {
 func undetected(name string, head []byte) *probity.Error {
 	e := &probity.Error{Code: probity.EINVALID, File: name, Where: "offset 0"}
 	switch c := jsonx.FirstByte(head); {
-	case c == 0:
+	case len(bytes.TrimSpace(head)) == 0:
 		e.Message = "no JSON value in the first " + sizeName(len(head)) + " (only whitespace)"
 	case c != '{' && c != '[':
-		e.Message = fmt.Sprintf("not JSON (starts with %q); known formats: %s", printable(c), strings.Join(Formats(), ", "))
+		e.Message = fmt.Sprintf("not JSON (starts with %s); known formats: %s", printable(c), strings.Join(Formats(), ", "))
 	default:
 		e.Message = "JSON of unknown shape; known formats: " + strings.Join(Formats(), ", ") + " (use --format to force one)"
 	}
@@ -323,9 +328,9 @@ func undetected(name string, head []byte) *probity.Error {
 
 func printable(c byte) string {
 	if c >= 0x20 && c < 0x7f {
-		return string(c)
+		return fmt.Sprintf("%q", string(c))
 	}
-	return fmt.Sprintf("\\x%02x", c)
+	return fmt.Sprintf("byte 0x%02x", c)
 }
 
 func sizeName(n int) string {

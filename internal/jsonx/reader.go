@@ -36,7 +36,10 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s larger than %d bytes (raise --max-record-bytes if the file is genuine)", e.What, e.Limit)
+	if e.What == "record" {
+		return fmt.Sprintf("record larger than %d bytes (raise --max-record-bytes if the file is genuine)", e.Limit)
+	}
+	return fmt.Sprintf("%s longer than %d bytes", e.What, e.Limit)
 }
 
 // EncodingError reports bytes that are not UTF-8. RFC 8259 requires JSON

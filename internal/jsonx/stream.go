@@ -84,7 +84,7 @@ func (s *Stream) End() error {
 	if err != nil {
 		return s.decodeError(NoRecord, err)
 	}
-	return s.Errorf(NoRecord, s.dec.InputOffset()+s.r.bom-1, "unexpected %s after the end of the JSON value", describeToken(tok))
+	return s.Errorf(NoRecord, s.dec.InputOffset()+s.r.bom-1, "%s after the end of the JSON value", describeToken(tok))
 }
 
 // Unmarshal decodes raw (a record that starts at file offset start) into v,
