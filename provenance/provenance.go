@@ -1,11 +1,140 @@
 // Package provenance extracts the values (atoms) an agent states or passes to
 // tools and traces each back to the evidence the agent could see.
+//
+// # Atoms
+//
+// Extract scans text for numbers (with %, currency and k/M suffixes), money,
+// dates ("2024-05-20", "May 20th", "20/05/2024", "tomorrow" given a clock),
+// clock times, identifiers (#W2378156, ZFA04Y, HAT069, credit_card_9513926,
+// long digit runs), emails, phone numbers, URLs, file paths, quoted strings
+// and partial references ("card ending in 2478"). ExtractArgs walks a tool
+// call's JSON arguments and uses key names to type the leaves (order_id is an
+// id, amount is money). Every atom carries a normalised form (see Atom) so
+// "#W2378156" and "W2378156", or "$1,234.50" and 1234.5, compare equal.
+//
+// # Classes
+//
+// For an atom an actor states at step i, the sources are what that actor
+// could see before i: every input step (system, user, tool result,
+// retrieval, return) and every message of another actor (a shared
+// multi-agent history). The actor's own earlier outputs are not evidence;
+// they only carry on the class they had. Each atom is classified, first match
+// wins:
+//
+//  1. grounded: a visible value has the same normalised form (a full date
+//     also matches a visible month-and-day; a partial reference matches a
+//     visible value that ends in its digits). A value a calculator tool
+//     returned is derived rather than grounded.
+//  2. derived, carried: the same actor stated it before as grounded or
+//     derived (a near-miss or ungrounded value stays so when repeated).
+//  3. derived, one step: a sum, difference, product or percentage of two
+//     operands, or 2..9 times one; a date that is the clock's date or a
+//     visible date moved by 0, 1 or 7 days or by a visible number of days.
+//  4. near-miss: a visible value of the same family is one edit away (one
+//     character changed, added or dropped, or two adjacent characters
+//     swapped). Only values specific enough for that to signal a corrupted
+//     copy qualify: ids and plain numbers of 5+ characters, amounts of 4+,
+//     full dates, emails and phone numbers.
+//  5. derived, broad: a sum of three or four operands, or 2..9 times a sum of
+//     two.
+//  6. ungrounded: none of the above.
+//
+// Operands are the distinct numbers in the last DerivedWindow steps (at most
+// DerivedOperands of them, newest first) plus the supported numbers earlier
+// in the same step, so the search is bounded by O(DerivedOperands²) per
+// unexplained number. Limits, honestly: a value computed by a longer formula
+// or from older operands is called ungrounded; a wrong value that happens to
+// equal some sum of visible numbers is called derived; world knowledge
+// (airport codes, a country's capital) is not a source; visibility across
+// nested agents is approximated by actor names (inputs are visible to every
+// actor), so a sub-agent's tool results also ground its parent's claims.
+//
+// # Cost
+//
+// Index keeps hash maps from normalised value to its first occurrences and a
+// deletion-neighbourhood map for near-misses, so adding a step costs time
+// linear in its length and classifying an atom costs O(len(value)) lookups
+// plus the bounded derived search: the whole trace is analysed in time that
+// grows with its size, not its square.
+//
+// # Entry points
+//
+// Analyze runs over a whole trace, for detectors. A runtime guard that sees a
+// conversation step by step feeds an Index with Add and asks ClassifyCall
+// about a tool call before it runs.
 package provenance
 
-import "github.com/probity/probity"
+import (
+	"github.com/probity/probity"
+)
 
 // Analysis is the provenance of every value in one trace.
-type Analysis struct{}
+type Analysis struct {
+	trace   *probity.Trace
+	index   *Index
+	results [][]Result
+}
 
-// Analyze computes the provenance of every value in t.
-func Analyze(t *probity.Trace) *Analysis { return &Analysis{} }
+// Analyze computes the provenance of every value in t. It reads the trace
+// once, in order; t.Clock, when set, resolves relative dates.
+func Analyze(t *probity.Trace) *Analysis {
+	x := NewIndex(WithClock(t.Clock))
+	a := &Analysis{trace: t, index: x, results: make([][]Result, len(t.Steps))}
+	for i := range t.Steps {
+		a.results[i] = x.Add(t.Steps[i], i)
+	}
+	return a
+}
+
+// Values returns the classified atoms of step i (an index into
+// Trace.Steps): those of agent outputs (assistant text, tool calls, final
+// answers, handoffs). Input steps return nil. A nil Analysis has no values.
+func (a *Analysis) Values(i int) []Result {
+	if a == nil || i < 0 || i >= len(a.results) {
+		return nil
+	}
+	return a.results[i]
+}
+
+// Occurrences returns the indexes in Trace.Steps of every step in which the
+// value with the given key (Atom.Key) appears, inputs and outputs alike,
+// ascending.
+func (a *Analysis) Occurrences(key string) []int {
+	if a == nil {
+		return nil
+	}
+	return a.index.Occurrences(key)
+}
+
+// FirstSeen returns the index of the first step the value with key appears
+// in, or -1.
+func (a *Analysis) FirstSeen(key string) int {
+	occ := a.Occurrences(key)
+	if len(occ) == 0 {
+		return -1
+	}
+	return occ[0]
+}
+
+// Consumers returns the steps after step i that carry the value with key:
+// every later occurrence, in tool calls, messages and tool results alike.
+// It is what a cascade's blast radius is made of.
+func (a *Analysis) Consumers(key string, i int) []int {
+	var out []int
+	for _, s := range a.Occurrences(key) {
+		if s > i {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Index returns the index built over the whole trace, for questions the
+// accessors above do not answer (Classify a hypothetical atom at the end of
+// the run). It is nil for a nil Analysis.
+func (a *Analysis) Index() *Index {
+	if a == nil {
+		return nil
+	}
+	return a.index
+}

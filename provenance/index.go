@@ -1,0 +1,901 @@
+package provenance
+
+import (
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/probity/probity"
+)
+
+// Class is the provenance class of a value.
+type Class string
+
+// The classes, from best supported to least.
+const (
+	// Grounded: the value appears in something the actor could see.
+	Grounded Class = "grounded"
+	// Derived: the value is computed from visible values (a sum,
+	// difference, product or percentage; a date offset), or a calculator
+	// tool returned it, or the same actor derived it earlier.
+	Derived Class = "derived"
+	// NearMiss: nothing visible has the value, but a visible value is one
+	// edit away (a changed, dropped, added or swapped character): the
+	// signature of a corrupted copy.
+	NearMiss Class = "near-miss"
+	// Ungrounded: nothing visible supports the value.
+	Ungrounded Class = "ungrounded"
+)
+
+// Source says where a value was found.
+type Source struct {
+	// Step is the index in Trace.Steps (or the pos given to Index.Add).
+	Step int `json:"step"`
+	// Pos is that step's source position.
+	Pos probity.Position `json:"pos"`
+	// Kind and Actor describe the step; Tool names the tool of a tool
+	// result. Policies use Kind to tell trusted input (system, user) from
+	// untrusted content (tool results, retrieved documents).
+	Kind  probity.Kind `json:"kind"`
+	Actor string       `json:"actor,omitempty"`
+	Tool  string       `json:"tool,omitempty"`
+	// Value is the matching value as written at the source.
+	Value string `json:"value"`
+	// Snippet quotes the source around Value (at most about 100 bytes).
+	Snippet string `json:"snippet"`
+}
+
+// Result is the provenance of one atom.
+type Result struct {
+	// Atom is the value.
+	Atom Atom `json:"atom"`
+	// Step is the index of the step the atom is in.
+	Step int `json:"step"`
+	// Class is how well the value is supported.
+	Class Class `json:"class"`
+	// Source is the supporting value for grounded and derived atoms, the
+	// nearby value for near-misses, and the nearest value of the same kind,
+	// if any, for ungrounded ones (nil when there is none).
+	Source *Source `json:"source,omitempty"`
+	// Note says the relation in words ("one digit changed: 2378165 vs
+	// 2378156", "sum of 121 and 100").
+	Note string `json:"note,omitempty"`
+	// Origin is the step where this value (by Key) first appeared anywhere
+	// in the trace; Origin == Step means this step introduced it.
+	Origin int `json:"origin"`
+}
+
+// DerivedWindow is how many of the most recent visible steps contribute
+// operands to the search for derived values, and DerivedOperands caps the
+// distinct operands taken from them. The search tries sums and differences
+// of two values, sums of three or four (meet in the middle over pair sums),
+// products and percentages of two, and small multiples (×2..×9) of a value
+// or of a pair sum, so it costs O(DerivedOperands²) per unexplained number
+// and is only run for numbers that are not grounded. A value computed from
+// operands further back, or by a longer formula, is reported ungrounded.
+const (
+	DerivedWindow   = 12
+	DerivedOperands = 48
+)
+
+// Option configures an Index.
+type Option func(*Index)
+
+// WithClock sets the current time of the run, used to read relative dates
+// ("tomorrow") and as a base for date offsets.
+func WithClock(t time.Time) Option { return func(x *Index) { x.clock = t } }
+
+type occ struct {
+	step int32
+	atom int32
+}
+
+// entry is what the index knows of one value (Key): where it first came in
+// as input, and where each actor first stated it.
+type entry struct {
+	input occ // first occurrence in an input step; step -1 when none
+	outs  []outOcc
+	steps []int32 // every step the value appears in, ascending
+}
+
+type outOcc struct {
+	actor string
+	at    occ
+	class Class
+}
+
+type stepRec struct {
+	kind  probity.Kind
+	actor string
+	pos   probity.Position
+	tool  string
+	text  string
+	atoms []Atom
+	calc  bool
+	input bool
+}
+
+type numRec struct {
+	cents int64
+	at    occ
+	actor string // "" for input, else the actor whose own output it is
+}
+
+// Index holds the values of the steps added so far, so that the atoms of a
+// new step can be classified against what its actor could see. Lookups are
+// hash-map probes on the normalised value; near-misses are found through a
+// deletion-neighbourhood index (every value with one character deleted),
+// so both cost time proportional to the length of the value, not to the
+// size of the trace. An Index is not safe for concurrent use.
+//
+// The zero Index is not usable; call NewIndex.
+type Index struct {
+	clock   time.Time
+	steps   []stepRec
+	byPos   map[int]int // pos given to Add → steps slot
+	entries map[string]*entry
+	near    map[string][]string // key with one byte deleted → keys
+	suffix  map[string][]string // "s:" + last 2..6 digits → keys
+	nums    []numRec
+	dates   []occ
+}
+
+// NewIndex returns an empty index.
+func NewIndex(opts ...Option) *Index {
+	x := &Index{
+		byPos:   map[int]int{},
+		entries: map[string]*entry{},
+		near:    map[string][]string{},
+		suffix:  map[string][]string{},
+	}
+	for _, o := range opts {
+		o(x)
+	}
+	return x
+}
+
+// isOutput reports whether a step of kind k is something an agent produced
+// and so is checked rather than trusted.
+func isOutput(k probity.Kind) bool {
+	switch k {
+	case probity.KindAssistant, probity.KindToolCall, probity.KindFinal, probity.KindHandoff:
+		return true
+	}
+	return false
+}
+
+// isCalculator reports whether a tool computes values, so that what it
+// returns counts as derived rather than as a fact from the world.
+func isCalculator(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "calc") || strings.Contains(n, "math") || strings.Contains(n, "arithmetic")
+}
+
+// StepAtoms returns the atoms of a step: those of its text and, for a tool
+// call, those of its arguments.
+func StepAtoms(s probity.Step, clock time.Time) []Atom {
+	var atoms []Atom
+	if s.Content != "" && !(s.Kind == probity.KindToolResult && s.Tool != nil && s.Content == "") {
+		atoms = ExtractAt(s.Content, clock)
+	}
+	if isOutput(s.Kind) && s.Tool != nil {
+		if len(s.Tool.Args) > 0 {
+			atoms = append(atoms, ExtractArgsAt(s.Tool.Args, clock)...)
+		} else if s.Tool.RawArgs != "" {
+			for _, a := range ExtractAt(s.Tool.RawArgs, clock) {
+				a.Path = "$raw"
+				atoms = append(atoms, a)
+			}
+		}
+	}
+	return atoms
+}
+
+// Add records step s, found at position pos of its trace (pos is what
+// Results and Sources report as Step), and returns the classification of
+// its atoms when s is an agent's output (assistant text, tool call, final
+// answer, handoff). Input steps (system, user, tool result, retrieval,
+// return) become sources for later steps and return nil. Steps must be
+// added in order.
+func (x *Index) Add(s probity.Step, pos int) []Result {
+	atoms := StepAtoms(s, x.clock)
+	rec := stepRec{kind: s.Kind, actor: s.Actor, pos: s.Pos, text: s.Content, atoms: atoms, input: s.Kind.IsInput()}
+	if s.Tool != nil {
+		rec.tool = s.Tool.Name
+		rec.calc = s.Kind == probity.KindToolResult && isCalculator(s.Tool.Name)
+	}
+	slot := len(x.steps)
+	x.steps = append(x.steps, rec)
+	x.byPos[pos] = slot
+	var results []Result
+	if isOutput(s.Kind) {
+		results = make([]Result, len(atoms))
+		for i, a := range atoms {
+			results[i] = x.classify(a, s.Actor, slot, atoms[:i], results[:i])
+			results[i].Step = pos
+		}
+	}
+	for i, a := range atoms {
+		var class Class
+		if results != nil {
+			class = results[i].Class
+		}
+		first := x.insert(a, slot, int32(i), rec.input, s.Actor, class)
+		if results != nil {
+			results[i].Origin = int(first)
+		}
+	}
+	return results
+}
+
+// Classify returns the provenance of atom a if actor stated it now, after
+// every step added so far. It does not record anything: policies call it
+// for a tool call that has not run yet.
+func (x *Index) Classify(a Atom, actor string) Result {
+	r := x.classify(a, actor, len(x.steps), nil, nil)
+	r.Step = -1
+	r.Origin = -1
+	if e := x.entries[a.Key()]; e != nil && len(e.steps) > 0 {
+		r.Origin = x.posOf(e.steps[0])
+	}
+	return r
+}
+
+// ClassifyCall classifies every atom of a proposed tool call by actor, as
+// Classify does: it answers "is every argument grounded?" before the call
+// runs.
+func (x *Index) ClassifyCall(call probity.ToolCall, actor string) []Result {
+	st := probity.Step{Kind: probity.KindToolCall, Actor: actor, Tool: &call}
+	atoms := StepAtoms(st, x.clock)
+	out := make([]Result, len(atoms))
+	for i, a := range atoms {
+		out[i] = x.classify(a, actor, len(x.steps), atoms[:i], out[:i])
+		out[i].Step = -1
+		out[i].Origin = -1
+		if e := x.entries[a.Key()]; e != nil && len(e.steps) > 0 {
+			out[i].Origin = x.posOf(e.steps[0])
+		}
+	}
+	return out
+}
+
+// Occurrences returns the positions (as given to Add) of every step the
+// value with key appears in, ascending.
+func (x *Index) Occurrences(key string) []int {
+	e := x.entries[key]
+	if e == nil {
+		return nil
+	}
+	out := make([]int, len(e.steps))
+	for i, s := range e.steps {
+		out[i] = x.posOf(s)
+	}
+	return out
+}
+
+// posOf maps a slot back to the pos its step was added with.
+func (x *Index) posOf(slot int32) int {
+	// Analyze adds step i at pos i, the common case; fall back to a scan.
+	if p, ok := x.byPos[int(slot)]; ok && p == int(slot) {
+		return int(slot)
+	}
+	for p, s := range x.byPos {
+		if s == int(slot) {
+			return p
+		}
+	}
+	return int(slot)
+}
+
+// aliases are other keys an atom answers to: "#W2378156" also answers for
+// the bare digits "2378156" people type, and an email's local part for the
+// user id built from it ("yara_garcia_1905@gmail.com" → yara_garcia_1905).
+func aliases(a Atom) []string {
+	switch a.Kind {
+	case KindID:
+		n := a.Norm
+		p := 0
+		for p < len(n) && n[p] >= 'a' && n[p] <= 'z' {
+			p++
+		}
+		if p > 0 && p <= 3 && len(n)-p >= 5 && isDigits(n[p:]) {
+			return []string{keyOf('n', strings.TrimLeft(n[p:], "0"))}
+		}
+	case KindEmail:
+		if at := strings.IndexByte(a.Norm, '@'); at > 0 {
+			local := a.Norm[:at]
+			if strings.ContainsAny(local, "0123456789") {
+				return []string{keyOf('i', normID(local))}
+			}
+		}
+	}
+	return nil
+}
+
+func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, class Class) int32 {
+	for _, k := range aliases(a) {
+		e := x.entries[k]
+		if e == nil {
+			e = &entry{input: occ{step: -1}}
+			x.entries[k] = e
+		}
+		if input && e.input.step < 0 {
+			e.input = occ{step: int32(slot), atom: ai}
+		}
+		if !input && (class == Grounded || class == Derived) && len(e.outs) < 16 {
+			e.outs = append(e.outs, outOcc{actor: actor, at: occ{step: int32(slot), atom: ai}, class: class})
+		}
+	}
+	k := a.Key()
+	e := x.entries[k]
+	if e == nil {
+		e = &entry{input: occ{step: -1}}
+		x.entries[k] = e
+		x.indexNear(k, a)
+		x.indexSuffix(k, a)
+	}
+	at := occ{step: int32(slot), atom: ai}
+	if n := len(e.steps); n == 0 || e.steps[n-1] != int32(slot) {
+		e.steps = append(e.steps, int32(slot))
+	}
+	first := e.steps[0]
+	if input {
+		if e.input.step < 0 {
+			e.input = at
+		}
+	} else {
+		found := false
+		for _, o := range e.outs {
+			if o.actor == actor {
+				found = true
+				break
+			}
+		}
+		if !found && len(e.outs) < 16 {
+			e.outs = append(e.outs, outOcc{actor: actor, at: at, class: class})
+		}
+	}
+	if a.Kind == KindDate && len(a.Norm) == 10 {
+		// A full date also answers for its month and day alone ("May 20").
+		if input || class == Grounded || class == Derived {
+			x.dates = append(x.dates, at)
+		}
+		mk := keyOf('m', a.Norm[5:])
+		me := x.entries[mk]
+		if me == nil {
+			me = &entry{input: occ{step: -1}}
+			x.entries[mk] = me
+		}
+		if input && me.input.step < 0 {
+			me.input = at
+		}
+	}
+	if a.family() == 'n' && a.Kind != KindID && (input || class == Grounded || class == Derived) {
+		if c, ok := cents(a.Norm); ok {
+			owner := ""
+			if !input {
+				owner = actor
+			}
+			x.nums = append(x.nums, numRec{cents: c, at: at, actor: owner})
+		}
+	}
+	return first
+}
+
+// nearEligible reports whether a value is long and specific enough for a
+// one-edit difference to mean a corrupted copy rather than a different
+// value: identifiers and numbers of five or more characters, amounts with
+// four or more, dates, emails and phone numbers.
+func nearEligible(a Atom) bool {
+	switch a.Kind {
+	case KindID:
+		return len(a.Norm) >= 5
+	case KindMoney:
+		return len(a.Norm) >= 3
+	case KindNumber:
+		return len(a.Norm) >= 5 || strings.Contains(a.Norm, ".") && len(a.Norm) >= 3
+	case KindDate:
+		return len(a.Norm) == 10
+	case KindEmail, KindPhone:
+		return len(a.Norm) >= 6
+	}
+	return false
+}
+
+func (x *Index) indexNear(k string, a Atom) {
+	if !nearEligible(a) || len(k) > 64 {
+		return
+	}
+	// Skip the two-byte family prefix: a deletion there would change the family.
+	for p := 2; p < len(k); p++ {
+		v := k[:p] + k[p+1:]
+		if l := x.near[v]; len(l) < 8 {
+			x.near[v] = append(l, k)
+		}
+	}
+}
+
+func (x *Index) indexSuffix(k string, a Atom) {
+	if a.Kind == KindSuffix {
+		return
+	}
+	d := digitsOf(a.Norm)
+	if len(d) < 4 || a.Kind == KindDate || a.Kind == KindTime {
+		return
+	}
+	for n := 2; n <= 6 && n < len(d); n++ {
+		sk := "s:" + d[len(d)-n:]
+		if l := x.suffix[sk]; len(l) < 8 {
+			x.suffix[sk] = append(l, k)
+		}
+	}
+}
+
+// visible returns an occurrence of e that actor could see: an input, or a
+// message of another actor. It returns ok false when there is none.
+func (x *Index) visible(e *entry, actor string, before int) (occ, bool) {
+	if e.input.step >= 0 && int(e.input.step) < before {
+		return e.input, true
+	}
+	for _, o := range e.outs {
+		if actor != "" && o.actor != "" && o.actor != actor && int(o.at.step) < before {
+			return o.at, true
+		}
+	}
+	return occ{}, false
+}
+
+// ownEarlier returns actor's own earlier statement of e, with its class.
+func (x *Index) ownEarlier(e *entry, actor string, before int) (outOcc, bool) {
+	for _, o := range e.outs {
+		if o.actor == actor && int(o.at.step) < before {
+			return o, true
+		}
+	}
+	return outOcc{}, false
+}
+
+func (x *Index) source(at occ) *Source {
+	r := &x.steps[at.step]
+	a := r.atoms[at.atom]
+	src := &Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw}
+	if a.Path != "" || a.End > len(r.text) {
+		src.Snippet = strings.TrimPrefix(a.Path+": ", ": ") + a.Raw
+	} else {
+		src.Snippet = snippet(r.text, a.Start, a.End)
+	}
+	return src
+}
+
+// snippet quotes text around [start, end) on one line, at most about 100
+// bytes, cut at rune boundaries.
+func snippet(text string, start, end int) string {
+	lo, hi := start-40, end+40
+	if lo < 0 {
+		lo = 0
+	}
+	if hi > len(text) {
+		hi = len(text)
+	}
+	for lo > 0 && !utf8.RuneStart(text[lo]) {
+		lo--
+	}
+	for hi < len(text) && !utf8.RuneStart(text[hi]) {
+		hi++
+	}
+	s := strings.Join(strings.Fields(text[lo:hi]), " ")
+	if lo > 0 {
+		s = "…" + s
+	}
+	if hi < len(text) {
+		s += "…"
+	}
+	return s
+}
+
+// classify is Classify for an atom of the step in slot (len(x.steps) for a
+// step not yet added); same holds the atoms of that step before a, with
+// their results, which may serve as operands ("121 × 3 = 363").
+func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []Result) Result {
+	r := Result{Atom: a, Class: Ungrounded}
+	key := a.Key()
+	if a.Kind == KindSuffix {
+		// The digits themselves ("last_four": "2478"), someone else's
+		// partial reference, or a longer value ending so.
+		for _, k := range []string{keyOf('n', strings.TrimLeft(a.Norm, "0")), key} {
+			if e := x.entries[k]; e != nil {
+				if at, ok := x.visible(e, actor, slot); ok {
+					r.Class, r.Source = Grounded, x.source(at)
+					return r
+				}
+			}
+		}
+		for _, k := range x.suffix["s:"+a.Norm] {
+			if at, ok := x.visible(x.entries[k], actor, slot); ok {
+				r.Class, r.Source = Grounded, x.source(at)
+				r.Note = "partial reference: " + r.Source.Value + " ends in " + a.Norm
+				return r
+			}
+		}
+		return r
+	}
+	keys := append([]string{key}, aliases(a)...)
+	if a.Alt != "" {
+		keys = append(keys, keyOf(a.family(), a.Alt))
+	}
+	if a.Kind == KindDate && len(a.Norm) == 10 {
+		keys = append(keys, keyOf('m', a.Norm[5:]))
+		if a.Alt != "" {
+			keys = append(keys, keyOf('m', a.Alt[5:]))
+		}
+	}
+	// 1. The value itself is visible.
+	for _, k := range keys {
+		if e := x.entries[k]; e != nil {
+			if at, ok := x.visible(e, actor, slot); ok {
+				r.Class, r.Source = Grounded, x.source(at)
+				if x.steps[at.step].calc {
+					r.Class, r.Note = Derived, "computed by tool "+x.steps[at.step].tool
+				}
+				return r
+			}
+		}
+	}
+	// 2. The same actor derived it before: it carries that class on.
+	if e := x.entries[key]; e != nil {
+		if o, ok := x.ownEarlier(e, actor, slot); ok {
+			r.Source = x.source(o.at)
+			switch o.class {
+			case Grounded, Derived:
+				r.Class, r.Note = Derived, "as derived earlier"
+				return r
+			case NearMiss:
+				r.Class, r.Note = NearMiss, "repeats a near-miss value first stated earlier"
+				if nr, ok := x.nearMiss(a, actor, slot); ok {
+					r.Source, r.Note = nr.Source, nr.Note+" (repeated)"
+				}
+				return r
+			default:
+				r.Note = "repeats an unsupported value first stated earlier"
+				return r
+			}
+		}
+	}
+	// 3. Computed from visible values by one operation.
+	if d, ok := x.derive(a, actor, slot, same, sameRes, false); ok {
+		return d
+	}
+	// 4. One edit away from a visible value. This comes before the broad
+	// arithmetic search, which given enough operands explains almost any
+	// integer and would hide a corrupted copy.
+	if nr, ok := x.nearMiss(a, actor, slot); ok {
+		return nr
+	}
+	// 5. Sums of three or four visible values, small multiples of a sum.
+	if d, ok := x.derive(a, actor, slot, same, sameRes, true); ok {
+		return d
+	}
+	// 6. Ungrounded: point at the closest visible value of the same kind.
+	if a.family() == 'n' && a.Kind != KindID {
+		if at, ok := x.closestNumber(a, actor, slot); ok {
+			r.Source = x.source(at)
+			r.Note = "nearest visible value"
+		}
+	}
+	return r
+}
+
+// nearMiss looks up visible values one edit away from a.
+func (x *Index) nearMiss(a Atom, actor string, slot int) (Result, bool) {
+	if !nearEligible(a) {
+		return Result{}, false
+	}
+	k := a.Key()
+	if len(k) > 64 {
+		return Result{}, false
+	}
+	try := func(cand string) (Result, bool) {
+		if cand == k {
+			return Result{}, false
+		}
+		e := x.entries[cand]
+		if e == nil {
+			return Result{}, false
+		}
+		at, ok := x.visible(e, actor, slot)
+		if !ok {
+			return Result{}, false
+		}
+		note, ok := oneEdit(k[2:], cand[2:])
+		if !ok {
+			return Result{}, false
+		}
+		return Result{Atom: a, Class: NearMiss, Source: x.source(at), Note: note}, true
+	}
+	// The source has one more character (a was corrupted by dropping one).
+	for _, cand := range x.near[k] {
+		if r, ok := try(cand); ok {
+			return r, true
+		}
+	}
+	for p := 2; p < len(k); p++ {
+		v := k[:p] + k[p+1:]
+		// Same length: a changed or swapped character.
+		for _, cand := range x.near[v] {
+			if r, ok := try(cand); ok {
+				return r, true
+			}
+		}
+		// The source has one fewer character (a gained one).
+		if r, ok := try(v); ok {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// oneEdit reports whether a and b differ by exactly one substitution,
+// insertion, deletion or adjacent transposition, and says which.
+func oneEdit(a, b string) (string, bool) {
+	if a == b {
+		return "", false
+	}
+	kind := "character"
+	if isDigits(strings.ReplaceAll(a, ".", "")) && isDigits(strings.ReplaceAll(b, ".", "")) {
+		kind = "digit"
+	}
+	switch {
+	case len(a) == len(b):
+		var diff []int
+		for i := 0; i < len(a); i++ {
+			if a[i] != b[i] {
+				diff = append(diff, i)
+				if len(diff) > 2 {
+					return "", false
+				}
+			}
+		}
+		if len(diff) == 1 {
+			return "one " + kind + " changed: " + a + " vs " + b, true
+		}
+		if len(diff) == 2 && diff[1] == diff[0]+1 && a[diff[0]] == b[diff[1]] && a[diff[1]] == b[diff[0]] {
+			return "two adjacent " + kind + "s swapped: " + a + " vs " + b, true
+		}
+	case len(a) == len(b)+1:
+		if dropOne(a, b) {
+			return "one extra " + kind + ": " + a + " vs " + b, true
+		}
+	case len(a)+1 == len(b):
+		if dropOne(b, a) {
+			return "one " + kind + " missing: " + a + " vs " + b, true
+		}
+	}
+	return "", false
+}
+
+// dropOne reports whether deleting one byte of long gives short.
+func dropOne(long, short string) bool {
+	i := 0
+	for i < len(short) && long[i] == short[i] {
+		i++
+	}
+	return long[i+1:] == short[i:]
+}
+
+// cents converts a canonical decimal to hundredths, when it has at most
+// two decimals and fits comfortably in an int64.
+func cents(norm string) (int64, bool) {
+	if len(norm) > 15 {
+		return 0, false
+	}
+	ip, fp := norm, ""
+	if i := strings.IndexByte(norm, '.'); i >= 0 {
+		ip, fp = norm[:i], norm[i+1:]
+	}
+	if len(fp) > 2 || !isDigits(ip) || fp != "" && !isDigits(fp) {
+		return 0, false
+	}
+	for len(fp) < 2 {
+		fp += "0"
+	}
+	var v int64
+	for _, c := range ip + fp {
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+func fmtCents(c int64) string {
+	return canonFloat(float64(c) / 100)
+}
+
+type operand struct {
+	cents int64
+	at    occ
+	same  int // index into the same step's atoms, or -1
+}
+
+// operands collects the distinct numbers visible to actor in the last
+// DerivedWindow steps before slot, newest first, plus the grounded numbers
+// stated earlier in the same step.
+func (x *Index) operands(actor string, slot int, same []Atom, sameRes []Result) []operand {
+	var ops []operand
+	seen := map[int64]bool{}
+	for i := range same {
+		if same[i].family() != 'n' || same[i].Kind == KindID || sameRes[i].Class == Ungrounded || sameRes[i].Class == NearMiss {
+			continue
+		}
+		if c, ok := cents(same[i].Norm); ok && !seen[c] {
+			seen[c] = true
+			ops = append(ops, operand{cents: c, same: i})
+		}
+	}
+	lo := slot - DerivedWindow
+	for i := len(x.nums) - 1; i >= 0 && len(ops) < DerivedOperands; i-- {
+		n := x.nums[i]
+		if int(n.at.step) < lo {
+			break
+		}
+		if int(n.at.step) >= slot || seen[n.cents] {
+			continue
+		}
+		// Inputs, other agents' messages (a shared history) and this
+		// actor's own grounded or derived numbers are all fair operands.
+		seen[n.cents] = true
+		ops = append(ops, operand{cents: n.cents, at: n.at, same: -1})
+	}
+	return ops
+}
+
+// derive searches for a bounded arithmetic explanation of a (see
+// DerivedWindow), and for dates an offset from a visible date or the clock.
+func (x *Index) derive(a Atom, actor string, slot int, same []Atom, sameRes []Result, broad bool) (Result, bool) {
+	switch {
+	case a.Kind == KindDate && len(a.Norm) == 10:
+		if broad {
+			return Result{}, false
+		}
+		return x.deriveDate(a, actor, slot)
+	case a.family() != 'n' || a.Kind == KindID:
+		return Result{}, false
+	}
+	t, ok := cents(a.Norm)
+	if !ok {
+		return Result{}, false
+	}
+	ops := x.operands(actor, slot, same, sameRes)
+	res := func(o operand, note string) (Result, bool) {
+		r := Result{Atom: a, Class: Derived, Note: note}
+		if o.same >= 0 {
+			r.Source = sameRes[o.same].Source
+		} else {
+			r.Source = x.source(o.at)
+		}
+		return r, true
+	}
+	if t == 0 {
+		return Result{Atom: a, Class: Derived, Note: "zero"}, true
+	}
+	pairs := make(map[int64][2]int, len(ops)*len(ops)/2)
+	for i := range ops {
+		for j := i; j < len(ops); j++ {
+			s := ops[i].cents + ops[j].cents
+			if _, ok := pairs[s]; !ok {
+				pairs[s] = [2]int{i, j}
+			}
+		}
+	}
+	for i, o := range ops {
+		v := o.cents
+		for j := i + 1; j < len(ops); j++ {
+			w := ops[j].cents
+			if v-w == t || w-v == t {
+				return res(o, "difference of "+fmtCents(v)+" and "+fmtCents(w))
+			}
+			// Product or percentage: v × w / 100 in cents, within a cent.
+			if p := float64(v) * float64(w) / 1e4; math.Abs(p-float64(t)) < 1 {
+				return res(o, "product of "+fmtCents(v)+" and "+fmtCents(w))
+			}
+			if p := float64(v) * float64(w) / 1e6; math.Abs(p-float64(t)) < 1 {
+				return res(o, fmtCents(w)+"% of "+fmtCents(v))
+			}
+		}
+		if p, ok := pairs[t-v]; ok && broad {
+			return res(o, "sum of "+fmtCents(v)+", "+fmtCents(ops[p[0]].cents)+" and "+fmtCents(ops[p[1]].cents))
+		}
+		for k := int64(2); k <= 9; k++ {
+			if v*k == t {
+				return res(o, fmtCents(v)+" × "+fmtCents(k*100))
+			}
+		}
+	}
+	if p, ok := pairs[t]; ok {
+		return res(ops[p[0]], "sum of "+fmtCents(ops[p[0]].cents)+" and "+fmtCents(ops[p[1]].cents))
+	}
+	if !broad {
+		return Result{}, false
+	}
+	for i := range ops {
+		for j := i; j < len(ops); j++ {
+			s := ops[i].cents + ops[j].cents
+			if q, ok := pairs[t-s]; ok {
+				return res(ops[i], "sum of four values: "+fmtCents(ops[i].cents)+", "+fmtCents(ops[j].cents)+
+					", "+fmtCents(ops[q[0]].cents)+", "+fmtCents(ops[q[1]].cents))
+			}
+			for k := int64(2); k <= 9; k++ {
+				if s*k == t {
+					return res(ops[i], "("+fmtCents(ops[i].cents)+" + "+fmtCents(ops[j].cents)+") × "+fmtCents(k*100))
+				}
+			}
+		}
+	}
+	return Result{}, false
+}
+
+// deriveDate explains a date as the clock's date, or a visible date, moved
+// by one day, one week, or a number of days that is itself visible.
+func (x *Index) deriveDate(a Atom, actor string, slot int) (Result, bool) {
+	t, err := time.Parse("2006-01-02", a.Norm)
+	if err != nil {
+		return Result{}, false
+	}
+	offsets := map[int]bool{0: true, 1: true, 7: true}
+	for _, o := range x.operands(actor, slot, nil, nil) {
+		if o.cents%100 == 0 && o.cents/100 <= 366 {
+			offsets[int(o.cents/100)] = true
+		}
+	}
+	if !x.clock.IsZero() {
+		c := time.Date(x.clock.Year(), x.clock.Month(), x.clock.Day(), 0, 0, 0, 0, time.UTC)
+		d := int(math.Round(t.Sub(c).Hours() / 24))
+		if d < 0 {
+			d = -d
+		}
+		if offsets[d] {
+			return Result{Atom: a, Class: Derived, Note: "the run's current date " + c.Format("2006-01-02") +
+				" moved by " + itoa(d) + " days"}, true
+		}
+	}
+	for i := len(x.dates) - 1; i >= 0; i-- {
+		at := x.dates[i]
+		if int(at.step) >= slot || int(at.step) < slot-4*DerivedWindow {
+			continue
+		}
+		rec := &x.steps[at.step]
+		if !rec.input && !(rec.actor == actor) {
+			continue
+		}
+		dv, err := time.Parse("2006-01-02", rec.atoms[at.atom].Norm)
+		if err != nil {
+			continue
+		}
+		d := int(math.Round(t.Sub(dv).Hours() / 24))
+		if d < 0 {
+			d = -d
+		}
+		if offsets[d] {
+			return Result{Atom: a, Class: Derived, Source: x.source(at), Note: "a visible date moved by " + itoa(d) + " days"}, true
+		}
+	}
+	return Result{}, false
+}
+
+func itoa(i int) string { return canonFloat(float64(i)) }
+
+// closestNumber returns the visible number nearest to a in relative terms,
+// among recent operands, for evidence on an ungrounded amount.
+func (x *Index) closestNumber(a Atom, actor string, slot int) (occ, bool) {
+	t, ok := cents(a.Norm)
+	if !ok || t == 0 {
+		return occ{}, false
+	}
+	best, bestD := occ{}, math.Inf(1)
+	for _, o := range x.operands(actor, slot, nil, nil) {
+		d := math.Abs(float64(o.cents-t)) / float64(t)
+		if d < bestD {
+			best, bestD = o.at, d
+		}
+	}
+	return best, bestD < 0.5
+}
