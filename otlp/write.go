@@ -1,0 +1,550 @@
+package otlp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/probity/probity"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Attributes Probity writes so that Read restores a trace exactly. The
+// conventional GenAI attributes carry the content; these carry what the
+// conventions have no place for.
+const (
+	attrSpan     = "probity.span" // "trace" on the root span of an exported trace
+	attrKind     = "probity.step.kind"
+	attrActor    = "probity.step.actor"
+	attrStepID   = "probity.step.id"
+	attrParentID = "probity.step.parent_id"
+	attrStart    = "probity.step.start" // the step's own time when the span's differs
+	attrEnd      = "probity.step.end"
+	attrHasTool  = "probity.step.tool"
+	attrRawArgs  = "probity.tool.raw_args"
+	attrIndex    = "probity.source.index" // the ORIGINAL position of the step
+	attrPart     = "probity.source.part"
+	attrLine     = "probity.source.line"
+	attrSpanID   = "probity.source.span_id"
+	attrTraceID  = "probity.trace.id"
+	attrSource   = "probity.source"
+	attrFormat   = "probity.format"
+	attrTask     = "probity.task"
+	attrClock    = "probity.clock"
+	attrExpected = "probity.expected"
+	prefixLabels = "probity.labels."
+	prefixMeta   = "probity.meta."
+)
+
+// ScopeName is the instrumentation scope of exported spans.
+const ScopeName = "github.com/probity/probity/otlp"
+
+// syntheticBase is the clock of exported traces that record no time at all:
+// spans need timestamps, and a fixed base keeps the output stable.
+var syntheticBase = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Encode converts traces to an ExportTraceServiceRequest with one
+// ResourceSpans per trace. Its ids are real 16- and 8-byte ids, ready for
+// OTLP/gRPC or protobuf; use Write for OTLP/JSON.
+func Encode(traces ...*probity.Trace) *coltrace.ExportTraceServiceRequest {
+	req := &coltrace.ExportTraceServiceRequest{}
+	for _, t := range traces {
+		if t != nil {
+			req.ResourceSpans = append(req.ResourceSpans, encodeTrace(t))
+		}
+	}
+	return req
+}
+
+// Write writes traces to w as one OTLP/JSON ExportTraceServiceRequest on a
+// single line, with ids in hex as the OTLP/JSON specification requires.
+func Write(w io.Writer, traces ...*probity.Trace) error {
+	ew := NewWriter(w)
+	for _, t := range traces {
+		if err := ew.Write(t); err != nil {
+			return err
+		}
+	}
+	return ew.Close()
+}
+
+// Writer streams traces into one OTLP/JSON ExportTraceServiceRequest, one
+// ResourceSpans at a time, so converting many traces needs memory for one.
+// The output is a single line: it is both a JSON document and a valid
+// JSON Lines file, as the OpenTelemetry Collector's file receiver reads.
+type Writer struct {
+	w   io.Writer
+	n   int
+	err error
+}
+
+// NewWriter returns a Writer that writes to w. Call Close to finish the
+// document.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+var jsonOpts = protojson.MarshalOptions{UseEnumNumbers: true} // the spec wants enums as integers
+
+// Write appends one trace.
+func (ew *Writer) Write(t *probity.Trace) error {
+	if ew.err != nil {
+		return ew.err
+	}
+	if t == nil {
+		return nil
+	}
+	rs := encodeTrace(t)
+	for _, ss := range rs.ScopeSpans {
+		for _, sp := range ss.Spans {
+			sp.TraceId = hexAsBase64(sp.TraceId)
+			sp.SpanId = hexAsBase64(sp.SpanId)
+			sp.ParentSpanId = hexAsBase64(sp.ParentSpanId)
+		}
+	}
+	b, err := jsonOpts.Marshal(rs)
+	if err != nil {
+		ew.err = fmt.Errorf("encode otlp: %w", err)
+		return ew.err
+	}
+	// protojson varies its whitespace on purpose; compacting makes the
+	// output byte-stable.
+	var buf bytes.Buffer
+	if ew.n == 0 {
+		buf.WriteString(`{"resourceSpans":[`)
+	} else {
+		buf.WriteByte(',')
+	}
+	if err := json.Compact(&buf, b); err != nil {
+		ew.err = fmt.Errorf("encode otlp: %w", err)
+		return ew.err
+	}
+	ew.n++
+	_, ew.err = ew.w.Write(buf.Bytes())
+	return ew.err
+}
+
+// Close ends the document. It writes an empty request when no trace was
+// written.
+func (ew *Writer) Close() error {
+	if ew.err != nil {
+		return ew.err
+	}
+	s := "]}\n"
+	if ew.n == 0 {
+		s = `{"resourceSpans":[]}` + "\n"
+	}
+	_, ew.err = io.WriteString(ew.w, s)
+	if ew.err == nil {
+		ew.err = errors.New("otlp: writer closed")
+		return nil
+	}
+	return ew.err
+}
+
+func traceIDFor(t *probity.Trace) []byte {
+	if b, err := hex.DecodeString(t.ID); err == nil && len(b) == 16 && !allZero(b) && strings.ToLower(t.ID) == t.ID {
+		return b // an OTLP trace keeps its id
+	}
+	h := sha256.Sum256([]byte("probity.trace\x00" + t.Source + "\x00" + t.ID))
+	return h[:16]
+}
+
+func spanIDFor(tid []byte, label string) []byte {
+	h := sha256.Sum256(append(append([]byte{}, tid...), label...))
+	id := h[:8]
+	if allZero(id) {
+		id[7] = 1
+	}
+	return id
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
+func kvs(k, v string) *commonpb.KeyValue                   { return kv(k, anyString(v)) }
+func kvi(k string, v int64) *commonpb.KeyValue {
+	return kv(k, &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}})
+}
+func kvf(k string, v float64) *commonpb.KeyValue {
+	return kv(k, &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v}})
+}
+func kvb(k string, v bool) *commonpb.KeyValue {
+	return kv(k, &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}})
+}
+
+func nanos(t time.Time) uint64 {
+	if t.IsZero() || t.UnixNano() < 0 {
+		return 0
+	}
+	return uint64(t.UnixNano())
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// jsonText marshals v without HTML escaping, so content stays readable.
+func jsonText(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+type outPart struct {
+	Type      string          `json:"type"`
+	Content   *string         `json:"content,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+}
+
+type outMessage struct {
+	Role         string    `json:"role"`
+	Parts        []outPart `json:"parts"`
+	FinishReason string    `json:"finish_reason,omitempty"`
+}
+
+func textPart(s string) outPart { return outPart{Type: "text", Content: &s} }
+
+func encodeTrace(t *probity.Trace) *tracepb.ResourceSpans {
+	tid := traceIDFor(t)
+	res := []*commonpb.KeyValue{kvs("service.name", "probity"), kvs(attrTraceID, t.ID), kvs(attrSource, t.Source), kvs(attrFormat, t.Format)}
+	if t.Task != "" {
+		res = append(res, kvs(attrTask, t.Task))
+	}
+	if !t.Clock.IsZero() {
+		res = append(res, kvs(attrClock, timeText(t.Clock)))
+	}
+	res = append(res, labelAttrs(t.Labels)...)
+	if len(t.Expected) > 0 {
+		var vals []*commonpb.AnyValue
+		for _, c := range t.Expected {
+			vals = append(vals, toolCallValue(c))
+		}
+		res = append(res, kv(attrExpected, &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: vals}}}))
+	}
+	keys := make([]string, 0, len(t.Meta))
+	for k := range t.Meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		res = append(res, kvs(prefixMeta+k, t.Meta[k]))
+	}
+
+	rootID := spanIDFor(tid, "root")
+	root := &tracepb.Span{TraceId: tid, SpanId: rootID, Name: "invoke_agent", Kind: tracepb.Span_SPAN_KIND_INTERNAL,
+		Attributes: []*commonpb.KeyValue{kvs(attrSpan, "trace"), kvs("gen_ai.operation.name", "invoke_agent"), kvs("openinference.span.kind", "AGENT")}}
+	for _, s := range t.Steps {
+		if s.Actor != "" && s.Actor != actorUser && s.Actor != actorSystem && s.Actor != actorTool {
+			root.Name = "invoke_agent " + s.Actor
+			root.Attributes = append(root.Attributes, kvs("gen_ai.agent.name", s.Actor))
+			break
+		}
+	}
+	spans := []*tracepb.Span{root}
+
+	base := t.Clock
+	for _, s := range t.Steps {
+		if !s.Start.IsZero() {
+			base = s.Start
+			break
+		}
+	}
+	if base.IsZero() {
+		base = syntheticBase
+	}
+	prev := base
+	stack := []*tracepb.Span{root}
+	var lastEnd uint64
+	for i := range t.Steps {
+		s := &t.Steps[i]
+		st, en := s.Start, s.End
+		synthetic := st.IsZero()
+		switch {
+		case synthetic && i > 0:
+			st = prev.Add(time.Millisecond)
+		case synthetic:
+			st = prev
+		case st.Before(prev):
+			st = prev
+		}
+		if en.IsZero() || en.Before(st) {
+			en = st
+			if synthetic {
+				en = st.Add(time.Millisecond)
+			}
+		}
+		prev = st
+		parent := stack[len(stack)-1]
+		sp := &tracepb.Span{TraceId: tid, SpanId: spanIDFor(tid, fmt.Sprintf("step/%d", i)), ParentSpanId: parent.SpanId,
+			StartTimeUnixNano: nanos(st), EndTimeUnixNano: nanos(en), Kind: tracepb.Span_SPAN_KIND_INTERNAL}
+		sp.Attributes = stepAttrs(t, i, sp)
+		if !s.Start.Equal(st) {
+			sp.Attributes = append(sp.Attributes, kvs(attrStart, timeText(s.Start)))
+		}
+		if !s.End.Equal(en) {
+			sp.Attributes = append(sp.Attributes, kvs(attrEnd, timeText(s.End)))
+		}
+		if s.Error != nil {
+			sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: s.Error.Message}
+		}
+		spans = append(spans, sp)
+		// Every enclosing span lasts at least as long as what it encloses.
+		for _, p := range stack {
+			if p.EndTimeUnixNano < sp.EndTimeUnixNano {
+				p.EndTimeUnixNano = sp.EndTimeUnixNano
+			}
+		}
+		if sp.EndTimeUnixNano > lastEnd {
+			lastEnd = sp.EndTimeUnixNano
+		}
+		switch s.Kind {
+		case probity.KindHandoff:
+			stack = append(stack, sp)
+		case probity.KindReturn:
+			if len(stack) > 1 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	root.StartTimeUnixNano = nanos(base)
+	if len(spans) > 1 && spans[1].StartTimeUnixNano < root.StartTimeUnixNano {
+		root.StartTimeUnixNano = spans[1].StartTimeUnixNano
+	}
+	root.EndTimeUnixNano = max(lastEnd, root.StartTimeUnixNano)
+	return &tracepb.ResourceSpans{
+		Resource: &resourcepb.Resource{Attributes: res},
+		ScopeSpans: []*tracepb.ScopeSpans{{
+			Scope: &commonpb.InstrumentationScope{Name: ScopeName},
+			Spans: spans,
+		}},
+	}
+}
+
+func labelAttrs(l probity.Labels) []*commonpb.KeyValue {
+	var out []*commonpb.KeyValue
+	if l.Reward != nil {
+		out = append(out, kvf(prefixLabels+"reward", *l.Reward))
+	}
+	if l.Resolved != nil {
+		out = append(out, kvb(prefixLabels+"resolved", *l.Resolved))
+	}
+	if l.ExitStatus != "" {
+		out = append(out, kvs(prefixLabels+"exit_status", l.ExitStatus))
+	}
+	if l.IsCorrect != nil {
+		out = append(out, kvb(prefixLabels+"is_correct", *l.IsCorrect))
+	}
+	if l.MistakeAgent != "" {
+		out = append(out, kvs(prefixLabels+"mistake_agent", l.MistakeAgent))
+	}
+	if l.MistakeStep != nil {
+		out = append(out, kvi(prefixLabels+"mistake_step", int64(*l.MistakeStep)))
+	}
+	if l.MistakeReason != "" {
+		out = append(out, kvs(prefixLabels+"mistake_reason", l.MistakeReason))
+	}
+	if l.GroundTruth != "" {
+		out = append(out, kvs(prefixLabels+"ground_truth", l.GroundTruth))
+	}
+	return out
+}
+
+func toolCallValue(c probity.ToolCall) *commonpb.AnyValue {
+	var fields []*commonpb.KeyValue
+	if c.ID != "" {
+		fields = append(fields, kvs("id", c.ID))
+	}
+	fields = append(fields, kvs("name", c.Name))
+	if c.Args != nil {
+		fields = append(fields, kvs("arguments", string(c.Args)))
+	}
+	if c.RawArgs != "" {
+		fields = append(fields, kvs("raw_arguments", c.RawArgs))
+	}
+	return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: fields}}}
+}
+
+// subAgent names the agent a handoff at step i hands to: the actor of the
+// matching return, else of the next step by someone else.
+func subAgent(t *probity.Trace, i int) string {
+	from := t.Steps[i].Actor
+	depth := 0
+	for j := i + 1; j < len(t.Steps); j++ {
+		switch t.Steps[j].Kind {
+		case probity.KindHandoff:
+			depth++
+		case probity.KindReturn:
+			if depth == 0 {
+				if a := t.Steps[j].Actor; a != "" {
+					return a
+				}
+			}
+			depth--
+		}
+	}
+	for j := i + 1; j < len(t.Steps); j++ {
+		if a := t.Steps[j].Actor; a != "" && a != from && a != actorTool && a != actorUser {
+			return a
+		}
+	}
+	return "agent"
+}
+
+// stepAttrs returns the attributes of step i's span and names the span.
+func stepAttrs(t *probity.Trace, i int, sp *tracepb.Span) []*commonpb.KeyValue {
+	s := &t.Steps[i]
+	a := []*commonpb.KeyValue{kvs(attrKind, string(s.Kind)), kvi(attrIndex, int64(s.Pos.Index))}
+	if s.Pos.Part != 0 {
+		a = append(a, kvi(attrPart, int64(s.Pos.Part)))
+	}
+	if s.Pos.Line != 0 {
+		a = append(a, kvi(attrLine, int64(s.Pos.Line)))
+	}
+	if s.Pos.SpanID != "" {
+		a = append(a, kvs(attrSpanID, s.Pos.SpanID))
+	}
+	if s.Actor != "" {
+		a = append(a, kvs(attrActor, s.Actor))
+	}
+	if s.ID != "" {
+		a = append(a, kvs(attrStepID, s.ID))
+	}
+	if s.ParentID != "" {
+		a = append(a, kvs(attrParentID, s.ParentID))
+	}
+	modelName := ""
+	if m := s.Model; m != nil {
+		modelName = m.Name
+		if m.Provider != "" {
+			a = append(a, kvs("gen_ai.provider.name", m.Provider))
+		}
+		if m.Name != "" {
+			a = append(a, kvs("gen_ai.request.model", m.Name))
+		}
+		if m.Temperature != nil {
+			a = append(a, kvf("gen_ai.request.temperature", *m.Temperature))
+		}
+		if m.Seed != nil {
+			a = append(a, kvi("gen_ai.request.seed", *m.Seed))
+		}
+		if m.InputTokens != 0 {
+			a = append(a, kvi("gen_ai.usage.input_tokens", m.InputTokens))
+		}
+		if m.OutputTokens != 0 {
+			a = append(a, kvi("gen_ai.usage.output_tokens", m.OutputTokens))
+		}
+		if m.CostUSD != 0 {
+			a = append(a, kvf("llm.cost.total", m.CostUSD))
+		}
+	}
+	if c := s.Tool; c != nil {
+		a = append(a, kvb(attrHasTool, true))
+		if c.Name != "" {
+			a = append(a, kvs("gen_ai.tool.name", c.Name))
+		}
+		if c.ID != "" {
+			a = append(a, kvs("gen_ai.tool.call.id", c.ID))
+		}
+		switch {
+		case c.Args != nil:
+			a = append(a, kvs("gen_ai.tool.call.arguments", string(c.Args)))
+		case c.RawArgs != "":
+			a = append(a, kvs("gen_ai.tool.call.arguments", c.RawArgs))
+		}
+		if c.RawArgs != "" {
+			a = append(a, kvs(attrRawArgs, c.RawArgs))
+		}
+	}
+	if s.Error != nil {
+		code := s.Error.Code
+		if code == "" {
+			code = "_OTHER"
+		}
+		a = append(a, kvs("error.type", code))
+	}
+	chatName := "chat"
+	if modelName != "" {
+		chatName += " " + modelName
+	}
+	switch s.Kind {
+	case probity.KindSystem, probity.KindUser:
+		sp.Name = string(s.Kind) + " message"
+		a = append(a, kvs("gen_ai.input.messages", jsonText([]outMessage{{Role: string(s.Kind), Parts: []outPart{textPart(s.Content)}}})),
+			kvs("openinference.span.kind", "CHAIN"))
+	case probity.KindAssistant, probity.KindFinal, probity.KindToolCall:
+		sp.Name = chatName
+		sp.Kind = tracepb.Span_SPAN_KIND_CLIENT
+		m := outMessage{Role: "assistant"}
+		if s.Content != "" || s.Kind != probity.KindToolCall {
+			m.Parts = append(m.Parts, textPart(s.Content))
+		}
+		if s.Kind == probity.KindToolCall && s.Tool != nil {
+			p := outPart{Type: "tool_call", ID: s.Tool.ID, Name: s.Tool.Name, Arguments: s.Tool.Args}
+			if p.Arguments == nil && s.Tool.RawArgs != "" {
+				p.Arguments, _ = json.Marshal(s.Tool.RawArgs)
+			}
+			m.Parts = append(m.Parts, p)
+			m.FinishReason = "tool_call"
+		} else if s.Kind == probity.KindFinal {
+			m.FinishReason = "stop"
+		}
+		if m.Parts == nil {
+			m.Parts = []outPart{}
+		}
+		a = append(a, kvs("gen_ai.operation.name", "chat"), kvs("gen_ai.output.messages", jsonText([]outMessage{m})),
+			kvs("openinference.span.kind", "LLM"))
+	case probity.KindToolResult:
+		name := ""
+		if s.Tool != nil {
+			name = s.Tool.Name
+		}
+		sp.Name = strings.TrimSpace("execute_tool " + name)
+		a = append(a, kvs("gen_ai.operation.name", "execute_tool"), kvs("gen_ai.tool.call.result", s.Content),
+			kvs("openinference.span.kind", "TOOL"))
+	case probity.KindRetrieval:
+		sp.Name = "retrieval"
+		doc := map[string]any{"id": fmt.Sprintf("%s/%d", t.ID, i), "content": s.Content}
+		a = append(a, kvs("gen_ai.operation.name", "retrieval"), kvs("gen_ai.retrieval.documents", jsonText([]any{doc})),
+			kvs("openinference.span.kind", "RETRIEVER"))
+	case probity.KindHandoff:
+		to := subAgent(t, i)
+		sp.Name = "invoke_agent " + to
+		a = append(a, kvs("gen_ai.operation.name", "invoke_agent"), kvs("gen_ai.agent.name", to),
+			kvs("input.value", s.Content), kvs("openinference.span.kind", "AGENT"))
+	case probity.KindReturn:
+		sp.Name = "agent return"
+		if s.Actor != "" {
+			sp.Name += " " + s.Actor
+		}
+		a = append(a, kvs("output.value", s.Content), kvs("openinference.span.kind", "CHAIN"))
+	default:
+		sp.Name = "probity." + string(s.Kind)
+	}
+	return a
+}
