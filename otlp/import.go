@@ -184,7 +184,10 @@ func buildTrace(path string, ts *traceSpans) (*probity.Trace, error) {
 	b.fillReturns()
 	b.addFinals()
 
-	t := &probity.Trace{ID: ts.id, Source: path, Format: Format, Steps: make([]probity.Step, len(b.steps))}
+	t := &probity.Trace{ID: ts.id, Source: path, Format: Format}
+	if len(b.steps) > 0 {
+		t.Steps = make([]probity.Step, len(b.steps))
+	}
 	for i, p := range b.steps {
 		t.Steps[i] = p.s
 	}
