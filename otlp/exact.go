@@ -222,4 +222,3 @@ func restoreTrace(t *probity.Trace, res attrs) error {
 	}
 	return nil
 }
-

@@ -177,8 +177,10 @@ func allZero(b []byte) bool {
 	return true
 }
 
-func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
-func kvs(k, v string) *commonpb.KeyValue                   { return kv(k, anyString(v)) }
+func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: v}
+}
+func kvs(k, v string) *commonpb.KeyValue { return kv(k, anyString(v)) }
 func kvi(k string, v int64) *commonpb.KeyValue {
 	return kv(k, &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}})
 }
