@@ -55,6 +55,7 @@ type expr struct {
 	src     string
 	prog    cel.Program
 	usesRun bool
+	loops   bool // has comprehensions: evaluated with the cost limit and ctx
 }
 
 var ctxType = types.NewOpaqueType("probity.EvalContext")
@@ -102,17 +103,12 @@ func (p *Policy) compile(loc locator, at, src string, want resultKind) (*expr, e
 	a, iss := p.env.Compile(src)
 	if iss != nil && iss.Err() != nil {
 		e := iss.Errors()[0]
-		line, col, block := loc.exprStart(at)
 		where := ""
-		if line > 0 {
-			l, c := line+e.Location.Line()-1, col+e.Location.Column()
-			if e.Location.Line() > 1 || block {
-				c = loc.indent(l) + e.Location.Column()
-			}
+		if l, c := loc.exprPos(at, e.Location.Line(), e.Location.Column()); l > 0 {
 			where = fmt.Sprintf("line %d, column %d", l, c)
 		}
 		return nil, &probity.Error{Code: probity.EINVALID, Where: where,
-			Message: fmt.Sprintf("%s: %s", strings.TrimPrefix(at, "$."), e.Message)}
+			Message: fmt.Sprintf("%s: %s", strings.TrimPrefix(at, "$."), strings.TrimSuffix(e.Message, " (in container '')"))}
 	}
 	ot := a.OutputType()
 	okType := ot == cel.DynType
@@ -128,16 +124,21 @@ func (p *Policy) compile(loc locator, at, src string, want resultKind) (*expr, e
 		wantName := map[resultKind]string{boolResult: "bool", numberResult: "a number"}[want]
 		return nil, loc.errorf(at, "%s: expression has type %s, want %s", strings.TrimPrefix(at, "$."), ot, wantName)
 	}
-	prog, err := p.env.Program(a,
-		cel.CostLimit(p.costLimit),
-		cel.InterruptCheckFrequency(100),
-		cel.EvalOptions(cel.OptOptimize),
-	)
+	// Only a comprehension (all, exists, map, filter) can make an
+	// expression's cost grow faster than its input, and only comprehensions
+	// check for interruption; loop-free expressions skip the cost tracker,
+	// which would otherwise double the cost of every decision.
+	loops := len(ast.MatchDescendants(ast.NavigateAST(a.NativeRep()), ast.KindMatcher(ast.ComprehensionKind))) > 0
+	popts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if loops {
+		popts = append(popts, cel.CostLimit(p.costLimit), cel.InterruptCheckFrequency(100))
+	}
+	prog, err := p.env.Program(a, popts...)
 	if err != nil {
 		return nil, loc.errorf(at, "%s: %v", strings.TrimPrefix(at, "$."), err)
 	}
 	// Keep the source on one line: it is quoted in reasons and evidence.
-	x := &expr{src: strings.Join(strings.Fields(src), " "), prog: prog}
+	x := &expr{src: strings.Join(strings.Fields(src), " "), prog: prog, loops: loops}
 	for _, ri := range a.NativeRep().ReferenceMap() {
 		if ri.Name == "run" {
 			x.usesRun = true
@@ -149,7 +150,16 @@ func (p *Policy) compile(loc locator, at, src string, want resultKind) (*expr, e
 
 // eval runs x over act and converts the result to a Go value.
 func (x *expr) eval(ctx context.Context, act *activation) (ref.Val, error) {
-	out, _, err := x.prog.ContextEval(ctx, act)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out ref.Val
+	var err error
+	if x.loops {
+		out, _, err = x.prog.ContextEval(ctx, act)
+	} else {
+		out, _, err = x.prog.Eval(act)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +241,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.tool, true
 	case "args":
 		if a.args == nil {
-			a.args = types.DefaultTypeAdapter.NativeToValue(decodeArgs(a.raw))
+			a.args = toVal(decodeArgs(a.raw))
 		}
 		return a.args, true
 	case "run":
@@ -295,6 +305,34 @@ func decodeOutput(s string) map[string]any {
 		return map[string]any{}
 	}
 	return m
+}
+
+// toVal converts decoded JSON to CEL values once, so that expressions that
+// walk the run do map lookups rather than reflection on every access.
+func toVal(v any) ref.Val {
+	switch x := v.(type) {
+	case nil:
+		return types.NullValue
+	case bool:
+		return types.Bool(x)
+	case float64:
+		return types.Double(x)
+	case string:
+		return types.String(x)
+	case map[string]any:
+		m := make(map[ref.Val]ref.Val, len(x))
+		for k, e := range x {
+			m[types.String(k)] = toVal(e)
+		}
+		return types.NewRefValMap(types.DefaultTypeAdapter, m)
+	case []any:
+		l := make([]ref.Val, len(x))
+		for i, e := range x {
+			l[i] = toVal(e)
+		}
+		return types.NewRefValList(types.DefaultTypeAdapter, l)
+	}
+	return types.DefaultTypeAdapter.NativeToValue(v)
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -337,15 +337,6 @@ type locator struct {
 	src []byte
 }
 
-// indent returns the 1-based column where the text of line (1-based) starts.
-func (l locator) indent(line int) int {
-	lines := bytes.Split(l.src, []byte("\n"))
-	if line < 1 || line > len(lines) {
-		return 1
-	}
-	t := lines[line-1]
-	return len(t) - len(bytes.TrimLeft(t, " \t")) + 1
-}
 
 func (l locator) node(at string) ast.Node {
 	pth, err := yaml.PathString(at)
@@ -362,6 +353,15 @@ func (l locator) node(at string) ast.Node {
 func (l locator) pos(at string) (line, col int) {
 	for at != "" {
 		if n := l.node(at); n != nil {
+			// A mapping's own token is its first ':'; point at its first key.
+			switch m := n.(type) {
+			case *ast.MappingNode:
+				if len(m.Values) > 0 {
+					n = m.Values[0].Key
+				}
+			case *ast.MappingValueNode:
+				n = m.Key
+			}
 			if tk := n.GetToken(); tk != nil && tk.Position != nil {
 				return tk.Position.Line, tk.Position.Column
 			}
@@ -389,28 +389,71 @@ func (l locator) errorf(at, format string, args ...any) *probity.Error {
 	return e
 }
 
-// exprStart returns the line and column where the text of the scalar at `at`
-// begins, so a CEL error column can be added to it: past the opening quote of
-// a quoted scalar, on the next line for a block scalar (| or >).
-func (l locator) exprStart(at string) (line, col int, block bool) {
+// exprPos maps a position in the text of the scalar at `at` (1-based line
+// and 0-based column, as CEL reports them) to a line and 1-based column in
+// the file. The scalar's text is found line by line in the source: a plain
+// or quoted scalar starts at its token (past the opening quote), a block
+// scalar (| or >) on the next line; folding and indentation are undone by
+// walking the source lines, so errors on the second line of a long rule
+// point at the right character.
+func (l locator) exprPos(at string, celLine, celCol int) (line, col int) {
 	n := l.node(at)
 	if n == nil {
-		line, col = l.pos(at)
-		return line, col, false
+		return l.pos(at)
 	}
 	tk := n.GetToken()
 	if tk == nil || tk.Position == nil {
-		return 0, 0, false
+		return l.pos(at)
 	}
-	line, col = tk.Position.Line, tk.Position.Column
-	switch n.(type) {
-	case *ast.LiteralNode:
-		return line + 1, 0, true
+	// The offset of the fault in the expression text.
+	text := n.String()
+	if sn, ok := n.(*ast.StringNode); ok {
+		text = sn.Value
+	} else if ln, ok := n.(*ast.LiteralNode); ok && ln.Value != nil {
+		text = ln.Value.Value
 	}
-	if tk.Type == token.DoubleQuoteType || tk.Type == token.SingleQuoteType {
-		col++
+	lines := strings.Split(string(l.src), "\n")
+	off := 0
+	for i, ln := range strings.SplitAfter(text, "\n") {
+		if i == celLine-1 {
+			off += celCol
+			break
+		}
+		off += len(ln)
 	}
-	return line, col, false
+	startLine, startCol := tk.Position.Line, tk.Position.Column
+	blockIndent := -1 // block scalars keep indentation beyond the block's own
+	if _, ok := n.(*ast.LiteralNode); ok {
+		startLine, startCol = startLine+1, 0
+		for ln := startLine; ln <= len(lines); ln++ {
+			if t := strings.TrimLeft(lines[ln-1], " "); t != "" {
+				blockIndent = len(lines[ln-1]) - len(t)
+				break
+			}
+		}
+	} else if tk.Type == token.DoubleQuoteType || tk.Type == token.SingleQuoteType {
+		startCol++
+	}
+	for ln := startLine; ln <= len(lines); ln++ {
+		src := lines[ln-1]
+		first := 1 // 1-based column of the segment's first character
+		if ln == startLine && startCol > 0 {
+			first = startCol
+		} else if blockIndent >= 0 {
+			first = blockIndent + 1
+		} else {
+			first = len(src) - len(strings.TrimLeft(src, " \t")) + 1
+		}
+		seg := len(strings.TrimRight(src, " \t\r")) - (first - 1)
+		if seg < 0 {
+			seg = 0
+		}
+		if off <= seg {
+			return ln, first + off
+		}
+		off -= seg + 1 // the newline, or the space it folded into
+	}
+	return startLine, startCol
 }
 
 // yamlError turns a go-yaml error into a *probity.Error located by line and

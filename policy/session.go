@@ -35,8 +35,8 @@ type Session struct {
 	untrusted *probity.Evidence
 
 	// CEL view of the run, kept only when some expression reads run.
-	runCalls []any
-	runMsgs  []any
+	runCalls []ref.Val
+	runMsgs  []ref.Val
 	runVal   ref.Val
 }
 
@@ -47,7 +47,7 @@ type callRec struct {
 	blocked bool
 	done    bool // a result arrived
 	failed  bool
-	cel     map[string]any
+	cel     map[ref.Val]ref.Val
 }
 
 // NewSession starts the history of run id. Budgets are kept in ledger, which
@@ -132,11 +132,12 @@ func (s *Session) addCall(i int, step probity.Step, blocked bool) {
 		}
 	}
 	if s.p.usesRun {
-		rec.cel = map[string]any{
-			"tool": tool, "args": decodeArgs(step.Tool.Args), "ok": !blocked, "failed": false,
-			"blocked": blocked, "result": "", "output": map[string]any{}, "step": int64(step.Pos.Index),
+		rec.cel = map[ref.Val]ref.Val{
+			kTool: types.String(tool), kArgs: toVal(decodeArgs(step.Tool.Args)), kOK: types.Bool(!blocked),
+			kFailed: types.False, kBlocked: types.Bool(blocked), kResult: types.String(""),
+			kOutput: emptyMap, kStep: types.Int(step.Pos.Index),
 		}
-		s.runCalls = append(s.runCalls, rec.cel)
+		s.runCalls = append(s.runCalls, types.NewRefValMap(types.DefaultTypeAdapter, rec.cel))
 	}
 	s.calls = append(s.calls, rec)
 }
@@ -152,10 +153,10 @@ func (s *Session) addResult(i int, step probity.Step) {
 		s.succeeded[c.tool]--
 	}
 	if c.cel != nil {
-		c.cel["ok"] = !c.failed
-		c.cel["failed"] = c.failed
-		c.cel["result"] = step.Content
-		c.cel["output"] = decodeOutput(step.Content)
+		c.cel[kOK] = types.Bool(!c.failed)
+		c.cel[kFailed] = types.Bool(c.failed)
+		c.cel[kResult] = types.String(step.Content)
+		c.cel[kOutput] = toVal(decodeOutput(step.Content))
 	}
 }
 
@@ -199,9 +200,9 @@ func (s *Session) addMessage(i int, step probity.Step) {
 	if !s.p.usesRun {
 		return
 	}
-	s.runMsgs = append(s.runMsgs, map[string]any{
-		"role": string(step.Kind), "content": step.Content, "step": int64(step.Pos.Index),
-	})
+	s.runMsgs = append(s.runMsgs, types.NewRefValMap(types.DefaultTypeAdapter, map[ref.Val]ref.Val{
+		kRole: types.String(step.Kind), kContent: types.String(step.Content), kStep: types.Int(step.Pos.Index),
+	}))
 }
 
 func (s *Session) noteUntrusted(i int, step probity.Step) {
@@ -216,11 +217,22 @@ func (s *Session) noteUntrusted(i int, step probity.Step) {
 	}
 }
 
+// Keys of the run's CEL maps, allocated once.
+var (
+	kTool, kArgs, kOK, kFailed        = types.String("tool"), types.String("args"), types.String("ok"), types.String("failed")
+	kBlocked, kResult, kOutput, kStep = types.String("blocked"), types.String("result"), types.String("output"), types.String("step")
+	kRole, kContent, kID, kCalls      = types.String("role"), types.String("content"), types.String("id"), types.String("calls")
+	kMessages                         = types.String("messages")
+	emptyMap                          = types.NewRefValMap(types.DefaultTypeAdapter, map[ref.Val]ref.Val{})
+)
+
 // runValue returns the CEL value of the run, built once per history length.
 func (s *Session) runValue() ref.Val {
 	if s.runVal == nil {
-		s.runVal = types.DefaultTypeAdapter.NativeToValue(map[string]any{
-			"id": s.ID, "calls": s.runCalls, "messages": s.runMsgs,
+		s.runVal = types.NewRefValMap(types.DefaultTypeAdapter, map[ref.Val]ref.Val{
+			kID:       types.String(s.ID),
+			kCalls:    types.NewRefValList(types.DefaultTypeAdapter, s.runCalls),
+			kMessages: types.NewRefValList(types.DefaultTypeAdapter, s.runMsgs),
 		})
 	}
 	return s.runVal
