@@ -68,6 +68,9 @@ func exactStep(s *spanRec) (probity.Step, error) {
 		st.Error = &probity.ToolError{Message: s.sp.GetStatus().GetMessage(), Code: code}
 	}
 	st.Model = modelOf(a)
+	if untimed, _ := a.bool(attrUntimed); untimed {
+		return st, nil
+	}
 	var err error
 	if st.Start, err = exactTime(a, attrStart, s.start()); err != nil {
 		return st, err

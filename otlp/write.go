@@ -31,6 +31,7 @@ const (
 	attrParentID = "probity.step.parent_id"
 	attrStart    = "probity.step.start" // the step's own time when the span's differs
 	attrEnd      = "probity.step.end"
+	attrUntimed  = "probity.step.untimed" // the step had no time; the span's is made up
 	attrHasTool  = "probity.step.tool"
 	attrRawArgs  = "probity.tool.raw_args"
 	attrIndex    = "probity.source.index" // the ORIGINAL position of the step
@@ -180,7 +181,10 @@ func allZero(b []byte) bool {
 func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: v}
 }
-func kvs(k, v string) *commonpb.KeyValue { return kv(k, anyString(v)) }
+
+// kvs writes a string attribute. protojson refuses invalid UTF-8, so bad
+// bytes (from a broken source) become U+FFFD rather than failing the export.
+func kvs(k, v string) *commonpb.KeyValue { return kv(k, anyString(strings.ToValidUTF8(v, "\uFFFD"))) }
 func kvi(k string, v int64) *commonpb.KeyValue {
 	return kv(k, &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}})
 }
@@ -306,11 +310,16 @@ func encodeTrace(t *probity.Trace) *tracepb.ResourceSpans {
 		sp := &tracepb.Span{TraceId: tid, SpanId: spanIDFor(tid, fmt.Sprintf("step/%d", i)), ParentSpanId: parent.SpanId,
 			StartTimeUnixNano: nanos(st), EndTimeUnixNano: nanos(en), Kind: tracepb.Span_SPAN_KIND_INTERNAL}
 		sp.Attributes = stepAttrs(t, i, sp)
-		if !s.Start.Equal(st) {
-			sp.Attributes = append(sp.Attributes, kvs(attrStart, timeText(s.Start)))
-		}
-		if !s.End.Equal(en) {
-			sp.Attributes = append(sp.Attributes, kvs(attrEnd, timeText(s.End)))
+		switch {
+		case s.Start.IsZero() && s.End.IsZero():
+			sp.Attributes = append(sp.Attributes, kvb(attrUntimed, true))
+		default:
+			if !s.Start.Equal(st) {
+				sp.Attributes = append(sp.Attributes, kvs(attrStart, timeText(s.Start)))
+			}
+			if !s.End.Equal(en) {
+				sp.Attributes = append(sp.Attributes, kvs(attrEnd, timeText(s.End)))
+			}
 		}
 		if s.Error != nil {
 			sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: s.Error.Message}
