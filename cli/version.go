@@ -1,20 +1,29 @@
 package cli
 
 import (
-	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
 
-// newVersionCmd is a placeholder until the command is built; it says so
-// plainly rather than pretending to work.
+// Version is the release version; release builds set it with
+// -ldflags "-X github.com/probity/probity/cli.Version=v1.2.3".
+var Version = "dev"
+
 func newVersionCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:    "version",
-		Short:  "(not built yet)",
-		Hidden: true,
+		Use:   "version",
+		Short: "Print the version of probity",
+		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return withExit(ExitUsage, errors.New("version is not built yet"))
+			v := Version
+			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+				v = bi.Main.Version
+			}
+			fmt.Fprintf(e.stdout, "probity %s (%s, %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
 		},
 	}
 }
