@@ -24,8 +24,8 @@
 //	Stop early                            Sequential: SPRT e-process when p1   never peek at a fixed-n p-value or a
 //	                                      is committed, Beta-mixture or        posterior threshold.
 //	                                      betting otherwise; hard cap
-//	Production failure rate               CUSUM tuned to an in-control ARL     windowed or forgetting Beta posterior
-//	                                                                           (ForgettingBeta) for dashboards.
+//	Production failure rate               CUSUM tuned to an in-control ARL     BOCPD to find when it changed; Window or
+//	                                      (SimulateCUSUM checks a tuning)      ForgettingBeta posteriors for dashboards.
 //	Calibration                           Brier + Murphy decomposition,        ECE only with its binning scheme stated.
 //	                                      ReliabilityDiagram with per-bin
 //	                                      counts and intervals

@@ -567,9 +567,26 @@ func SequentialOC(cfg SequentialConfig, p float64) (OperatingCharacteristics, er
 		return OperatingCharacteristics{}, probity.Errorf(probity.EINVALID, "operating characteristics: max trials %d above 20000", cfg.MaxTrials)
 	}
 	s := NewSequential(cfg) // for the mixture constants
+	return latticeOC(p, cfg.MaxTrials, func(n, c int) Decision {
+		var logE, logERej float64
+		switch cfg.Method {
+		case MethodSPRT:
+			logE = sprtLogLR(float64(c), n, cfg.P0, cfg.P1)
+			logERej = -logE
+		case MethodMixture:
+			logE, logERej = s.mixUpper(float64(c), n), s.mixLower(float64(c), n)
+		}
+		return cfg.decide(n, logE, logERej)
+	}), nil
+}
+
+// latticeOC runs the stopping rule decide(n, successes) over the binomial
+// lattice at rate p up to maxN trials, where whatever is still undecided
+// counts as Inconclusive.
+func latticeOC(p float64, maxN int, decide func(n, c int) Decision) OperatingCharacteristics {
 	var oc OperatingCharacteristics
 	dist := []float64{1}
-	for n := 1; n <= cfg.MaxTrials; n++ {
+	for n := 1; n <= maxN; n++ {
 		next := make([]float64, n+1)
 		for c, q := range dist {
 			next[c] += q * (1 - p)
@@ -580,15 +597,11 @@ func SequentialOC(cfg SequentialConfig, p float64) (OperatingCharacteristics, er
 			if q == 0 {
 				continue
 			}
-			var logE, logERej float64
-			switch cfg.Method {
-			case MethodSPRT:
-				logE = sprtLogLR(float64(c), n, cfg.P0, cfg.P1)
-				logERej = -logE
-			case MethodMixture:
-				logE, logERej = s.mixUpper(float64(c), n), s.mixLower(float64(c), n)
+			d := decide(n, c)
+			if d == Continue && n == maxN {
+				d = Inconclusive
 			}
-			switch cfg.decide(n, logE, logERej) {
+			switch d {
 			case Accept:
 				oc.PAccept += q
 			case Reject:
@@ -602,5 +615,5 @@ func SequentialOC(cfg SequentialConfig, p float64) (OperatingCharacteristics, er
 			dist[c] = 0
 		}
 	}
-	return oc, nil
+	return oc
 }

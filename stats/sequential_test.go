@@ -377,3 +377,47 @@ func TestSequentialConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPeekingInflation reproduces METHODS §4's warning with the same exact
+// DP: looking after every trial at a fixed-n one-sided p-value, or at a
+// Beta(1,1) posterior P(p > p0) >= 0.95 (from n = 5), passes a gate whose
+// true rate is exactly p0 far more often than the nominal 5%. This is why
+// Sequential uses e-processes.
+func TestPeekingInflation(t *testing.T) {
+	tests := []struct {
+		name          string
+		p0, p1        float64
+		cap           int
+		pValue, bayes float64
+	}{
+		{"gate", 0.8, 0.9, 82, 0.138, 0.135},
+		{"discordant pairs", 0.5, 0.75, 23, 0.109, 0.135},
+	}
+	for _, tt := range tests {
+		pv := latticeOC(tt.p0, tt.cap, func(n, c int) Decision {
+			switch {
+			case binomSF(c, n, tt.p0) <= 0.05:
+				return Accept
+			case 1-binomSF(c+1, n, tt.p1) <= 0.05:
+				return Reject
+			}
+			return Continue
+		})
+		by := latticeOC(tt.p0, tt.cap, func(n, c int) Decision {
+			post := BetaDist{float64(c + 1), float64(n - c + 1)}
+			switch {
+			case n >= 5 && post.ProbAbove(tt.p0) >= 0.95:
+				return Accept
+			case n >= 5 && post.CDF(tt.p1) >= 0.95:
+				return Reject
+			}
+			return Continue
+		})
+		// The brief rounds a 4-decimal print (0.1085 from 0.10848) to 3
+		// decimals, hence 1e-3.
+		if !near(pv.PAccept, tt.pValue, 1e-3) || !near(by.PAccept, tt.bayes, 1e-3) {
+			t.Errorf("%s: P(pass | p = p0) with peeking: p-value %.4f, Bayes %.4f; want %.3f, %.3f", tt.name, pv.PAccept, by.PAccept, tt.pValue, tt.bayes)
+		}
+		t.Logf("%s: peeking every trial passes at p = p0 with probability %.5f (p-value rule) and %.5f (posterior rule), nominal 0.05", tt.name, pv.PAccept, by.PAccept)
+	}
+}
