@@ -1,0 +1,124 @@
+package eval
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/probity/probity"
+)
+
+// celCostLimit bounds one CEL evaluation, so an expression over a huge
+// output cannot stall a run (cel-go counts roughly one unit per operation).
+const celCostLimit = 1_000_000
+
+// celEnv declares what a CEL assertion sees: input, expected and output as
+// JSON; trace as {steps, tools, tool_calls: [{name, args, id}]}; and
+// metrics {cost_usd, latency_ms, tokens_in, tokens_out}.
+func celEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("input", cel.DynType),
+		cel.Variable("expected", cel.DynType),
+		cel.Variable("output", cel.DynType),
+		cel.Variable("trace", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("metrics", cel.MapType(cel.StringType, cel.DynType)),
+	)
+}
+
+// compileCEL compiles expr once; trials only evaluate it, with the context
+// and the cost limit.
+func compileCEL(expr string) (Assertion, error) {
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("cel env: %w", err)
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, &probity.Error{Code: probity.EINVALID, Message: fmt.Sprintf("bad CEL expression %q", expr), Err: iss.Err()}
+	}
+	if t := ast.OutputType(); t != types.BoolType && t != types.DynType {
+		return nil, &probity.Error{Code: probity.EINVALID, Message: fmt.Sprintf("CEL expression %q is %s, want a bool", expr, t)}
+	}
+	prg, err := env.Program(ast, cel.CostLimit(celCostLimit), cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, fmt.Errorf("cel program: %w", err)
+	}
+	return assertFunc(func(ctx context.Context, c *Check) AssertResult {
+		vars := map[string]any{
+			"input":    celValue(c.Input),
+			"expected": celValue(c.Expected),
+			"output":   celValue(c.Output.Value),
+			"trace":    c.celTrace(),
+			"metrics": map[string]any{
+				"cost_usd":   c.Output.CostUSD,
+				"latency_ms": float64(c.Output.Latency.Microseconds()) / 1000,
+				"tokens_in":  c.Output.Tokens.Input,
+				"tokens_out": c.Output.Tokens.Output,
+			},
+		}
+		out, _, err := prg.ContextEval(ctx, vars)
+		if err != nil {
+			return fail("%s: %v", expr, err)
+		}
+		b, ok := out.Value().(bool)
+		if !ok {
+			return fail("%s returned %v, not a bool", expr, out.Value())
+		}
+		if !b {
+			return fail("%s is false", expr)
+		}
+		return pass()
+	}), nil
+}
+
+// celValue passes JSON null as CEL null, so "expected == null" works.
+func celValue(v any) any {
+	if v == nil {
+		return types.NullValue
+	}
+	return v
+}
+
+// celTrace builds the trace variable once per trial.
+func (c *Check) celTrace() map[string]any {
+	if c.traceValue != nil {
+		return c.traceValue
+	}
+	m := map[string]any{"steps": []any{}, "tools": []any{}, "tool_calls": []any{}}
+	if t := c.Output.Trace; t != nil {
+		b, _ := json.Marshal(t)
+		var g map[string]any
+		if json.Unmarshal(b, &g) == nil {
+			for k, v := range g {
+				if v != nil {
+					m[k] = v
+				}
+			}
+		}
+		if _, ok := m["steps"].([]any); !ok {
+			m["steps"] = []any{}
+		}
+		var tools []any
+		for _, n := range t.Tools() {
+			tools = append(tools, n)
+		}
+		if tools != nil {
+			m["tools"] = tools
+		}
+		var calls []any
+		for _, tc := range toolCalls(t, "") {
+			args, _ := decodeJSON(tc.Args)
+			if args == nil {
+				args = map[string]any{}
+			}
+			calls = append(calls, map[string]any{"name": tc.Name, "args": args, "id": tc.ID})
+		}
+		if calls != nil {
+			m["tool_calls"] = calls
+		}
+	}
+	c.traceValue = m
+	return m
+}

@@ -1,0 +1,180 @@
+package eval
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	anthropicopt "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	openaiopt "github.com/openai/openai-go/v3/option"
+)
+
+// judgeSystem instructs the grader. The verdict format is strict JSON so it
+// can be parsed without a second model call.
+const judgeSystem = `You are a strict, impartial grader of an AI agent's output.
+Grade only against the rubric. Reply with one JSON object and nothing else:
+{"pass": true|false, "score": <number from 0 to 1>, "reason": "<one sentence>"}`
+
+// judgeVote is one grader reply.
+type judgeVote struct {
+	Pass   bool     `json:"pass"`
+	Score  *float64 `json:"score"`
+	Reason string   `json:"reason"`
+}
+
+// judgeCaller asks a model one grading question and returns its text and
+// cost in tokens.
+type judgeCaller func(ctx context.Context, prompt string) (string, Usage, error)
+
+// compileJudge builds an LLM-rubric assertion. The judge is itself noisy, so
+// it may be asked Repeat times: the verdict is pass when more than
+// Threshold of the votes pass, and the agreement (the share of votes on the
+// majority side) is reported with every result.
+func compileJudge(a *AssertSpec, opts Options) (Assertion, error) {
+	keyEnv := a.APIKeyEnv
+	var call judgeCaller
+	switch a.Provider {
+	case "anthropic":
+		if keyEnv == "" {
+			keyEnv = "ANTHROPIC_API_KEY"
+		}
+		o := []anthropicopt.RequestOption{anthropicopt.WithAPIKey(os.Getenv(keyEnv))}
+		if a.BaseURL != "" {
+			o = append(o, anthropicopt.WithBaseURL(a.BaseURL))
+		}
+		if opts.HTTPClient != nil {
+			o = append(o, anthropicopt.WithHTTPClient(opts.HTTPClient))
+		}
+		client := anthropic.NewClient(o...)
+		maxTok := int64(a.MaxTokens)
+		if maxTok == 0 {
+			maxTok = 512
+		}
+		call = func(ctx context.Context, prompt string) (string, Usage, error) {
+			msg, err := client.Messages.New(ctx, anthropic.MessageNewParams{
+				Model:     a.Model,
+				MaxTokens: maxTok,
+				System:    []anthropic.TextBlockParam{{Text: judgeSystem}},
+				Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))},
+			})
+			if err != nil {
+				return "", Usage{}, err
+			}
+			var b strings.Builder
+			for _, c := range msg.Content {
+				if c.Type == "text" {
+					b.WriteString(c.Text)
+				}
+			}
+			return b.String(), Usage{Input: msg.Usage.InputTokens, Output: msg.Usage.OutputTokens}, nil
+		}
+	default:
+		if keyEnv == "" {
+			keyEnv = "OPENAI_API_KEY"
+		}
+		o := []openaiopt.RequestOption{openaiopt.WithAPIKey(os.Getenv(keyEnv))}
+		if a.BaseURL != "" {
+			o = append(o, openaiopt.WithBaseURL(a.BaseURL))
+		}
+		if opts.HTTPClient != nil {
+			o = append(o, openaiopt.WithHTTPClient(opts.HTTPClient))
+		}
+		client := openai.NewClient(o...)
+		call = func(ctx context.Context, prompt string) (string, Usage, error) {
+			p := openai.ChatCompletionNewParams{
+				Model:    a.Model,
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage(judgeSystem), openai.UserMessage(prompt)},
+			}
+			if a.MaxTokens > 0 {
+				p.MaxCompletionTokens = openai.Int(int64(a.MaxTokens))
+			}
+			resp, err := client.Chat.Completions.New(ctx, p)
+			if err != nil {
+				return "", Usage{}, err
+			}
+			if len(resp.Choices) == 0 {
+				return "", Usage{}, errors.New("judge returned no choices")
+			}
+			return resp.Choices[0].Message.Content, Usage{Input: resp.Usage.PromptTokens, Output: resp.Usage.CompletionTokens}, nil
+		}
+	}
+	var path *jsonPath
+	if a.Path != "" {
+		path, _ = parseJSONPath(a.Path)
+	}
+	return assertFunc(func(ctx context.Context, c *Check) AssertResult {
+		got, ok := selectOutput(c, path)
+		if !ok {
+			return fail("output has nothing at %s", path)
+		}
+		prompt := judgePrompt(a.Rubric, c.Input, c.Expected, got)
+		passes, scoreSum, scored := 0, 0.0, 0
+		var reasons []string
+		for i := 0; i < a.Repeat; i++ {
+			reply, _, err := call(ctx, prompt)
+			if err != nil {
+				return AssertResult{Error: fmt.Sprintf("judge %s: %v", a.Model, err)}
+			}
+			v, err := parseVote(reply)
+			if err != nil {
+				return AssertResult{Error: fmt.Sprintf("judge %s: %v (reply %q)", a.Model, err, clip(reply, 120))}
+			}
+			if v.Pass {
+				passes++
+			}
+			if v.Score != nil {
+				scoreSum += *v.Score
+				scored++
+			}
+			if v.Reason != "" && len(reasons) < 3 {
+				reasons = append(reasons, v.Reason)
+			}
+		}
+		share := float64(passes) / float64(a.Repeat)
+		agree := max(share, 1-share)
+		r := AssertResult{Pass: share > a.Threshold, Agreement: &agree}
+		if scored > 0 {
+			s := scoreSum / float64(scored)
+			r.Score = &s
+		}
+		if !r.Pass || a.Repeat > 1 {
+			r.Message = fmt.Sprintf("judge: %d/%d votes pass (agreement %.0f%%)", passes, a.Repeat, 100*agree)
+			if len(reasons) > 0 {
+				r.Message += ": " + strings.Join(reasons, " | ")
+			}
+		}
+		return r
+	}), nil
+}
+
+func judgePrompt(rubric string, input, expected, output any) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Rubric:\n%s\n\nInput given to the agent:\n%s\n\n", rubric, clip(text(input), 8000))
+	if expected != nil {
+		fmt.Fprintf(&b, "Reference answer:\n%s\n\n", clip(text(expected), 8000))
+	}
+	fmt.Fprintf(&b, "Agent output:\n%s\n", clip(text(output), 16000))
+	return b.String()
+}
+
+// parseVote reads the grader's JSON, tolerating prose or code fences around
+// it.
+func parseVote(reply string) (judgeVote, error) {
+	var v judgeVote
+	i, j := strings.IndexByte(reply, '{'), strings.LastIndexByte(reply, '}')
+	if i < 0 || j < i {
+		return v, errors.New("no JSON verdict")
+	}
+	if err := json.Unmarshal([]byte(reply[i:j+1]), &v); err != nil {
+		return v, fmt.Errorf("bad JSON verdict: %w", err)
+	}
+	if v.Score != nil && (*v.Score < 0 || *v.Score > 1) {
+		return v, fmt.Errorf("score %g outside [0, 1]", *v.Score)
+	}
+	return v, nil
+}
