@@ -1,0 +1,55 @@
+package proxy
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// FS is the little the recorder needs from a file system. Writes must be
+// atomic: a reader sees the old file or the new one, never a mix, so a
+// crash or a full disk never leaves a corrupt cassette.
+type FS interface {
+	MkdirAll(dir string) error
+	// WriteFileAtomic replaces name with data.
+	WriteFileAtomic(name string, data []byte) error
+}
+
+// OSFS is the operating system's file system. WriteFileAtomic writes a
+// temporary file in the same directory, syncs it and renames it over name.
+type OSFS struct{}
+
+// MkdirAll creates dir and its parents.
+func (OSFS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
+
+// WriteFileAtomic writes data to a temporary file next to name, syncs it
+// and renames it into place; on any error the temporary file is removed and
+// name is left as it was.
+func (OSFS) WriteFileAtomic(name string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", name, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", name, err)
+	}
+	if err = os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", name, err)
+	}
+	if err = os.Rename(f.Name(), name); err != nil {
+		return fmt.Errorf("rename %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,415 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/andybalholm/brotli"
+	"github.com/probity/probity/proxy/cassette"
+)
+
+// recorder turns exchanges into cassettes and traces on its own goroutine,
+// so the proxy's hot path only appends a pointer to a queue: decoding,
+// redaction, grouping, JSON encoding and disk writes never delay an agent.
+type recorder struct {
+	dir      string
+	fs       FS
+	redact   *redactor
+	upstream string
+	now      func() time.Time
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	queue    []*exchange
+	enqueued int64
+	done     int64 // exchanges processed (written or failed)
+	changed  chan struct{}
+	wake     chan struct{}
+	stopping bool
+	stopped  chan struct{}
+
+	// Owned by the writer goroutine.
+	runs     map[string]*runState
+	order    []string
+	byRespID map[string]string
+	nextAuto int
+
+	recorded, writeErrors atomic.Int64
+}
+
+// runState is one run's cassette and what grouping needs to know about it.
+type runState struct {
+	id       string
+	cas      *cassette.Cassette
+	explicit bool
+	last     []string // fingerprints of the latest request's conversation
+	dirty    bool
+}
+
+func newRecorder(dir string, fs FS, red *redactor, upstream string, now func() time.Time, log *slog.Logger) (*recorder, error) {
+	for _, d := range []string{filepath.Join(dir, "cassettes"), filepath.Join(dir, "traces")} {
+		if err := fs.MkdirAll(d); err != nil {
+			return nil, fmt.Errorf("record dir: %w", err)
+		}
+	}
+	r := &recorder{dir: dir, fs: fs, redact: red, upstream: upstream, now: now, log: log.With("component", "recorder"),
+		changed: make(chan struct{}), wake: make(chan struct{}, 1), stopped: make(chan struct{}),
+		runs: map[string]*runState{}, byRespID: map[string]string{}}
+	r.nextAuto = existingAutoRuns(filepath.Join(dir, "cassettes"))
+	go r.loop()
+	return r, nil
+}
+
+var autoRunRE = regexp.MustCompile(`^run-(\d+)\.json$`)
+
+// existingAutoRuns returns the highest run-NNNN number already in dir, so a
+// proxy restarted on the same directory does not overwrite earlier runs.
+func existingAutoRuns(dir string) int {
+	ents, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range ents {
+		if m := autoRunRE.FindStringSubmatch(e.Name()); m != nil {
+			var k int
+			fmt.Sscan(m[1], &k)
+			n = max(n, k)
+		}
+	}
+	return n
+}
+
+func (r *recorder) enqueue(ex *exchange) {
+	r.mu.Lock()
+	r.queue = append(r.queue, ex)
+	r.enqueued++
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) loop() {
+	defer close(r.stopped)
+	for {
+		r.mu.Lock()
+		batch := r.queue
+		r.queue = nil
+		stopping := r.stopping
+		r.mu.Unlock()
+		if len(batch) == 0 {
+			if stopping {
+				return
+			}
+			<-r.wake
+			continue
+		}
+		for _, ex := range batch {
+			r.add(ex)
+		}
+		r.writeDirty()
+		r.mu.Lock()
+		r.done += int64(len(batch))
+		close(r.changed)
+		r.changed = make(chan struct{})
+		r.mu.Unlock()
+	}
+}
+
+func (r *recorder) flush(ctx context.Context) error {
+	r.mu.Lock()
+	target := r.enqueued
+	r.mu.Unlock()
+	for {
+		r.mu.Lock()
+		done, ch := r.done, r.changed
+		r.mu.Unlock()
+		if done >= target {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("flush recording: %w", ctx.Err())
+		}
+	}
+}
+
+func (r *recorder) close(ctx context.Context) error {
+	err := r.flush(ctx)
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-r.stopped:
+	case <-ctx.Done():
+		return fmt.Errorf("close recorder: %w", ctx.Err())
+	}
+	return err
+}
+
+func (r *recorder) runIDs() []string {
+	// Read through the queue lock: order only grows on the writer goroutine
+	// and callers use this after Flush.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.order...)
+}
+
+// add redacts ex, assigns it to a run and appends it to that run's cassette.
+func (r *recorder) add(ex *exchange) {
+	var secrets []string
+	reqHeader := r.redact.header(ex.reqHeader, &secrets)
+	respHeader := r.redact.header(ex.respHeader, &secrets)
+	query := r.redact.query(ex.query, &secrets)
+	reqHeader.Del(RunHeader)
+
+	reqBody := r.redact.body(ex.reqBody, &secrets)
+	var resp *cassette.Response
+	var plain []byte
+	if ex.status != 0 && ex.respHeader != nil {
+		body := cassette.Body{}
+		raw := ex.respBody
+		enc := strings.ToLower(strings.TrimSpace(ex.respHeader.Get("Content-Encoding")))
+		if enc != "" && enc != "identity" {
+			if dec, err := decodeBody(enc, raw); err == nil && !ex.truncated {
+				plain = dec
+				body.DecodedFrom = enc
+			} else {
+				// Unknown encoding or a cut-off stream: keep the bytes.
+				body.Encoding = enc
+			}
+		} else {
+			plain = raw
+		}
+		if body.Encoding == "" {
+			plain = r.redact.body(plain, &secrets)
+			nb := cassette.NewBody(plain)
+			nb.DecodedFrom = body.DecodedFrom
+			body = nb
+		} else {
+			nb := cassette.NewBody(raw)
+			nb.Encoding = body.Encoding
+			body = nb
+		}
+		body.Truncated = ex.truncated
+		if ex.truncated {
+			body.Size = ex.respSize
+		}
+		resp = &cassette.Response{Status: ex.status, Header: respHeader, Body: body, Stream: ex.stream}
+	}
+	errText := scrubString(ex.err, secrets)
+
+	rs := r.assign(ex, reqBody, plain)
+	in := cassette.Interaction{
+		Seq:         len(rs.cas.Interactions),
+		Start:       ex.start.UTC(),
+		DurationMS:  ms(ex.dur),
+		FirstByteMS: ms(ex.ttfb),
+		Request: cassette.Request{Method: ex.method, Path: ex.path, Query: query, Header: reqHeader,
+			Body: cassette.NewBody(reqBody)},
+		Response: resp,
+		Error:    errText,
+		Guard:    ex.guard,
+	}
+	for i := range in.Guard {
+		in.Guard[i].Message = scrubString(in.Guard[i].Message, secrets)
+	}
+	rs.cas.Interactions = append(rs.cas.Interactions, in)
+	rs.dirty = true
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func decodeBody(enc string, b []byte) ([]byte, error) {
+	var rd io.Reader
+	var err error
+	switch enc {
+	case "gzip", "x-gzip":
+		rd, err = gzip.NewReader(bytes.NewReader(b))
+	case "br":
+		rd = brotli.NewReader(bytes.NewReader(b))
+	case "deflate":
+		rd, err = zlib.NewReader(bytes.NewReader(b))
+	default:
+		return nil, fmt.Errorf("content encoding %q is not decoded", enc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(rd, 512<<20))
+}
+
+// assign picks the run of ex: the one it names, else the run whose latest
+// request's conversation is a prefix of this request's (each request of a
+// conversation repeats the history), else the run a Responses API
+// previous_response_id points to, else a new run.
+func (r *recorder) assign(ex *exchange, reqBody, respBody []byte) *runState {
+	a := apiOf(ex.path)
+	_, msgs, ok := requestConversation(a, reqBody)
+	fp := make([]string, len(msgs))
+	for i, m := range msgs {
+		fp[i] = fingerprint(m)
+	}
+	var rs *runState
+	switch {
+	case ex.run != "":
+		rs = r.run(ex.run, true)
+	case ok:
+		var prev struct {
+			Prev string `json:"previous_response_id"`
+		}
+		json.Unmarshal(reqBody, &prev)
+		if id := r.byRespID[prev.Prev]; prev.Prev != "" && id != "" {
+			rs = r.runs[id]
+			break
+		}
+		bestLen := -1
+		for i := len(r.order) - 1; i >= 0; i-- {
+			c := r.runs[r.order[i]]
+			if c.explicit || len(c.last) == 0 || len(c.last) > len(fp) || len(c.last) <= bestLen {
+				continue
+			}
+			if isPrefix(c.last, fp) {
+				rs, bestLen = c, len(c.last)
+			}
+		}
+	}
+	if rs == nil {
+		r.nextAuto++
+		rs = r.run(fmt.Sprintf("run-%04d", r.nextAuto), false)
+	}
+	if ok && len(fp) > 0 {
+		rs.last = fp
+	}
+	if a == apiResponses && ex.status/100 == 2 {
+		if id := responseID(respBody, ex.stream); id != "" {
+			r.byRespID[id] = rs.id
+		}
+	}
+	return rs
+}
+
+func isPrefix(p, s []string) bool {
+	if len(p) > len(s) {
+		return false
+	}
+	for i := range p {
+		if p[i] != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *recorder) run(id string, explicit bool) *runState {
+	if rs := r.runs[id]; rs != nil {
+		return rs
+	}
+	rs := &runState{id: id, explicit: explicit}
+	// A named run recorded before (a restarted proxy) is continued, not
+	// overwritten.
+	if f, err := os.Open(r.cassettePath(id)); err == nil {
+		c, err := cassette.Read(f, f.Name())
+		f.Close()
+		if err == nil && c.Run == id {
+			rs.cas = c
+		}
+	}
+	if rs.cas == nil {
+		rs.cas = cassette.New(id, r.upstream, r.now())
+	}
+	r.runs[id] = rs
+	r.mu.Lock()
+	r.order = append(r.order, id)
+	r.mu.Unlock()
+	return rs
+}
+
+func (r *recorder) cassettePath(run string) string {
+	return filepath.Join(r.dir, "cassettes", run+".json")
+}
+
+// TracePath returns where a recording in dir keeps the trace of run.
+func TracePath(dir, run string) string { return filepath.Join(dir, "traces", run+".json") }
+
+// CassettePath returns where a recording in dir keeps the cassette of run.
+func CassettePath(dir, run string) string { return filepath.Join(dir, "cassettes", run+".json") }
+
+// writeDirty writes the cassette and trace of every run changed since the
+// last write. A failed write (a full disk) is logged and counted, the old
+// file stays intact, and the run is retried on the next batch.
+func (r *recorder) writeDirty() {
+	ids := make([]string, 0, len(r.runs))
+	for id, rs := range r.runs {
+		if rs.dirty {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		rs := r.runs[id]
+		data, err := cassette.Marshal(rs.cas)
+		if err == nil {
+			err = r.fs.WriteFileAtomic(r.cassettePath(id), data)
+		}
+		if err != nil {
+			r.writeErrors.Add(1)
+			r.log.Error("cassette not written; the previous version is intact and the write will be retried",
+				"run", id, "err", err)
+			continue
+		}
+		rs.dirty = false
+		r.recorded.Add(int64(len(rs.cas.Interactions)))
+		if err := r.writeTrace(rs); err != nil {
+			r.writeErrors.Add(1)
+			r.log.Error("trace not written", "run", id, "err", err)
+		}
+	}
+}
+
+func (r *recorder) writeTrace(rs *runState) error {
+	model, msgs := Conversation(rs.cas)
+	if len(msgs) == 0 {
+		return nil
+	}
+	var tf TraceFile
+	tf.Model, tf.Messages = model, msgs
+	tf.Probity.Run = rs.id
+	tf.Probity.Cassette = filepath.Join("..", "cassettes", rs.id+".json")
+	tf.Probity.Calls = len(rs.cas.Interactions)
+	b, err := json.MarshalIndent(tf, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode trace: %w", err)
+	}
+	return r.fs.WriteFileAtomic(TracePath(r.dir, rs.id), append(b, '\n'))
+}
+
+var runIDRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// sanitizeRun makes a run id safe as a file name.
+func sanitizeRun(s string) string {
+	s = runIDRE.ReplaceAllString(s, "_")
+	s = strings.TrimLeft(s, ".")
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return s
+}

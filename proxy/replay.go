@@ -1,0 +1,331 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/probity/probity"
+	"github.com/probity/probity/proxy/cassette"
+	"github.com/probity/probity/proxy/vcr"
+)
+
+// ReplayOptions configures a Replayer.
+type ReplayOptions struct {
+	// Cassettes are the recordings to answer from (see Load).
+	Cassettes []*cassette.Cassette
+	// Logger receives one line per request and every divergence. Nil
+	// discards.
+	Logger *slog.Logger
+	// ForkAt, when positive, answers only the first ForkAt calls from the
+	// recording and forwards every later call to Fork.
+	ForkAt int
+	// Fork is the proxy later calls go to when ForkAt is set; it may
+	// record.
+	Fork *Proxy
+	// IgnoreFields are request body fields left out of matching, in
+	// addition to VolatileFields (give the proxy's RedactFields here).
+	IgnoreFields []string
+}
+
+// Replayer is an OpenAI- and Anthropic-compatible http.Handler that
+// answers from cassettes, hermetically: it never opens a connection
+// (except to Fork, after ForkAt calls).
+//
+// A request matches a recorded one when their normalised forms (see
+// Normalize) are equal. Within a run, recorded interactions are used in
+// order, each once; a request repeated more often than recorded (an SDK
+// retry) gets the last matching answer again. A request that matches
+// nothing gets HTTP 409 with a JSON body naming the first point of
+// divergence from the call the recording expected next.
+type Replayer struct {
+	opts ReplayOptions
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	runs   []*replayRun
+	served int
+}
+
+type replayRun struct {
+	cas  *cassette.Cassette
+	norm []map[string]any
+	keys []string
+	used []bool
+	last map[string]int // key -> index answered last
+}
+
+// NewReplayer returns a Replayer over opts.Cassettes.
+func NewReplayer(opts ReplayOptions) (*Replayer, error) {
+	if len(opts.Cassettes) == 0 {
+		return nil, probity.Errorf(probity.EINVALID, "nothing to replay: no cassettes")
+	}
+	if opts.ForkAt > 0 && opts.Fork == nil {
+		return nil, probity.Errorf(probity.EINVALID, "fork at call %d needs an upstream", opts.ForkAt)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	rp := &Replayer{opts: opts, log: opts.Logger.With("component", "replay")}
+	for _, c := range opts.Cassettes {
+		r := &replayRun{cas: c, used: make([]bool, len(c.Interactions)), last: map[string]int{}}
+		for _, in := range c.Interactions {
+			body, _ := in.Request.Body.Bytes()
+			n := Normalize(in.Request.Method, in.Request.Path, in.Request.Query, body, opts.IgnoreFields)
+			r.norm = append(r.norm, n)
+			r.keys = append(r.keys, matchKey(n))
+		}
+		rp.runs = append(rp.runs, r)
+	}
+	return rp, nil
+}
+
+// Served returns how many requests were answered from the recording.
+func (rp *Replayer) Served() int {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.served
+}
+
+func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	run, path := splitRun(r.URL.Path)
+	if h := r.Header.Get(RunHeader); run == "" && h != "" {
+		run = h
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "probity_bad_request", "reading request body: "+err.Error())
+		return
+	}
+	n := Normalize(r.Method, path, r.URL.RawQuery, body, rp.opts.IgnoreFields)
+	key := matchKey(n)
+
+	rp.mu.Lock()
+	if rp.opts.ForkAt > 0 && rp.served >= rp.opts.ForkAt {
+		rp.mu.Unlock()
+		rp.log.Info("forward", "path", path, "run", run)
+		p := rp.opts.Fork
+		p.requests.Add(1)
+		ex := &exchange{run: sanitizeRun(run), start: p.opts.Now(), method: r.Method, path: path, query: r.URL.RawQuery,
+			reqHeader: r.Header.Clone(), reqBody: body}
+		defer func() {
+			ex.dur = p.opts.Now().Sub(ex.start)
+			if p.rec != nil {
+				p.rec.enqueue(ex)
+			}
+		}()
+		p.forward(w, r, ex, path)
+		return
+	}
+	cands := rp.runs
+	if run != "" {
+		cands = nil
+		for _, rr := range rp.runs {
+			if rr.cas.Run == run {
+				cands = append(cands, rr)
+			}
+		}
+		if len(cands) == 0 {
+			rp.mu.Unlock()
+			writeError(w, http.StatusNotFound, "probity_replay_unknown_run",
+				fmt.Sprintf("probity replay: no recorded run named %q", run))
+			return
+		}
+	}
+	var hit *replayRun
+	idx := -1
+	for _, rr := range cands {
+		for i, k := range rr.keys {
+			if !rr.used[i] && k == key {
+				hit, idx = rr, i
+				break
+			}
+		}
+		if hit != nil {
+			break
+		}
+	}
+	if hit == nil {
+		for _, rr := range cands {
+			if i, ok := rr.last[key]; ok {
+				hit, idx = rr, i
+				break
+			}
+		}
+	}
+	if hit == nil {
+		d := rp.divergence(cands, n)
+		rp.mu.Unlock()
+		rp.log.Warn("divergence", "run", d.Run, "call", d.Call, "path", d.Path, "reason", d.Reason)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Probity-Error", "probity_replay_divergence")
+		w.WriteHeader(http.StatusConflict)
+		json.NewEncoder(w).Encode(map[string]any{"type": "error", "error": map[string]any{
+			"type": "probity_replay_divergence", "code": "probity_replay_divergence",
+			"message": "probity replay: " + d.Reason, "divergence": d}})
+		return
+	}
+	hit.used[idx] = true
+	hit.last[key] = idx
+	rp.served++
+	in := hit.cas.Interactions[idx]
+	rp.mu.Unlock()
+	rp.log.Info("replay", "path", path, "run", hit.cas.Run, "call", in.Seq)
+	writeRecorded(w, hit.cas.Run, in)
+}
+
+// divergence compares n with the call each candidate run expects next and
+// keeps the one that agrees longest (the deepest first difference).
+func (rp *Replayer) divergence(cands []*replayRun, n map[string]any) Divergence {
+	var best *Divergence
+	score := func(d Divergence) int {
+		s := 0
+		if d.Message != nil {
+			s = 1000 + *d.Message
+		}
+		if strings.HasPrefix(d.Path, "$.body") {
+			s += 100
+		}
+		return s
+	}
+	for _, rr := range cands {
+		next := -1
+		for i := range rr.used {
+			if !rr.used[i] {
+				next = i
+				break
+			}
+		}
+		var d Divergence
+		if next < 0 {
+			d = Divergence{Run: rr.cas.Run, Call: len(rr.keys), Path: "$", Recorded: missing, Received: clip(n["path"]),
+				Reason: fmt.Sprintf("run %q recorded %d calls and all were answered; call %d is not in the recording",
+					rr.cas.Run, len(rr.keys), len(rr.keys))}
+		} else {
+			p, rec, got, _ := Diverge(rr.norm[next], n)
+			d = Divergence{Run: rr.cas.Run, Call: rr.cas.Interactions[next].Seq, Message: messageIndex(p), Path: p,
+				Recorded: clip(rec), Received: clip(got)}
+			where := fmt.Sprintf("call %d", d.Call)
+			if d.Message != nil {
+				where += fmt.Sprintf(", message %d", *d.Message)
+			}
+			d.Reason = fmt.Sprintf("request differs from run %q at %s, field %s: recorded %s, received %s",
+				rr.cas.Run, where, p, short(rec), short(got))
+		}
+		if best == nil || score(d) > score(*best) {
+			best = &d
+		}
+	}
+	return *best
+}
+
+func short(v any) string {
+	b, _ := json.Marshal(v)
+	s := string(b)
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+// writeRecorded sends a recorded response: same status, headers and body
+// bytes, a stream event by event.
+func writeRecorded(w http.ResponseWriter, run string, in cassette.Interaction) {
+	if in.Response == nil {
+		msg := in.Error
+		if msg == "" {
+			msg = "the recorded call got no response"
+		}
+		writeError(w, http.StatusBadGateway, "probity_upstream_unreachable", "probity replay (recorded failure): "+msg)
+		return
+	}
+	resp := in.Response
+	h := w.Header()
+	copyHeader(h, resp.Header)
+	h.Del("Content-Length")
+	if resp.Body.DecodedFrom != "" {
+		h.Del("Content-Encoding")
+	}
+	h.Set("X-Probity-Replay", fmt.Sprintf("%s/%d", run, in.Seq))
+	body, _ := resp.Body.Bytes()
+	if !resp.Stream || resp.Body.Encoding != "" {
+		h.Set("Content-Length", fmt.Sprint(len(body)))
+	}
+	w.WriteHeader(resp.Status)
+	if !resp.Stream || resp.Body.Encoding != "" {
+		w.Write(body)
+		return
+	}
+	rc := http.NewResponseController(w)
+	for _, ev := range splitEvents(body) {
+		if _, err := w.Write(ev); err != nil {
+			return
+		}
+		rc.Flush()
+	}
+}
+
+// Load reads the cassettes at path: a Probity cassette file, a vcrpy YAML
+// file, a recording directory (its cassettes/ folder), or a directory of
+// cassette files. Bad files return a *probity.Error naming them.
+func Load(path string) ([]*cassette.Cassette, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, &probity.Error{Code: probity.ENOTFOUND, File: path, Message: "no such recording", Err: err}
+	}
+	if !st.IsDir() {
+		c, err := loadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return []*cassette.Cassette{c}, nil
+	}
+	dir := path
+	if st, err := os.Stat(filepath.Join(path, "cassettes")); err == nil && st.IsDir() {
+		dir = filepath.Join(path, "cassettes")
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load recording: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		n := e.Name()
+		if !e.IsDir() && !strings.HasPrefix(n, ".") &&
+			(strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+			names = append(names, filepath.Join(dir, n))
+		}
+	}
+	sort.Strings(names)
+	var out []*cassette.Cassette
+	for _, n := range names {
+		c, err := loadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, &probity.Error{Code: probity.ENOTFOUND, File: path, Message: "no cassettes (*.json, *.yaml) in this directory"}
+	}
+	return out, nil
+}
+
+func loadFile(name string) (*cassette.Cassette, error) {
+	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		return vcr.ReadFile(name)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, &probity.Error{Code: probity.ENOTFOUND, File: name, Message: "cannot open cassette", Err: err}
+	}
+	defer f.Close()
+	return cassette.Read(f, name)
+}
