@@ -66,6 +66,7 @@ type Reader struct {
 	carry    [utf8.UTFMax]byte // incomplete rune at the end of the last chunk
 	ncarry   int
 	err      error
+	peeked   []byte // read ahead by Peek, not yet returned by Read
 }
 
 // NewReader wraps r. maxRecord <= 0 means DefaultMaxRecordBytes. If r is
@@ -97,6 +98,32 @@ func (r *Reader) Mark(off int64) { r.mark = off }
 
 // Read implements io.Reader.
 func (r *Reader) Read(p []byte) (int, error) {
+	if len(r.peeked) > 0 {
+		n := copy(p, r.peeked)
+		r.peeked = r.peeked[n:]
+		return n, nil
+	}
+	return r.pull(p)
+}
+
+// Peek returns up to n bytes ahead without consuming them (fewer at the end
+// of input or before an error), so an importer can choose how to parse a
+// file without losing the ability to re-read it for positions. The bytes
+// have passed the same checks as Read's.
+func (r *Reader) Peek(n int) []byte {
+	for len(r.peeked) < n {
+		buf := make([]byte, n-len(r.peeked))
+		k, err := r.pull(buf)
+		r.peeked = append(r.peeked, buf[:k]...)
+		if err != nil {
+			break
+		}
+	}
+	return r.peeked[:min(n, len(r.peeked))]
+}
+
+// pull reads from the underlying reader, applying the checks.
+func (r *Reader) pull(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -246,9 +273,15 @@ func (r *Reader) LineCol(off int64) (line, col int, ok bool) {
 	return LineColAt(r.at, off)
 }
 
+// ReaderAt returns the re-readable input under r, when there is one.
+func (r *Reader) ReaderAt() (io.ReaderAt, bool) { return r.at, r.at != nil }
+
 // LineColAt scans ra up to off and returns the 1-based line and column of
 // the byte at off.
 func LineColAt(ra io.ReaderAt, off int64) (line, col int, ok bool) {
+	if ra == nil || off < 0 {
+		return 0, 0, false
+	}
 	buf := make([]byte, 64<<10)
 	line, lineStart := 1, int64(0)
 	for pos := int64(0); pos < off; {
