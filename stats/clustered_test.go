@@ -57,3 +57,30 @@ func TestClusteredEdges(t *testing.T) {
 		t.Errorf("ClusteredCI(level 2) = %v, want NaNs", iv)
 	}
 }
+
+// TestClusteredBayes checks METHODS §1's clustered Beta-Binomial example
+// (clusters [1,1,1], [0,0,1], [1,1,0], [0,0,0]): CrI [0.1921, 0.8079]; a
+// refined quadrature of the brief's script gives [0.1920606, 0.8079394].
+func TestClusteredBayes(t *testing.T) {
+	tasks := []TaskCounts{{3, 3}, {3, 1}, {3, 2}, {3, 0}}
+	mean, ci := ClusteredBayes(tasks, 0.95)
+	if !near(mean, 0.5, 1e-9) || !nearIv(ci, Interval{0.1920606, 0.8079394}, 1e-6) {
+		t.Errorf("ClusteredBayes = %.7f [%.7f, %.7f], want 0.5 [0.1920606, 0.8079394]", mean, ci.Lo, ci.Hi)
+	}
+	// Wider than the iid Beta(1,1) interval that ignores clustering.
+	if iid := BetaPosterior(6, 12, 1, 1, 0.95); !(ci.Lo < iid.Lo && ci.Hi > iid.Hi) || !nearIv(iid, Interval{0.2513, 0.7487}, 5e-5) {
+		t.Errorf("iid interval %v should be [0.2513, 0.7487] and inside %v", iid, ci)
+	}
+	// The large-n form agrees with the product form.
+	if a, b := logBetaBinomialRatio(40, 65, 1.3, 2.1), lbeta(41.3, 27.1)-lbeta(1.3, 2.1); !near(a, b, 1e-9) {
+		t.Errorf("logBetaBinomialRatio = %v, want %v", a, b)
+	}
+	if a, b := logBetaBinomialRatio(7, 10, 0.3, 2.1), lbeta(7.3, 5.1)-lbeta(0.3, 2.1); !near(a, b, 1e-9) {
+		t.Errorf("logBetaBinomialRatio (product form) = %v, want %v", a, b)
+	}
+	for _, in := range [][]TaskCounts{nil, {{3, 4}}, {{-1, 0}}} {
+		if m, ci := ClusteredBayes(in, 0.95); !math.IsNaN(m) || ci.Valid() {
+			t.Errorf("ClusteredBayes(%v) = %v %v, want NaNs", in, m, ci)
+		}
+	}
+}

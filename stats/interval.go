@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/mathext"
@@ -17,6 +18,9 @@ func (iv Interval) Valid() bool { return iv.Lo <= iv.Hi }
 
 // Contains reports whether p lies in [Lo, Hi].
 func (iv Interval) Contains(p float64) bool { return iv.Lo <= p && p <= iv.Hi }
+
+// String formats the interval as "[0.6396, 0.9476]".
+func (iv Interval) String() string { return fmt.Sprintf("[%.4f, %.4f]", iv.Lo, iv.Hi) }
 
 // Width is Hi - Lo.
 func (iv Interval) Width() float64 { return iv.Hi - iv.Lo }

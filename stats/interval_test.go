@@ -191,6 +191,15 @@ func TestCoverage(t *testing.T) {
 	}
 }
 
+func TestIntervalString(t *testing.T) {
+	if got, want := Wilson(17, 20, 0.95).String(), "[0.6396, 0.9476]"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if got, want := nanInterval.String(), "[NaN, NaN]"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
 func TestBetaDist(t *testing.T) {
 	// §5 forgetting vector: a = 4.926762, b = 85.379732.
 	d := BetaDist{4.926762, 85.379732}

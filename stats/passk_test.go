@@ -250,4 +250,28 @@ func TestTauBenchPassHatK(t *testing.T) {
 		}
 		t.Logf("τ-bench airline GPT-4o pass^%d = %.3f, 95%% task-bootstrap CI [%.3f, %.3f]", k, est, ci.Lo, ci.Hi)
 	}
+
+	// The 200 trials are 50 tasks × 4: treating them as independent
+	// understates the uncertainty, and every task-aware interval is wider.
+	var clusters [][]float64
+	passes := 0
+	for _, tc := range tasks {
+		cl := make([]float64, tc.N)
+		for i := range tc.C {
+			cl[i] = 1
+		}
+		clusters = append(clusters, cl)
+		passes += tc.C
+	}
+	naive := Wilson(passes, 200, 0.95)
+	cr0 := ClusteredCI(clusters, 0.95, false)
+	cr1 := ClusteredCI(clusters, 0.95, true)
+	_, bayes := ClusteredBayes(tasks, 0.95)
+	t.Logf("τ-bench pass rate 0.420: Wilson on 200 trials %v (width %.3f); CR0 %v (%.3f); CR1+t %v (%.3f); hierarchical Beta-Binomial %v (%.3f)",
+		naive, naive.Width(), cr0, cr0.Width(), cr1, cr1.Width(), bayes, bayes.Width())
+	for name, iv := range map[string]Interval{"CR0": cr0, "CR1": cr1, "Beta-Binomial": bayes} {
+		if !iv.Contains(0.42) || iv.Width() < 1.3*naive.Width() {
+			t.Errorf("%s interval %v should contain 0.42 and be much wider than the naive %v", name, iv, naive)
+		}
+	}
 }
