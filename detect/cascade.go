@@ -1,12 +1,152 @@
 package detect
 
-import "github.com/probity/probity"
+import (
+	"fmt"
+	"sort"
+	"strings"
 
-// Cascade is the cascade detector (placeholder: not built yet).
+	"github.com/probity/probity"
+	"github.com/probity/probity/provenance"
+)
+
+// Cascade reports an unsupported value (ungrounded or near-miss) that an
+// agent introduced at one step and that later steps carried on: repeated to
+// the user, passed to tools, echoed back by tool results, relayed by other
+// agents. The finding sits on the step where the value was born and its
+// BlastRadius lists the source position of every later step the value
+// reached; side-effecting tool calls among them are named in the message
+// and get their own evidence entry (Kind "side-effect").
+//
+// Severity is high when the value reached a side-effecting action (or was
+// born in one and then carried on), medium when it reached another tool
+// call or another agent, low when it only recurs in messages and tool
+// output. Weak atoms are ignored, as are values inside code and near-misses
+// that one arithmetic step also explains (Result.AlsoDerived).
 type Cascade struct{}
 
 // ID returns "cascade".
 func (Cascade) ID() string { return "cascade" }
 
-// Detect is not built yet and finds nothing.
-func (Cascade) Detect(*Context) []probity.Finding { return nil }
+// Detect implements Detector.
+func (d Cascade) Detect(c *Context) []probity.Finding {
+	if c == nil || c.Trace == nil || c.Prov == nil {
+		return nil
+	}
+	var out []probity.Finding
+	seen := map[string]bool{}
+	steps := c.Trace.Steps
+	for i := range steps {
+		for _, r := range c.Prov.Values(i) {
+			if r.Class != provenance.Ungrounded && r.Class != provenance.NearMiss {
+				continue
+			}
+			if r.Class == provenance.NearMiss && r.AlsoDerived != "" {
+				continue // more likely a computed value than a corrupted copy
+			}
+			a := r.Atom
+			if a.Weak() || a.Kind == provenance.KindPath || a.Kind == provenance.KindQuoted || a.Kind == provenance.KindURL {
+				continue
+			}
+			if a.Prose && a.Path != "" && r.Class != provenance.NearMiss && !strongProse(a) {
+				continue
+			}
+			key := a.Key()
+			if seen[key] || r.Origin != i {
+				continue
+			}
+			seen[key] = true
+			later := c.Prov.Consumers(key, i)
+			if len(later) == 0 {
+				continue
+			}
+			out = append(out, d.finding(c, i, r, later))
+		}
+	}
+	return out
+}
+
+func (d Cascade) finding(c *Context, i int, r provenance.Result, later []int) probity.Finding {
+	steps := c.Trace.Steps
+	origin := &steps[i]
+	sev := probity.SeverityLow
+	bornInAction := origin.Kind == probity.KindToolCall && origin.Tool != nil && c.SideEffecting(origin.Tool.Name)
+	var actions []string
+	var radius []int
+	ev := evidenceOf(c, []provenance.Result{r})
+	lastPos := -1
+	for _, j := range later {
+		s := &steps[j]
+		if s.Pos.Index != lastPos {
+			radius = append(radius, s.Pos.Index)
+			lastPos = s.Pos.Index
+		}
+		switch {
+		case s.Kind == probity.KindToolCall && s.Tool != nil && c.SideEffecting(s.Tool.Name):
+			sev = probity.SeverityHigh
+			actions = append(actions, fmt.Sprintf("%s at step %d", s.Tool.Name, s.Pos.Index))
+			ev = append(ev, probity.Evidence{
+				Value:      r.Atom.Raw,
+				Kind:       "side-effect",
+				Source:     callSnippet(s),
+				SourceStep: s.Pos.Index,
+				Note:       "reached side-effecting action " + s.Tool.Name,
+			})
+		case s.Kind == probity.KindToolCall || s.Kind == probity.KindHandoff ||
+			s.Actor != "" && s.Actor != origin.Actor && !s.Kind.IsInput():
+			if sev < probity.SeverityMedium {
+				sev = probity.SeverityMedium
+			}
+		}
+	}
+	if bornInAction {
+		sev = probity.SeverityHigh
+	}
+	radius = uniqueSorted(radius)
+	conf := 0.6
+	if r.Class == provenance.NearMiss {
+		conf = 0.85
+	}
+	what := "unsupported"
+	if r.Class == provenance.NearMiss && r.Source != nil {
+		what = fmt.Sprintf("near-miss of %q", r.Source.Value)
+	}
+	msg := fmt.Sprintf("%s %q (%s) introduced here reached %d later step(s)", r.Atom.Kind, r.Atom.Raw, what, len(radius))
+	if len(actions) > 0 {
+		msg += ", including side-effecting " + strings.Join(actions, ", ")
+	}
+	return c.finding(i, probity.Finding{
+		Detector:    d.ID(),
+		Severity:    sev,
+		Confidence:  conf,
+		Message:     msg,
+		Evidence:    ev,
+		BlastRadius: radius,
+	})
+}
+
+// callSnippet quotes a tool call briefly: name(args), at most ~100 bytes.
+func callSnippet(s *probity.Step) string {
+	args := string(s.Tool.Args)
+	if args == "" {
+		args = s.Tool.RawArgs
+	}
+	if len(args) > 90 {
+		cut := 90
+		for cut > 0 && args[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		args = args[:cut] + "…"
+	}
+	return s.Tool.Name + "(" + args + ")"
+}
+
+func uniqueSorted(xs []int) []int {
+	sort.Ints(xs)
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}

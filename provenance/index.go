@@ -61,6 +61,10 @@ type Result struct {
 	// Note says the relation in words ("one digit changed: 2378165 vs
 	// 2378156", "sum of 121 and 100").
 	Note string `json:"note,omitempty"`
+	// AlsoDerived is set on a near-miss that one arithmetic step over
+	// visible values also explains, with that derivation in words: the
+	// value is less certainly a corrupted copy.
+	AlsoDerived string `json:"also_derived,omitempty"`
 	// Origin is the step where this value (by Key) first appeared anywhere
 	// in the trace; Origin == Step means this step introduced it.
 	Origin int `json:"origin"`
@@ -74,9 +78,17 @@ type Result struct {
 // or of a pair sum, so it costs O(DerivedOperands²) per unexplained number
 // and is only run for numbers that are not grounded. A value computed from
 // operands further back, or by a longer formula, is reported ungrounded.
+//
+// AmbiguityWindow is the narrower window used to decide whether a near-miss
+// is also derived, and that decision tries differences, multiples and
+// percentages but not sums of two: a computed value the agent states is
+// nearly always computed from what it just saw, while a corrupted copy that
+// happens to equal the sum of two of the dozens of prices in a search
+// result is a coincidence.
 const (
 	DerivedWindow   = 12
 	DerivedOperands = 48
+	AmbiguityWindow = 4
 )
 
 // Option configures an Index.
@@ -103,6 +115,7 @@ type outOcc struct {
 	actor string
 	at    occ
 	class Class
+	also  string // AlsoDerived of that statement
 }
 
 type stepRec struct {
@@ -120,6 +133,34 @@ type numRec struct {
 	cents int64
 	at    occ
 	actor string // "" for input, else the actor whose own output it is
+	role  opRole
+}
+
+// opRole says how a number may take part in a derivation. Small integers
+// (counts, days, list numbers) only multiply; percentages only scale;
+// everything else adds and subtracts. Without this split, "192 - 7" would
+// explain any wrong amount near a visible one.
+type opRole uint8
+
+const (
+	opAdd opRole = iota
+	opCount
+	opPercent
+	opNone
+)
+
+func roleOf(a Atom, c int64) opRole {
+	switch {
+	case a.Kind == KindPercent:
+		return opPercent
+	case c%100 == 0 && c <= 3100 && a.Kind != KindMoney:
+		return opCount
+	case c%100 == 0 && c >= 1000000 && a.Kind != KindMoney:
+		return opNone // a zip code, a year-like or id-like integer
+	case c%100 == 0 && c >= 190000 && c <= 210000 && a.Kind == KindNumber:
+		return opNone // a year
+	}
+	return opAdd
 }
 
 // Index holds the values of the steps added so far, so that the atoms of a
@@ -131,6 +172,7 @@ type numRec struct {
 //
 // The zero Index is not usable; call NewIndex.
 type Index struct {
+	narrow  bool // derive from the last few steps only (see classify)
 	clock   time.Time
 	steps   []stepRec
 	byPos   map[int]int // pos given to Add → steps slot
@@ -217,11 +259,11 @@ func (x *Index) Add(s probity.Step, pos int) []Result {
 		}
 	}
 	for i, a := range atoms {
-		var class Class
+		var res *Result
 		if results != nil {
-			class = results[i].Class
+			res = &results[i]
 		}
-		first := x.insert(a, slot, int32(i), rec.input, s.Actor, class)
+		first := x.insert(a, slot, int32(i), rec.input, s.Actor, res)
 		if results != nil {
 			results[i].Origin = int(first)
 		}
@@ -313,7 +355,19 @@ func aliases(a Atom) []string {
 	return nil
 }
 
-func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, class Class) int32 {
+// supported reports whether an output value may serve as evidence for the
+// same actor's later arithmetic: grounded, derived, or a near-miss that a
+// derivation also explains.
+func supported(r *Result) bool {
+	return r != nil && (r.Class == Grounded || r.Class == Derived || r.Class == NearMiss && r.AlsoDerived != "")
+}
+
+func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res *Result) int32 {
+	var class Class
+	also := ""
+	if res != nil {
+		class, also = res.Class, res.AlsoDerived
+	}
 	for _, k := range aliases(a) {
 		e := x.entries[k]
 		if e == nil {
@@ -353,12 +407,12 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, cla
 			}
 		}
 		if !found && len(e.outs) < 16 {
-			e.outs = append(e.outs, outOcc{actor: actor, at: at, class: class})
+			e.outs = append(e.outs, outOcc{actor: actor, at: at, class: class, also: also})
 		}
 	}
 	if a.Kind == KindDate && len(a.Norm) == 10 {
 		// A full date also answers for its month and day alone ("May 20").
-		if input || class == Grounded || class == Derived {
+		if input || supported(res) {
 			x.dates = append(x.dates, at)
 		}
 		mk := keyOf('m', a.Norm[5:])
@@ -371,16 +425,26 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, cla
 			me.input = at
 		}
 	}
-	if a.family() == 'n' && a.Kind != KindID && (input || class == Grounded || class == Derived) {
+	if a.family() == 'n' && a.Kind != KindID && (input || supported(res)) {
 		if c, ok := cents(a.Norm); ok {
 			owner := ""
 			if !input {
 				owner = actor
 			}
-			x.nums = append(x.nums, numRec{cents: c, at: at, actor: owner})
+			if r := roleOf(a, c); r != opNone {
+				x.nums = append(x.nums, numRec{cents: c, at: at, actor: owner, role: r})
+			}
 		}
 	}
 	return first
+}
+
+// window is how many recent steps give operands.
+func (x *Index) window() int {
+	if x.narrow {
+		return AmbiguityWindow
+	}
+	return DerivedWindow
 }
 
 // nearEligible reports whether a value is long and specific enough for a
@@ -395,8 +459,6 @@ func nearEligible(a Atom) bool {
 		return len(a.Norm) >= 3
 	case KindNumber:
 		return len(a.Norm) >= 5 || strings.Contains(a.Norm, ".") && len(a.Norm) >= 3
-	case KindDate:
-		return len(a.Norm) == 10
 	case KindEmail, KindPhone:
 		return len(a.Norm) >= 6
 	}
@@ -404,7 +466,10 @@ func nearEligible(a Atom) bool {
 }
 
 func (x *Index) indexNear(k string, a Atom) {
-	if !nearEligible(a) || len(k) > 64 {
+	// Sources are indexed more widely than queries are checked: a plain
+	// "price": 155 in a tool result is the original of a corrupted "$185".
+	eligible := nearEligible(a) || a.family() == 'n' && len(a.Norm) >= 3
+	if !eligible || len(k) > 64 {
 		return
 	}
 	// Skip the two-byte family prefix: a deletion there would change the family.
@@ -551,9 +616,16 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 				r.Class, r.Note = Derived, "as derived earlier"
 				return r
 			case NearMiss:
-				r.Class, r.Note = NearMiss, "repeats a near-miss value first stated earlier"
+				r.Class, r.Note, r.AlsoDerived = NearMiss, "repeats a near-miss value first stated earlier", o.also
 				if nr, ok := x.nearMiss(a, actor, slot); ok {
 					r.Source, r.Note = nr.Source, nr.Note+" (repeated)"
+					if r.AlsoDerived == "" {
+						x.narrow = true
+						if d, ok := x.derive(a, actor, slot, same, sameRes, false); ok {
+							r.AlsoDerived = d.Note
+						}
+						x.narrow = false
+					}
 				}
 				return r
 			default:
@@ -562,15 +634,24 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 			}
 		}
 	}
-	// 3. Computed from visible values by one operation.
+	// 3. One edit away from a visible value: a corrupted copy. When the
+	// value can also be computed from visible values in one step, both
+	// readings are kept (AlsoDerived), because for short integers such
+	// coincidences are common: "$171" is one digit from a visible 141 and
+	// also 500 - 329.
+	if a.Kind != KindDate {
+		if nr, ok := x.nearMiss(a, actor, slot); ok {
+			x.narrow = true
+			if d, ok := x.derive(a, actor, slot, same, sameRes, false); ok {
+				nr.AlsoDerived = d.Note
+			}
+			x.narrow = false
+			return nr
+		}
+	}
+	// 4. Computed from visible values by one operation.
 	if d, ok := x.derive(a, actor, slot, same, sameRes, false); ok {
 		return d
-	}
-	// 4. One edit away from a visible value. This comes before the broad
-	// arithmetic search, which given enough operands explains almost any
-	// integer and would hide a corrupted copy.
-	if nr, ok := x.nearMiss(a, actor, slot); ok {
-		return nr
 	}
 	// 5. Sums of three or four visible values, small multiples of a sum.
 	if d, ok := x.derive(a, actor, slot, same, sameRes, true); ok {
@@ -583,7 +664,43 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 			r.Note = "nearest visible value"
 		}
 	}
+	if a.Kind == KindDate && len(a.Norm) == 10 {
+		if at, ok := x.closestDate(a, actor, slot); ok {
+			r.Source = x.source(at)
+			r.Note = "nearest visible date"
+		}
+	}
 	return r
+}
+
+// closestDate returns the visible full date nearest to a, within 31 days.
+func (x *Index) closestDate(a Atom, actor string, slot int) (occ, bool) {
+	t, err := time.Parse("2006-01-02", a.Norm)
+	if err != nil {
+		return occ{}, false
+	}
+	best, bestD := occ{}, 32*24*time.Hour
+	for _, at := range x.dates {
+		if int(at.step) >= slot {
+			continue
+		}
+		rec := &x.steps[at.step]
+		if !rec.input && rec.actor == actor {
+			continue
+		}
+		dv, err := time.Parse("2006-01-02", rec.atoms[at.atom].Norm)
+		if err != nil {
+			continue
+		}
+		d := t.Sub(dv)
+		if d < 0 {
+			d = -d
+		}
+		if d < bestD {
+			best, bestD = at, d
+		}
+	}
+	return best, bestD <= 31*24*time.Hour
 }
 
 // nearMiss looks up visible values one edit away from a.
@@ -608,7 +725,9 @@ func (x *Index) nearMiss(a Atom, actor string, slot int) (Result, bool) {
 			return Result{}, false
 		}
 		note, ok := oneEdit(k[2:], cand[2:])
-		if !ok {
+		if !ok || len(k) != len(cand) && len(k) < 7 {
+			// A dropped or added character in a short value ("247" and
+			// "24") is a different number, not a corrupted copy.
 			return Result{}, false
 		}
 		return Result{Atom: a, Class: NearMiss, Source: x.source(at), Note: note}, true
@@ -714,6 +833,7 @@ type operand struct {
 	cents int64
 	at    occ
 	same  int // index into the same step's atoms, or -1
+	role  opRole
 }
 
 // operands collects the distinct numbers visible to actor in the last
@@ -723,12 +843,14 @@ func (x *Index) operands(actor string, slot int, same []Atom, sameRes []Result) 
 	var ops []operand
 	seen := map[int64]bool{}
 	for i := range same {
-		if same[i].family() != 'n' || same[i].Kind == KindID || sameRes[i].Class == Ungrounded || sameRes[i].Class == NearMiss {
+		if same[i].family() != 'n' || same[i].Kind == KindID || !supported(&sameRes[i]) {
 			continue
 		}
 		if c, ok := cents(same[i].Norm); ok && !seen[c] {
-			seen[c] = true
-			ops = append(ops, operand{cents: c, same: i})
+			if r := roleOf(same[i], c); r != opNone {
+				seen[c] = true
+				ops = append(ops, operand{cents: c, same: i, role: r})
+			}
 		}
 	}
 	lo := slot - DerivedWindow
@@ -740,10 +862,15 @@ func (x *Index) operands(actor string, slot int, same []Atom, sameRes []Result) 
 		if int(n.at.step) >= slot || seen[n.cents] {
 			continue
 		}
+		// In the narrow window only recent inputs count; the actor's own
+		// computed values stay (it computed them to use them).
+		if n.actor == "" && int(n.at.step) < slot-x.window() {
+			continue
+		}
 		// Inputs, other agents' messages (a shared history) and this
 		// actor's own grounded or derived numbers are all fair operands.
 		seen[n.cents] = true
-		ops = append(ops, operand{cents: n.cents, at: n.at, same: -1})
+		ops = append(ops, operand{cents: n.cents, at: n.at, same: -1, role: n.role})
 	}
 	return ops
 }
@@ -764,7 +891,7 @@ func (x *Index) derive(a Atom, actor string, slot int, same []Atom, sameRes []Re
 	if !ok {
 		return Result{}, false
 	}
-	ops := x.operands(actor, slot, same, sameRes)
+	all := x.operands(actor, slot, same, sameRes)
 	res := func(o operand, note string) (Result, bool) {
 		r := Result{Atom: a, Class: Derived, Note: note}
 		if o.same >= 0 {
@@ -777,6 +904,30 @@ func (x *Index) derive(a Atom, actor string, slot int, same []Atom, sameRes []Re
 	if t == 0 {
 		return Result{Atom: a, Class: Derived, Note: "zero"}, true
 	}
+	var ops, counts, pcts []operand
+	for _, o := range all {
+		switch o.role {
+		case opAdd:
+			ops = append(ops, o)
+		case opCount:
+			counts = append(counts, o)
+		case opPercent:
+			pcts = append(pcts, o)
+		}
+	}
+	mult := func(v int64) (int64, bool) {
+		for k := int64(2); k <= 9; k++ {
+			if v*k == t {
+				return k, true
+			}
+		}
+		for _, c := range counts {
+			if k := c.cents / 100; k > 9 && v*k == t {
+				return k, true
+			}
+		}
+		return 0, false
+	}
 	pairs := make(map[int64][2]int, len(ops)*len(ops)/2)
 	for i := range ops {
 		for j := i; j < len(ops); j++ {
@@ -786,35 +937,34 @@ func (x *Index) derive(a Atom, actor string, slot int, same []Atom, sameRes []Re
 			}
 		}
 	}
-	for i, o := range ops {
-		v := o.cents
-		for j := i + 1; j < len(ops); j++ {
-			w := ops[j].cents
-			if v-w == t || w-v == t {
-				return res(o, "difference of "+fmtCents(v)+" and "+fmtCents(w))
-			}
-			// Product or percentage: v × w / 100 in cents, within a cent.
-			if p := float64(v) * float64(w) / 1e4; math.Abs(p-float64(t)) < 1 {
-				return res(o, "product of "+fmtCents(v)+" and "+fmtCents(w))
-			}
-			if p := float64(v) * float64(w) / 1e6; math.Abs(p-float64(t)) < 1 {
-				return res(o, fmtCents(w)+"% of "+fmtCents(v))
-			}
-		}
-		if p, ok := pairs[t-v]; ok && broad {
-			return res(o, "sum of "+fmtCents(v)+", "+fmtCents(ops[p[0]].cents)+" and "+fmtCents(ops[p[1]].cents))
-		}
-		for k := int64(2); k <= 9; k++ {
-			if v*k == t {
-				return res(o, fmtCents(v)+" × "+fmtCents(k*100))
-			}
-		}
-	}
-	if p, ok := pairs[t]; ok {
-		return res(ops[p[0]], "sum of "+fmtCents(ops[p[0]].cents)+" and "+fmtCents(ops[p[1]].cents))
-	}
 	if !broad {
+		for i, o := range ops {
+			v := o.cents
+			for j := i + 1; j < len(ops); j++ {
+				w := ops[j].cents
+				if v-w == t || w-v == t {
+					return res(o, "difference of "+fmtCents(v)+" and "+fmtCents(w))
+				}
+			}
+			if k, ok := mult(v); ok {
+				return res(o, fmtCents(v)+" × "+itoa(int(k)))
+			}
+			for _, p := range pcts {
+				pv := float64(v) * float64(p.cents) / 1e4
+				if math.Abs(pv-float64(t)) < 1 || math.Abs(float64(v)-pv-float64(t)) < 1 || math.Abs(float64(v)+pv-float64(t)) < 1 {
+					return res(o, fmtCents(p.cents)+"% applied to "+fmtCents(v))
+				}
+			}
+		}
+		if p, ok := pairs[t]; ok && !x.narrow {
+			return res(ops[p[0]], "sum of "+fmtCents(ops[p[0]].cents)+" and "+fmtCents(ops[p[1]].cents))
+		}
 		return Result{}, false
+	}
+	for _, o := range ops {
+		if p, ok := pairs[t-o.cents]; ok {
+			return res(o, "sum of "+fmtCents(o.cents)+", "+fmtCents(ops[p[0]].cents)+" and "+fmtCents(ops[p[1]].cents))
+		}
 	}
 	for i := range ops {
 		for j := i; j < len(ops); j++ {
@@ -823,10 +973,8 @@ func (x *Index) derive(a Atom, actor string, slot int, same []Atom, sameRes []Re
 				return res(ops[i], "sum of four values: "+fmtCents(ops[i].cents)+", "+fmtCents(ops[j].cents)+
 					", "+fmtCents(ops[q[0]].cents)+", "+fmtCents(ops[q[1]].cents))
 			}
-			for k := int64(2); k <= 9; k++ {
-				if s*k == t {
-					return res(ops[i], "("+fmtCents(ops[i].cents)+" + "+fmtCents(ops[j].cents)+") × "+fmtCents(k*100))
-				}
+			if k, ok := mult(s); ok {
+				return res(ops[i], "("+fmtCents(ops[i].cents)+" + "+fmtCents(ops[j].cents)+") × "+itoa(int(k)))
 			}
 		}
 	}

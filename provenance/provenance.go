@@ -27,17 +27,24 @@
 //     returned is derived rather than grounded.
 //  2. derived, carried: the same actor stated it before as grounded or
 //     derived (a near-miss or ungrounded value stays so when repeated).
-//  3. derived, one step: a sum, difference, product or percentage of two
-//     operands, or 2..9 times one; a date that is the clock's date or a
-//     visible date moved by 0, 1 or 7 days or by a visible number of days.
-//  4. near-miss: a visible value of the same family is one edit away (one
-//     character changed, added or dropped, or two adjacent characters
-//     swapped). Only values specific enough for that to signal a corrupted
-//     copy qualify: ids and plain numbers of 5+ characters, amounts of 4+,
-//     full dates, emails and phone numbers.
-//  5. derived, broad: a sum of three or four operands, or 2..9 times a sum of
-//     two.
-//  6. ungrounded: none of the above.
+//  3. near-miss: a visible value of the same family is one edit away (one
+//     character changed or two adjacent characters swapped; for values of
+//     seven or more characters also one added or dropped). Only values
+//     specific enough for that to signal a corrupted copy qualify: ids of 5+
+//     characters, amounts of 3+, other numbers of 5+ (3+ with decimals),
+//     emails and phone numbers; dates never do (nearby dates are normal).
+//     When one arithmetic step (rule 4) also explains the value, the result
+//     says so in AlsoDerived: for short integers that coincidence is common
+//     and detectors treat such near-misses as weaker evidence.
+//  4. derived, one step: a difference or sum of two operands, 2..9 (or a
+//     visible count) times one, a visible percentage applied to one; a date
+//     that is the clock's date or a visible date moved by 0, 1 or 7 days or
+//     by a visible number of days. Small integers (counts, days) only
+//     multiply and percentages only scale, so "192 - 7" explains nothing.
+//  5. derived, broad: a sum of three or four operands, or a small multiple
+//     of a sum of two.
+//  6. ungrounded: none of the above. The nearest visible amount (within
+//     50%) or date (within a month) is still given as Source.
 //
 // Operands are the distinct numbers in the last DerivedWindow steps (at most
 // DerivedOperands of them, newest first) plus the supported numbers earlier

@@ -1,0 +1,354 @@
+package detect
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/probity/probity"
+	"github.com/probity/probity/internal/shareddata"
+	"github.com/probity/probity/provenance"
+	"github.com/probity/probity/taubench"
+)
+
+// provLoadTau reads a τ-bench-shaped file of the shared data.
+func provLoadTau(tb testing.TB, elem ...string) []*probity.Trace {
+	tb.Helper()
+	p := shareddata.Path(tb, elem...)
+	f, err := os.Open(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var out []*probity.Trace
+	if err := taubench.Read(context.Background(), p, f, func(t *probity.Trace) error {
+		out = append(out, t)
+		return nil
+	}); err != nil {
+		tb.Fatalf("read %s: %v", p, err)
+	}
+	return out
+}
+
+// provClean returns the runs with reward 1: the negatives.
+func provClean(ts []*probity.Trace) []*probity.Trace {
+	var out []*probity.Trace
+	for _, t := range ts {
+		if t.Labels.Reward != nil && *t.Labels.Reward == 1 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// provRun runs detectors over t with fresh provenance and default config.
+func provRun(t *probity.Trace, ds ...Detector) []probity.Finding {
+	c := &Context{Trace: t, Prov: provenance.Analyze(t)}
+	var fs []probity.Finding
+	for _, d := range ds {
+		fs = append(fs, d.Detect(c)...)
+	}
+	return fs
+}
+
+func msg(pos int, kind probity.Kind, actor, content string) probity.Step {
+	return probity.Step{Pos: probity.Position{Index: pos}, Kind: kind, Actor: actor, Content: content}
+}
+
+func call(pos int, name, args string) probity.Step {
+	return probity.Step{Pos: probity.Position{Index: pos}, Kind: probity.KindToolCall, Actor: "assistant",
+		Tool: &probity.ToolCall{Name: name, Args: json.RawMessage(args)}}
+}
+
+func result(pos int, name, content string) probity.Step {
+	return probity.Step{Pos: probity.Position{Index: pos}, Kind: probity.KindToolResult, Actor: "tool",
+		Tool: &probity.ToolCall{Name: name}, Content: content}
+}
+
+// refundCascade is the flow of examples/refund-cascade.json: the agent
+// looks up #W4817216, then speaks of #W4871216 (two digits swapped), refunds
+// it and emails about it.
+func refundCascade() *probity.Trace {
+	return &probity.Trace{ID: "refund", Steps: []probity.Step{
+		msg(0, probity.KindSystem, "system", "You are Acme's support agent."),
+		msg(1, probity.KindUser, "user", "Hi, I'm maya.chen@example.com. My blender arrived cracked."),
+		call(2, "get_user_details", `{"email":"maya.chen@example.com"}`),
+		result(3, "get_user_details", `{"user_id": "maya_chen_5127", "orders": ["#W4817216", "#W9021837"], "payment_methods": {"credit_card_4410": {"last_four": "4410"}}}`),
+		call(4, "get_order_details", `{"order_id":"#W4817216"}`),
+		result(5, "get_order_details", `{"order_id": "#W4817216", "status": "delivered", "items": [{"name": "Blender", "item_id": "6312958840", "price": 129.99}]}`),
+		msg(6, probity.KindAssistant, "assistant", "I found your blender order #W4871216 (delivered, $129.99, paid with your Visa ending in 4410). Shall I refund $129.99?"),
+		msg(7, probity.KindUser, "user", "Yes, please."),
+		call(8, "refund_order", `{"order_id":"#W4871216","amount":129.99,"payment_method_id":"credit_card_4410"}`),
+		result(9, "refund_order", `{"status": "refund_pending", "order_id": "#W4871216", "amount": 129.99}`),
+		call(10, "send_email", `{"to":"maya.chen@example.com","subject":"Your refund for order #W4871216","body":"We refunded $129.99."}`),
+		result(11, "send_email", `{"sent": true}`),
+		msg(12, probity.KindAssistant, "assistant", "Done! Your refund of $129.99 for order #W4871216 is on its way."),
+	}}
+}
+
+func TestCascadeBlastRadius(t *testing.T) {
+	fs := provRun(refundCascade(), Cascade{})
+	if len(fs) != 1 {
+		t.Fatalf("Cascade found %d findings, want 1: %+v", len(fs), fs)
+	}
+	f := fs[0]
+	if got, want := f.Step, 6; got != want {
+		t.Errorf("cascade step = %d, want %d (where the corrupted id was born)", got, want)
+	}
+	if diff := cmp.Diff([]int{8, 9, 10, 12}, f.BlastRadius); diff != "" {
+		t.Errorf("blast radius (-want +got):\n%s", diff)
+	}
+	if f.Severity != probity.SeverityHigh {
+		t.Errorf("severity = %v, want high (the id reached refund_order)", f.Severity)
+	}
+	if !strings.Contains(f.Message, "refund_order at step 8") || !strings.Contains(f.Message, "send_email at step 10") {
+		t.Errorf("message %q does not name the side-effecting actions", f.Message)
+	}
+	if got, want := f.Evidence[0], (probity.Evidence{Value: "#W4871216", Kind: "id", Class: "near-miss",
+		Source: f.Evidence[0].Source, SourceStep: 3, Note: "two adjacent digits swapped: w4871216 vs w4817216"}); got != want {
+		t.Errorf("evidence[0] = %+v, want %+v", got, want)
+	}
+	if !strings.Contains(f.Evidence[0].Source, "#W4817216") {
+		t.Errorf("evidence source %q does not quote the original id", f.Evidence[0].Source)
+	}
+}
+
+func TestCascadeNotOnGroundedValues(t *testing.T) {
+	tr := refundCascade()
+	for i := range tr.Steps {
+		s := &tr.Steps[i]
+		s.Content = strings.ReplaceAll(s.Content, "W4871216", "W4817216")
+		if s.Tool != nil {
+			s.Tool.Args = json.RawMessage(strings.ReplaceAll(string(s.Tool.Args), "W4871216", "W4817216"))
+		}
+	}
+	if fs := provRun(tr, Cascade{}, UngroundedArgument{}, ContradictedClaim{}); len(fs) != 0 {
+		t.Errorf("clean refund flow: got findings %+v, want none", fs)
+	}
+}
+
+// TestCleanRunsRarelyHigh measures, on the successful real runs, how many get
+// a high finding from the provenance detectors. The issue's target is at
+// most 5%.
+func TestCleanRunsRarelyHigh(t *testing.T) {
+	for _, file := range [][]string{{"tau-bench", "gpt-4o-airline.json"}, {"agentrx-tau-retail", "trajectories.json"}} {
+		clean := provClean(provLoadTau(t, file...))
+		perDetector := map[string]int{}
+		high := 0
+		for _, tr := range clean {
+			flagged := false
+			for _, f := range provRun(tr, UngroundedArgument{}, ContradictedClaim{}, Cascade{}) {
+				if f.Severity == probity.SeverityHigh {
+					perDetector[f.Detector]++
+					flagged = true
+					if testing.Verbose() {
+						t.Logf("%s %s step %d: %s", file[0], tr.ID, f.Step, f.Message)
+					}
+				}
+			}
+			if flagged {
+				high++
+			}
+		}
+		rate := float64(high) / float64(len(clean))
+		t.Logf("%s: %d of %d clean runs flagged high (%.1f%%); high findings per detector %v",
+			file[0], high, len(clean), 100*rate, perDetector)
+		if rate > 0.05 {
+			t.Errorf("%s: %.1f%% of clean runs flagged high, want <= 5%%", file[0], 100*rate)
+		}
+	}
+}
+
+// plant is one fault planted into a clean run: it edits the trace and
+// returns the index of the step where a detector must fire, or -1 when the
+// run offers no place for it.
+type plant func(t *probity.Trace) int
+
+// corrupt changes one digit of s (the last but one), or swaps two adjacent
+// different digits when swap is set; ok is false when s has too few digits.
+func corrupt(s string, swap bool) (string, bool) {
+	b := []byte(s)
+	var pos []int
+	for i, c := range b {
+		if c >= '0' && c <= '9' {
+			pos = append(pos, i)
+		}
+	}
+	if len(pos) < 3 {
+		return s, false
+	}
+	if swap {
+		for k := len(pos) - 1; k > 0; k-- {
+			i, j := pos[k-1], pos[k]
+			if j == i+1 && b[i] != b[j] {
+				b[i], b[j] = b[j], b[i]
+				return string(b), true
+			}
+		}
+		return s, false
+	}
+	i := pos[len(pos)-2]
+	b[i] = '0' + (b[i]-'0'+3)%10
+	return string(b), true
+}
+
+func clone(t *probity.Trace) *probity.Trace {
+	c := *t
+	c.Steps = make([]probity.Step, len(t.Steps))
+	copy(c.Steps, t.Steps)
+	for i := range c.Steps {
+		if c.Steps[i].Tool != nil {
+			tc := *c.Steps[i].Tool
+			c.Steps[i].Tool = &tc
+		}
+	}
+	return &c
+}
+
+// groundedArg finds the first side-effecting call with a grounded id
+// argument and returns the step, the id as written and its raw JSON string.
+func groundedArg(tr *probity.Trace, kinds ...provenance.Kind) (int, string) {
+	a := provenance.Analyze(tr)
+	var cfg *Config
+	for i, s := range tr.Steps {
+		if s.Kind != probity.KindToolCall || s.Tool == nil || !cfg.SideEffecting(s.Tool.Name) {
+			continue
+		}
+		for _, r := range a.Values(i) {
+			if r.Class != provenance.Grounded || r.Atom.Prose || r.Atom.Path == "" {
+				continue
+			}
+			for _, k := range kinds {
+				if r.Atom.Kind == k && len(r.Atom.Raw) >= 5 {
+					return i, r.Atom.Raw
+				}
+			}
+		}
+	}
+	return -1, ""
+}
+
+func replaceArg(s *probity.Step, old, new string) {
+	s.Tool.Args = json.RawMessage(strings.Replace(string(s.Tool.Args), `"`+old+`"`, `"`+new+`"`, 1))
+}
+
+func hasFinding(fs []probity.Finding, detector string, step int, min probity.Severity) bool {
+	for _, f := range fs {
+		if f.Detector == detector && f.StepIndex == step && f.Severity >= min {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPlantedFaultsRecall plants faults into the clean real runs and checks
+// each is found at the planted step.
+func TestPlantedFaultsRecall(t *testing.T) {
+	var clean []*probity.Trace
+	for _, file := range [][]string{{"tau-bench", "gpt-4o-airline.json"}, {"agentrx-tau-retail", "trajectories.json"}} {
+		clean = append(clean, provClean(provLoadTau(t, file...))...)
+	}
+	cases := []struct {
+		name     string
+		detector Detector
+		min      probity.Severity
+		plant    plant
+	}{
+		{"near-miss id in side-effecting call (digit changed)", UngroundedArgument{}, probity.SeverityHigh,
+			func(tr *probity.Trace) int {
+				i, v := groundedArg(tr, provenance.KindID)
+				bad, ok := corrupt(v, false)
+				if i < 0 || !ok {
+					return -1
+				}
+				replaceArg(&tr.Steps[i], v, bad)
+				return i
+			}},
+		{"near-miss id in side-effecting call (digits swapped)", UngroundedArgument{}, probity.SeverityHigh,
+			func(tr *probity.Trace) int {
+				i, v := groundedArg(tr, provenance.KindID)
+				bad, ok := corrupt(v, true)
+				if i < 0 || !ok {
+					return -1
+				}
+				replaceArg(&tr.Steps[i], v, bad)
+				return i
+			}},
+		{"corrupted id carried on (cascade)", Cascade{}, probity.SeverityHigh,
+			func(tr *probity.Trace) int {
+				i, v := groundedArg(tr, provenance.KindID)
+				bad, ok := corrupt(v, false)
+				if i < 0 || !ok {
+					return -1
+				}
+				n := 0
+				for j := i; j < len(tr.Steps); j++ {
+					s := &tr.Steps[j]
+					if strings.Contains(s.Content, v) {
+						s.Content = strings.ReplaceAll(s.Content, v, bad)
+						n++
+					}
+					if s.Tool != nil && strings.Contains(string(s.Tool.Args), v) {
+						s.Tool.Args = json.RawMessage(strings.ReplaceAll(string(s.Tool.Args), v, bad))
+						n++
+					}
+				}
+				if n < 2 {
+					return -1 // nothing later carries it
+				}
+				return i
+			}},
+		{"contradicted amount in a message", ContradictedClaim{}, probity.SeverityHigh,
+			func(tr *probity.Trace) int {
+				a := provenance.Analyze(tr)
+				for i, s := range tr.Steps {
+					if s.Kind != probity.KindAssistant {
+						continue
+					}
+					for _, r := range a.Values(i) {
+						if r.Atom.Kind != provenance.KindMoney || r.Class != provenance.Grounded || r.Atom.Weak() {
+							continue
+						}
+						bad, ok := corrupt(r.Atom.Raw, false)
+						if !ok {
+							continue
+						}
+						tr.Steps[i].Content = s.Content[:r.Atom.Start] + bad + s.Content[r.Atom.End:]
+						return i
+					}
+				}
+				return -1
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			planted, found := 0, 0
+			var missed []string
+			for _, orig := range clean {
+				tr := clone(orig)
+				i := tc.plant(tr)
+				if i < 0 {
+					continue
+				}
+				planted++
+				if hasFinding(provRun(tr, tc.detector), tc.detector.ID(), i, tc.min) {
+					found++
+				} else {
+					missed = append(missed, fmt.Sprintf("%s step %d", tr.ID, tr.Steps[i].Pos.Index))
+				}
+			}
+			if planted < 20 {
+				t.Fatalf("planted only %d faults; the fixture data changed?", planted)
+			}
+			recall := float64(found) / float64(planted)
+			t.Logf("recall %d/%d = %.3f; missed %v", found, planted, recall, missed)
+			if recall < 0.95 {
+				t.Errorf("recall = %.3f, want >= 0.95", recall)
+			}
+		})
+	}
+}
