@@ -177,23 +177,37 @@ func jsonFailure(text string) (failure, bool) {
 }
 
 // Words with which an agent acknowledges that something went wrong.
-var reAcknowledge = regexp.MustCompile(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|issue|problem|not available|unavailable|insufficient|not enough|not found|invalid|denied|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|instead|retry|try again|another|alternative|not possible|not eligible|exceed\w*|seems|appears|however|adjust\w*|correct|fix|fixed|fixing|investigate|check|forgot|missing|no such)\b`)
+var reAcknowledge = regexp.MustCompile(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|try again|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|reproduc\w*|confirms? the (?:issue|bug|error|problem|failure))\b`)
 
 // Claims that something was done or works.
-var reSuccessClaim = regexp.MustCompile(`(?i)\b(?:successfully|success|succeeded|has been (?:\w+ed|done|made|sent|paid|booked|cancelled|canceled|refunded|processed|completed|updated|created|issued|submitted|applied|fixed|resolved)|have been (?:\w+ed|done|made|sent|paid|booked|fixed|resolved)|is (?:now )?(?:confirmed|complete|completed|done|fixed|resolved|booked|cancelled|canceled)|(?:all )?tests? (?:now )?pass(?:es|ed)?|all set|done|completed|complete_task_and_submit\w*|i am ready to submit|ready to submit|works? (?:correctly|as expected|now)|fix(?:ed)? the (?:issue|bug|problem))\b`)
+var reSuccessClaim = regexp.MustCompile(`(?i)\b(?:successfully|success|succeeded|has been (?:done|made|sent|paid|booked|cancelled|canceled|refunded|processed|completed|updated|modified|changed|created|issued|submitted|applied|fixed|resolved|exchanged|returned|transferred|upgraded|added|removed|deleted|placed|reserved|scheduled|confirmed|initiated)|have been (?:cancell?ed|canceled|refunded|updated|created|processed|done|made|sent|paid|booked|fixed|resolved)|is (?:now )?(?:confirmed|complete|completed|done|fixed|resolved|booked|cancelled|canceled|working)|(?:all )?(?:the )?tests? (?:now )?pass(?:es|ed)?|(?:script|test|check|fix|reproduction) (?:now )?(?:passes|passed|works|succeeds)|all set|done|completed|complete_task_and_submit\w*|i am ready to submit|ready to submit|works? (?:correctly|as expected|now)|working (?:correctly|as expected)|fix(?:ed)? the (?:issue|bug|problem)|(?:confirms|verified|verifies) (?:that )?the fix)\b`)
 
 // claimsSuccess reports whether text claims success, and quotes the claim.
 // A claim immediately negated ("not successfully", "could not be
 // completed") is not a claim.
 func claimsSuccess(text string) (string, bool) {
+	q, _, ok := claimsSuccessAt(text)
+	return q, ok
+}
+
+// claimsSuccessAt is claimsSuccess that also returns the claim's offset.
+func claimsSuccessAt(text string) (string, int, bool) {
 	for _, loc := range reSuccessClaim.FindAllStringIndex(text, 8) {
 		before := strings.ToLower(text[max(0, loc[0]-24):loc[0]])
-		if strings.Contains(before, "not ") || strings.Contains(before, "n't ") || strings.Contains(before, "unable") || strings.Contains(before, "never ") {
+		if strings.Contains(before, "not ") || strings.Contains(before, "n't ") || strings.Contains(before, "unable") || strings.Contains(before, "never ") ||
+			strings.Contains(before, "other ") || strings.Contains(before, "rest of") {
+			// "the other tests pass" concedes that some did not.
 			continue
 		}
-		return quoteAround(text, loc[0], loc[1]), true
+		q := quoteAround(text, loc[0], loc[1])
+		if strings.Contains(strings.ToLower(q), "reproduc") {
+			// "I successfully reproduced the issue": the failure was the
+			// goal of that step.
+			continue
+		}
+		return q, loc[0], true
 	}
-	return "", false
+	return "", -1, false
 }
 
 // quoteAround returns the sentence-ish span around text[a:b], clipped.

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -46,9 +47,14 @@ func (d SwallowedError) Detect(c *Context) []probity.Finding {
 // judge decides whether the agent addressed the failure at step i.
 func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding, bool) {
 	steps := c.Trace.Steps
-	failedTool := ""
-	if t := steps[i].Tool; t != nil {
-		failedTool = t.Name
+	// The call that failed: a retry must look like it, and calls made in
+	// the same message as it were decided before the failure was seen.
+	failedCall := -1
+	for j := i - 1; j >= 0; j-- {
+		if steps[j].Kind == probity.KindToolCall && c.Trace.ResultFor(j) == i {
+			failedCall = j
+			break
+		}
 	}
 	var reached []int
 	for j := i + 1; j < len(steps) && len(reached) < 8; j++ {
@@ -61,15 +67,19 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 			}
 			continue
 		}
-		text := agentText(s)
-		if s.Kind == probity.KindToolCall && s.Tool != nil && failedTool != "" && s.Tool.Name == failedTool {
+		if failedCall >= 0 && s.Pos.Index == steps[failedCall].Pos.Index {
+			continue
+		}
+		if s.Kind == probity.KindToolCall && s.Tool != nil && failedCall >= 0 && isRetry(steps[failedCall].Tool, s.Tool) {
 			return probity.Finding{}, false // a retry addresses it
 		}
-		if reAcknowledge.MatchString(text) || mentionsFailure(text, fail.quote) {
-			return probity.Finding{}, false
-		}
-		reached = append(reached, j)
-		if claim, ok := claimsSuccess(messageText(s)); ok && speaksToUser(s) {
+		// Agents react to a failure first thing; what a long message says
+		// further on is about other matters. A claim of success that comes
+		// before any acknowledgement is the swallow itself.
+		text := head(agentText(s), reactionWindow)
+		ack := firstAck(text, fail.quote)
+		if claim, at, ok := claimsSuccessAt(messageText(s)); ok && speaksToUser(s) && (ack < 0 || at < ack) {
+			reached = append(reached, j)
 			return c.finding(i, probity.Finding{
 				Detector:   d.ID(),
 				Severity:   probity.SeverityHigh,
@@ -82,6 +92,10 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 				BlastRadius: positions(c, reached),
 			}), true
 		}
+		if ack >= 0 {
+			return probity.Finding{}, false
+		}
+		reached = append(reached, j)
 		if speaksToUser(s) && messageText(s) != "" {
 			// The agent spoke about something else: the failure is
 			// swallowed, but nothing claims it succeeded.
@@ -103,21 +117,135 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 	}), true
 }
 
+// reactionWindow is how much of the agent's next words are read for its
+// reaction to a failure.
+const reactionWindow = 400
+
+// firstAck returns the offset of the first acknowledgement of the failure in
+// text (a word like "error" or "unable", or a distinctive word of the
+// failure itself), or -1.
+func firstAck(text, quote string) int {
+	at := -1
+	if loc := reAcknowledge.FindStringIndex(text); loc != nil {
+		at = loc[0]
+	}
+	if m := mentionsFailureAt(text, quote); m >= 0 && (at < 0 || m < at) {
+		at = m
+	}
+	return at
+}
+
+// isRetry reports whether call b repeats call a closely enough to be a
+// retry: the same tool and the same target. The target is named by the
+// arguments whose keys end in "id" (order_id, reservation_id); without such
+// keys, by the values that carry digits; without those, by all values. A
+// retry usually changes one thing, such as the payment method; calling the
+// same tool on the next order is not a retry.
+func isRetry(a, b *probity.ToolCall) bool {
+	if a == nil || b == nil || a.Name != b.Name {
+		return false
+	}
+	av, bv := leafValues(a), leafValues(b)
+	if len(av) == 0 {
+		return true
+	}
+	var ids, digits []kv
+	for _, x := range av {
+		k := strings.ToLower(x.key)
+		if k == "id" || strings.HasSuffix(k, "_id") || strings.HasSuffix(k, "-id") || strings.HasSuffix(x.key, "Id") || strings.HasSuffix(x.key, "ID") {
+			ids = append(ids, x)
+		} else if strings.ContainsAny(x.val, "0123456789") {
+			digits = append(digits, x)
+		}
+	}
+	has := map[kv]bool{}
+	for _, x := range bv {
+		has[x] = true
+	}
+	// The payment method is what a retry typically swaps; the other ids
+	// name the target and must all be the same.
+	var target []kv
+	for _, x := range ids {
+		k := strings.ToLower(x.key)
+		if !strings.Contains(k, "payment") && !strings.Contains(k, "method") && !strings.Contains(k, "card") {
+			target = append(target, x)
+		}
+	}
+	if len(target) > 0 {
+		for _, x := range target {
+			if !has[x] {
+				return false
+			}
+		}
+		return true
+	}
+	if len(digits) > 0 {
+		av = digits
+	}
+	n := 0
+	for _, x := range av {
+		if has[x] {
+			n++
+		}
+	}
+	return 2*n >= len(av)
+}
+
+type kv struct{ key, val string }
+
+// leafValues returns the scalar values in a call's JSON arguments with the
+// key that holds each.
+func leafValues(t *probity.ToolCall) []kv {
+	var v any
+	if len(t.Args) == 0 || json.Unmarshal(t.Args, &v) != nil {
+		if t.RawArgs != "" {
+			return []kv{{"", t.RawArgs}}
+		}
+		return nil
+	}
+	var out []kv
+	var walk func(string, any)
+	walk = func(key string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(k, e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(key, e)
+			}
+		case string:
+			if x != "" {
+				out = append(out, kv{key, x})
+			}
+		case float64, bool:
+			out = append(out, kv{key, fmt.Sprint(x)})
+		}
+	}
+	walk("", v)
+	return out
+}
+
 // mentionsFailure reports whether text repeats a distinctive word of the
 // failure: an identifier or number ("HAT030", "SECRET_KEY", "305",
 // "reproduce_app_foo"), the kind of word an agent quotes when it reacts.
-func mentionsFailure(text, quote string) bool {
+func mentionsFailure(text, quote string) bool { return mentionsFailureAt(text, quote) >= 0 }
+
+// mentionsFailureAt is mentionsFailure returning the offset of the mention,
+// or -1.
+func mentionsFailureAt(text, quote string) int {
 	for _, w := range strings.FieldsFunc(quote, func(r rune) bool {
 		return !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z')
 	}) {
 		if len(w) < 3 || !distinctive(w) {
 			continue
 		}
-		if strings.Contains(text, w) {
-			return true
+		if k := strings.Index(text, w); k >= 0 {
+			return k
 		}
 	}
-	return false
+	return -1
 }
 
 // distinctive reports whether w looks like an identifier or a number rather
