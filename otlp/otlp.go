@@ -197,12 +197,21 @@ func decodeFile(ctx context.Context, path string, data []byte) (*file, error) {
 			break
 		}
 		if err != nil {
-			off := dec.InputOffset()
-			var se *json.SyntaxError
-			if errors.As(err, &se) {
-				off = se.Offset
+			// Point at the offending byte, or for a truncated record at
+			// where the record starts.
+			off := int(dec.InputOffset())
+			for off < len(body) && (body[off] == ' ' || body[off] == '\t' || body[off] == '\r' || body[off] == '\n') {
+				off++
 			}
-			return nil, invalid(path, fmt.Sprintf("line %d, offset %d (record %d)", lineAt(body, int(off)), int(off)+bom, rec), "malformed JSON", err)
+			msg := "malformed JSON"
+			var se *json.SyntaxError
+			switch {
+			case errors.As(err, &se):
+				off = max(int(se.Offset)-1, 0)
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				msg = "truncated JSON record"
+			}
+			return nil, invalid(path, fmt.Sprintf("line %d, offset %d (record %d)", lineAt(body, off), off+bom, rec), msg, err)
 		}
 		start := int(dec.InputOffset()) - len(raw)
 		line := lineAt(body, start)
