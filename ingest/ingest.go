@@ -28,9 +28,12 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/chatlog"
 	"github.com/probity/probity/internal/jsonx"
 	"github.com/probity/probity/otlp"
+	"github.com/probity/probity/sweagent"
 	"github.com/probity/probity/taubench"
+	"github.com/probity/probity/whowhen"
 )
 
 // HeadSize is how many leading bytes of a file the sniffers see.
@@ -46,6 +49,8 @@ type Options struct {
 	MaxRecordBytes int64
 	// Logger receives warnings (skipped files); nil discards them.
 	Logger *slog.Logger
+	// Stdin is read for the argument "-"; nil means os.Stdin.
+	Stdin io.Reader
 }
 
 // format is one importer, as every format package exports it.
@@ -61,6 +66,9 @@ type format struct {
 var formats = []format{
 	{otlp.Format, otlp.Sniff, otlp.Read},
 	{taubench.Format, taubench.Sniff, taubench.Read},
+	{whowhen.Format, whowhen.Sniff, whowhen.Read},
+	{sweagent.Format, sweagent.Sniff, sweagent.Read},
+	{chatlog.Format, chatlog.Sniff, chatlog.Read},
 }
 
 // Formats returns the names of the known formats, for --format and help.
@@ -194,11 +202,14 @@ func (e *stopError) Error() string { return e.err.Error() }
 // readInput reads one input. stop is true when fn failed or ctx ended.
 func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn func(*probity.Trace) error) (stop bool, err error) {
 	name := in.name()
-	var f *os.File
+	var r io.Reader
 	if in.path == "-" {
-		f = os.Stdin
+		r = opt.Stdin
+		if r == nil {
+			r = os.Stdin
+		}
 	} else {
-		f, err = os.Open(in.path)
+		f, err := os.Open(in.path)
 		if err != nil {
 			return false, openError(in.path, err)
 		}
@@ -206,9 +217,10 @@ func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn 
 		if st, err := f.Stat(); err == nil && st.IsDir() {
 			return false, &probity.Error{Code: probity.EINVALID, File: name, Message: "is a directory"}
 		}
+		r = f
 	}
 
-	head, err := readHead(f)
+	head, err := readHead(r)
 	if err != nil {
 		return false, &probity.Error{Code: probity.EINVALID, File: name, Where: "offset 0", Message: "read", Err: err}
 	}
@@ -219,29 +231,28 @@ func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn 
 	if opt.Format != "" {
 		fm, _ = lookup(opt.Format)
 	} else {
-		name := Detect(head)
-		if name == "" {
+		detected := Detect(head)
+		if detected == "" {
 			c := jsonx.FirstByte(head)
 			if in.walked && (c == '{' || c == '[') {
 				log.Warn("skipping file of unknown format", "file", in.path)
 				return false, nil
 			}
-			return false, undetected(in.name(), head)
+			return false, undetected(name, head)
 		}
-		fm, _ = lookup(name)
+		fm, _ = lookup(detected)
 	}
 
 	// Regular files are re-read from the start, which keeps io.ReaderAt
-	// available for exact line:column in errors; anything else (stdin,
-	// pipes, devices) replays the head.
-	var src io.Reader
-	if st, serr := f.Stat(); serr == nil && st.Mode().IsRegular() {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return false, openError(name, err)
+	// available for exact line:column in errors; anything else (pipes,
+	// devices, a stdin that is not a file) replays the head.
+	src := io.MultiReader(bytes.NewReader(head), r)
+	if f, ok := r.(*os.File); ok {
+		if st, serr := f.Stat(); serr == nil && st.Mode().IsRegular() {
+			if _, err := f.Seek(0, io.SeekStart); err == nil {
+				src = f
+			}
 		}
-		src = f
-	} else {
-		src = io.MultiReader(strings.NewReader(string(head)), f)
 	}
 	jr := jsonx.NewReader(src, opt.MaxRecordBytes)
 

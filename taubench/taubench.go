@@ -5,8 +5,8 @@
 // Files are streamed one run at a time, so memory stays bounded by the
 // largest run, not the file. Each run becomes one Trace:
 //
-//   - ID "task-<task_id>/trial-<trial>" (a "#<record>" suffix keeps it unique
-//     when a file repeats a pair);
+//   - ID "task-<task_id>/trial-<trial>" ("task-<task_id>" without a trial; a
+//     "#<record>" suffix keeps it unique when a file repeats a pair);
 //   - Task is info.task.instruction; Expected is info.task.actions;
 //     Labels.Reward is reward; Meta holds task_id, trial, record, user_id;
 //   - Clock comes from "The current time is 2024-05-15 15:00:00 EST." in the
@@ -136,7 +136,7 @@ func decodeRun(s *jsonx.Stream, raw []byte, start int64, rec int) (*probity.Trac
 	}
 	taskID, trial := scalar(r.TaskID), scalar(r.Trial)
 	t := &probity.Trace{
-		ID:     fmt.Sprintf("task-%s/trial-%s", orDash(taskID), orDash(trial)),
+		ID:     "task-" + orDash(taskID),
 		Labels: probity.Labels{Reward: r.Reward},
 		Meta:   map[string]string{"record": strconv.Itoa(rec)},
 		Steps:  make([]probity.Step, 0, len(r.Traj)+len(r.Traj)/4),
@@ -145,6 +145,7 @@ func decodeRun(s *jsonx.Stream, raw []byte, start int64, rec int) (*probity.Trac
 		t.Meta["task_id"] = taskID
 	}
 	if trial != "" {
+		t.ID += "/trial-" + trial
 		t.Meta["trial"] = trial
 	}
 	if r.Info != nil && r.Info.Task != nil {
