@@ -10,10 +10,10 @@ import (
 type api int
 
 const (
-	apiUnknown api = iota
-	apiChat        // OpenAI Chat Completions (and compatible: Azure, Groq, vLLM, ...)
-	apiResponses   // OpenAI Responses
-	apiMessages    // Anthropic Messages
+	apiUnknown   api = iota
+	apiChat          // OpenAI Chat Completions (and compatible: Azure, Groq, vLLM, ...)
+	apiResponses     // OpenAI Responses
+	apiMessages      // Anthropic Messages
 )
 
 func apiOf(path string) api {

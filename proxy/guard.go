@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/probity/probity"
@@ -411,17 +412,56 @@ func (f *chatFilter) event(raw []byte, ev sseEvent) [][]byte {
 		return [][]byte{raw}
 	}
 	var out [][]byte
+	var stop []int // choices whose every call was denied
 	for _, idx := range finished {
-		out = append(out, f.release(idx, &c)...)
+		events, allDenied := f.release(idx, &c)
+		out = append(out, events...)
+		if allDenied {
+			stop = append(stop, idx)
+		}
 	}
-	if !held {
-		out = append(out, raw)
+	if held {
+		// The finishing chunk was held (and replaced): finish the choices
+		// ourselves.
+		for _, idx := range finished {
+			reason := "tool_calls"
+			if slices.Contains(stop, idx) {
+				reason = "stop"
+			}
+			out = append(out, chatChunkBytes(&c, idx, map[string]any{}, reason))
+		}
+		return out
 	}
-	return out
+	if len(stop) > 0 {
+		// Nothing left to call: the model's turn ends as a plain answer.
+		if m, ok := decodeObject(ev.Data); ok {
+			choices, _ := m["choices"].([]any)
+			for _, ch := range choices {
+				cm, _ := ch.(map[string]any)
+				if idx, err := cm["index"].(json.Number).Int64(); err == nil && slices.Contains(stop, int(idx)) {
+					cm["finish_reason"] = "stop"
+				}
+			}
+			b, _ := marshalNoEscape(m)
+			return append(out, append(append([]byte("data: "), b...), '\n', '\n'))
+		}
+	}
+	return append(out, raw)
 }
 
-// release decides on a choice's held calls and returns what to send.
-func (f *chatFilter) release(idx int, tmpl *chatChunk) [][]byte {
+func chatChunkBytes(tmpl *chatChunk, idx int, delta map[string]any, finish any) []byte {
+	m := map[string]any{"id": tmpl.ID, "object": firstNonEmpty(tmpl.Object, "chat.completion.chunk"), "model": tmpl.Model,
+		"choices": []any{map[string]any{"index": idx, "delta": delta, "finish_reason": finish}}}
+	if len(tmpl.Created) > 0 {
+		m["created"] = tmpl.Created
+	}
+	b, _ := marshalNoEscape(m)
+	return append(append([]byte("data: "), b...), '\n', '\n')
+}
+
+// release decides on a choice's held calls and returns what to send in
+// their place, and whether every call was denied.
+func (f *chatFilter) release(idx int, tmpl *chatChunk) ([][]byte, bool) {
 	p := f.pending[idx]
 	delete(f.pending, idx)
 	var keep []chatToolCall
@@ -434,35 +474,25 @@ func (f *chatFilter) release(idx int, tmpl *chatChunk) [][]byte {
 		}
 	}
 	if len(refusals) == 0 {
-		return p.events
+		return p.events, false
 	}
-	chunk := func(delta map[string]any, finish any) []byte {
-		m := map[string]any{"id": tmpl.ID, "object": firstNonEmpty(tmpl.Object, "chat.completion.chunk"), "model": tmpl.Model,
-			"choices": []any{map[string]any{"index": idx, "delta": delta, "finish_reason": finish}}}
-		if len(tmpl.Created) > 0 {
-			m["created"] = tmpl.Created
-		}
-		b, _ := marshalNoEscape(m)
-		return append(append([]byte("data: "), b...), '\n', '\n')
-	}
-	out := [][]byte{chunk(map[string]any{"role": "assistant", "content": strings.Join(refusals, "\n")}, nil)}
+	out := [][]byte{chatChunkBytes(tmpl, idx, map[string]any{"role": "assistant", "content": strings.Join(refusals, "\n")}, nil)}
 	if len(keep) > 0 {
 		var tcs []any
 		for i, c := range keep {
 			tcs = append(tcs, map[string]any{"index": i, "id": c.ID, "type": "function",
 				"function": map[string]any{"name": c.Function.Name, "arguments": c.Function.Arguments}})
 		}
-		out = append(out, chunk(map[string]any{"tool_calls": tcs}, "tool_calls"))
-	} else {
-		out = append(out, chunk(map[string]any{}, "stop"))
+		out = append(out, chatChunkBytes(tmpl, idx, map[string]any{"tool_calls": tcs}, nil))
 	}
-	return out
+	return out, len(keep) == 0
 }
 
 func (f *chatFilter) flush() [][]byte {
 	var out [][]byte
 	for idx := range f.pending {
-		out = append(out, f.release(idx, &chatChunk{})...)
+		events, _ := f.release(idx, &chatChunk{})
+		out = append(out, events...)
 	}
 	return out
 }

@@ -522,4 +522,3 @@ func CheckListen(addr string, allowRemote bool) error {
 	}
 	return nil
 }
-
