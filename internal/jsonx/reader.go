@@ -55,18 +55,18 @@ func (e *EncodingError) Error() string { return "invalid UTF-8" }
 // reader is an io.ReaderAt (an *os.File positioned at its start), errors can
 // be translated to line and column by re-reading, at no cost on the good path.
 type Reader struct {
-	r        io.Reader
-	at       io.ReaderAt
-	max      int64
-	n        int64 // bytes delivered to the caller (after the BOM)
-	bom      int64 // 3 when a BOM was stripped: file offsets are n+bom
-	mark     int64 // offset where the current record began
-	wsRun    int64
-	started  bool
-	carry    [utf8.UTFMax]byte // incomplete rune at the end of the last chunk
-	ncarry   int
-	err      error
-	peeked   []byte // read ahead by Peek, not yet returned by Read
+	r       io.Reader
+	at      io.ReaderAt
+	max     int64
+	n       int64 // bytes delivered to the caller (after the BOM)
+	bom     int64 // 3 when a BOM was stripped: file offsets are n+bom
+	mark    int64 // offset where the current record began
+	wsRun   int64
+	started bool
+	carry   [utf8.UTFMax]byte // incomplete rune at the end of the last chunk
+	ncarry  int
+	err     error
+	peeked  []byte // read ahead by Peek, not yet returned by Read
 }
 
 // NewReader wraps r. maxRecord <= 0 means DefaultMaxRecordBytes. If r is
