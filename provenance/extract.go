@@ -522,15 +522,25 @@ func (s *scanner) number(i int, _ bool, _ string) int {
 	// Digits running on into letters: an ordinal (20th), a unit (5kg), a
 	// time (3pm), or an identifier (4d51c4bf-...).
 	if e < len(t) && (isAlpha(t[e]) || t[e] == '_') {
-		we := s.wordEnd(i)
-		suffix := strings.ToLower(t[e:we])
-		if strings.IndexFunc(suffix, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0 || !units[suffix] && !ordinalOrClock[suffix] {
-			s.idWord(i, we)
-			return we
+		ue := e
+		for ue < len(t) && isAlpha(t[ue]) {
+			ue++
+		}
+		suffix := strings.ToLower(t[e:ue])
+		plain := isDigits(t[i:e])
+		if ue < len(t) && (isDigit(t[ue]) || t[ue] == '_' || t[ue] == '-' && plain) || !units[suffix] && !ordinalOrClock[suffix] {
+			if plain {
+				we := s.wordEnd(i)
+				s.idWord(i, we)
+				return we
+			}
+			// "120,140p": a number glued to letters; keep the number.
+			s.emit(Atom{Raw: t[i:e], Norm: norm, Kind: KindNumber, Start: i, End: e})
+			return ue
 		}
 		switch suffix {
 		case "st", "nd", "rd", "th":
-			if m, ok := s.monthAfter(we); ok {
+			if m, ok := s.monthAfter(ue); ok {
 				return s.dayMonth(i, norm, m)
 			}
 		case "am", "pm", "a", "p":
@@ -544,8 +554,12 @@ func (s *scanner) number(i int, _ bool, _ string) int {
 				return e2
 			}
 		}
-		s.emit(Atom{Raw: t[i:e], Norm: norm, Kind: KindNumber, Start: i, End: e})
-		return we
+		end := e
+		if units[suffix] {
+			end = ue
+		}
+		s.emit(Atom{Raw: t[i:end], Norm: norm, Kind: KindNumber, Start: i, End: end})
+		return ue
 	}
 	// "20 May", "20 May 2024"
 	if m, ok := s.monthAfter(e); ok && !strings.ContainsAny(norm, ".") {

@@ -761,9 +761,6 @@ func oneEdit(a, b string) (string, bool) {
 		return "", false
 	}
 	kind := "character"
-	if isDigits(strings.ReplaceAll(a, ".", "")) && isDigits(strings.ReplaceAll(b, ".", "")) {
-		kind = "digit"
-	}
 	switch {
 	case len(a) == len(b):
 		var diff []int
@@ -775,6 +772,9 @@ func oneEdit(a, b string) (string, bool) {
 				}
 			}
 		}
+		if isDigit(a[diff[0]]) && isDigit(b[diff[0]]) {
+			kind = "digit"
+		}
 		if len(diff) == 1 {
 			return "one " + kind + " changed: " + a + " vs " + b, true
 		}
@@ -782,10 +782,16 @@ func oneEdit(a, b string) (string, bool) {
 			return "two adjacent " + kind + "s swapped: " + a + " vs " + b, true
 		}
 	case len(a) == len(b)+1:
+		if isDigits(strings.ReplaceAll(a, ".", "")) {
+			kind = "digit"
+		}
 		if dropOne(a, b) {
 			return "one extra " + kind + ": " + a + " vs " + b, true
 		}
 	case len(a)+1 == len(b):
+		if isDigits(strings.ReplaceAll(b, ".", "")) {
+			kind = "digit"
+		}
 		if dropOne(b, a) {
 			return "one " + kind + " missing: " + a + " vs " + b, true
 		}
