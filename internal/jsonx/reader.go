@@ -139,7 +139,17 @@ func (r *Reader) pull(p []byte) (int, error) {
 		}
 		p = p[:room]
 	}
-	n, err := r.r.Read(p)
+	var n int
+	var err error
+	if !r.started && len(p) >= 3 {
+		// Read at least 3 bytes first so a BOM is seen whole.
+		n, err = io.ReadAtLeast(r.r, p, 3)
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+	} else {
+		n, err = r.r.Read(p)
+	}
 	if n > 0 && !r.started {
 		r.started = true
 		// Strip a BOM; it may arrive split only on absurd readers, ignore that.

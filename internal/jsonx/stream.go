@@ -179,6 +179,13 @@ func DecodeError(path string, r *Reader, from int64, record int, err error) *pro
 		return mk(r.Offset(), "unexpected end of input (truncated file?)")
 	case errors.As(err, &se):
 		msg := strings.TrimPrefix(se.Error(), "json: ")
+		if strings.Contains(msg, "expected comma") || strings.Contains(msg, "after array element") || strings.Contains(msg, "after object key:value pair") {
+			// A missing separator: the culprit is the first byte after the
+			// previous value, which is where from points (give or take blanks).
+			if off, ok := r.skipBlanks(from); ok {
+				return mk(off, "malformed JSON: %s", msg)
+			}
+		}
 		if off, ok := r.locate(from); ok {
 			return mk(off, "malformed JSON: %s", msg)
 		}
@@ -187,6 +194,28 @@ func DecodeError(path string, r *Reader, from int64, record int, err error) *pro
 		return e
 	}
 	return &probity.Error{Code: probity.EINVALID, File: path, Where: Where(r, record, r.Offset()), Message: "read", Err: err}
+}
+
+// skipBlanks returns the offset of the first non-whitespace byte at or
+// after from, by re-reading.
+func (r *Reader) skipBlanks(from int64) (int64, bool) {
+	if r.at == nil || from < 0 {
+		return 0, false
+	}
+	buf := make([]byte, 4096)
+	for off := from; off < r.Offset(); {
+		n, err := r.at.ReadAt(buf[:min(int64(len(buf)), r.Offset()-off)], off)
+		for i := 0; i < n; i++ {
+			if !isSpace(buf[i]) {
+				return off + int64(i), true
+			}
+		}
+		off += int64(n)
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	return r.Offset(), true
 }
 
 // locate re-reads the input from offset from (the start of a value, or the
