@@ -101,7 +101,8 @@ func wilson(c, n int, z float64) Interval {
 	if c == n {
 		hi = 1
 	}
-	return Interval{math.Max(lo, 0), math.Min(hi, 1)}
+	// A one-sided level below ½ makes z negative; keep both ends in [0, 1].
+	return Interval{clamp(lo, 0, 1), clamp(hi, 0, 1)}
 }
 
 // WilsonLower returns the one-sided Wilson lower bound at level (0.95 means

@@ -320,6 +320,10 @@ func (s *Sequential) Successes() float64 { return s.s }
 // EValue returns the current e-value for Accept (evidence that p > P0).
 func (s *Sequential) EValue() float64 { return math.Exp(s.logE) }
 
+// LogEValue returns the natural log of EValue (the SPRT log likelihood ratio
+// for MethodSPRT), which stays finite where EValue over- or underflows.
+func (s *Sequential) LogEValue() float64 { return s.logE }
+
 // PValue returns the always-valid p-value for H₀: p <= P0, min over time
 // of 1/E, capped at 1. It is valid at the data-dependent stopping time.
 func (s *Sequential) PValue() float64 { return s.minP }
@@ -330,7 +334,9 @@ func (s *Sequential) PValueReject() float64 { return s.minPRej }
 
 // Interval returns the running intersection of the (1 − Alpha) mixture
 // confidence sequences (see ConfidenceSequence): an interval for the pass
-// rate that is valid at any stopping time, unlike a fixed-n interval.
+// rate that is valid at any stopping time, unlike a fixed-n interval. If the
+// intersection would exclude the current estimate (an event of probability
+// at most Alpha) it restarts from the current confidence set.
 func (s *Sequential) Interval() Interval { return s.cs }
 
 // sprtLogLR is the log likelihood ratio of p1 against p0 for score sum s in
@@ -462,6 +468,12 @@ func csWithin(s float64, n int, a, b, alpha float64, prev Interval) Interval {
 		if v, _ := g(math.Min(iv.Hi, 1)); v >= 0 || iv.Hi >= 1 {
 			iv.Hi = convexRoot(g, math.Min(iv.Hi, 1), mhat)
 		}
+	}
+	if !(iv.Lo <= mhat && mhat <= iv.Hi) && prev != (Interval{0, 1}) {
+		// The running intersection excludes the estimate or is empty, which
+		// happens with probability at most α; report the current set rather
+		// than an empty one.
+		return csWithin(s, n, a, b, alpha, Interval{0, 1})
 	}
 	return iv
 }
