@@ -28,6 +28,27 @@ func ClusteredSE(scores [][]float64) (mean, se float64) {
 	return mean, math.Sqrt(v)
 }
 
+// NaiveSE returns the mean of scores treated as independent and Miller's
+// CLT standard error √(Σ(sᵢ − s̄)²/(n(n−1))). It is here for comparison:
+// with repeated trials per task use ClusteredSE, and below a few hundred
+// 0/1 items use Wilson instead of any normal interval (METHODS §1). NaN for
+// fewer than 2 scores or a NaN score.
+func NaiveSE(scores []float64) (mean, se float64) {
+	if len(scores) < 2 {
+		return math.NaN(), math.NaN()
+	}
+	for _, s := range scores {
+		mean += s
+	}
+	n := float64(len(scores))
+	mean /= n
+	ss := 0.0
+	for _, s := range scores {
+		ss += (s - mean) * (s - mean)
+	}
+	return mean, math.Sqrt(ss / (n * (n - 1)))
+}
+
 // ClusteredSECR1 is ClusteredSE with the small-sample correction G/(G−1)
 // on the variance (CR1), for G clusters. It is NaN with fewer than 2
 // clusters.

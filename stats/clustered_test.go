@@ -31,6 +31,16 @@ func TestClusteredVectors(t *testing.T) {
 			flat = append(flat, []float64{s})
 		}
 	}
+	var all []float64
+	for _, cl := range clusterExample {
+		all = append(all, cl...)
+	}
+	if m, got := NaiveSE(all); !near(got, 0.150756, tol) || m != 0.5 {
+		t.Errorf("NaiveSE = %v, %.7f, want 0.5, 0.150756", m, got)
+	}
+	if m, se := NaiveSE([]float64{1}); !math.IsNaN(m) || !math.IsNaN(se) {
+		t.Errorf("NaiveSE(one score) = %v, %v, want NaN", m, se)
+	}
 	if _, got := ClusteredSE(flat); !near(got, 0.144338, tol) {
 		t.Errorf("ClusteredSE(singletons) = %.7f, want the naive 0.144338", got)
 	}

@@ -29,6 +29,10 @@
 //	Calibration                           Brier + Murphy decomposition,        ECE only with its binning scheme stated.
 //	                                      ReliabilityDiagram with per-bin
 //	                                      counts and intervals
+//	Confabulation across resamples        DiscreteSemanticEntropy /            (clustering by entailment is the caller's)
+//	                                      SemanticEntropy
+//	Which step breaks a long chain        StepHazards (life table, posterior   LLM-judge attribution only as a hint
+//	                                      interval); RetryStepSuccess
 //
 // Conventions: n is the number of trials, c the number of successes, level a
 // two-sided confidence level such as 0.95 unless a function says it is
