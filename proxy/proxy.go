@@ -101,6 +101,9 @@ type Proxy struct {
 	redact    *redactor
 
 	requests, upstreamErrors atomic.Int64
+	// active counts requests being served: their exchanges reach the
+	// recorder only when they end, so Flush waits for them first.
+	active atomic.Int64
 }
 
 // New returns a Proxy for opts. Close it to flush the recording.
@@ -174,6 +177,13 @@ func (p *Proxy) Stats() Stats {
 func (p *Proxy) Flush(ctx context.Context) error {
 	if p.rec == nil {
 		return nil
+	}
+	for p.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flush recording: %w", ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 	return p.rec.flush(ctx)
 }
@@ -252,6 +262,8 @@ const maxRequestBody = 64 << 20
 // back.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
+	p.active.Add(1)
+	defer p.active.Add(-1)
 	start := p.opts.Now()
 	run, path := splitRun(r.URL.Path)
 	if h := r.Header.Get(RunHeader); h != "" && run == "" {

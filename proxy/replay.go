@@ -113,6 +113,8 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rp.log.Info("forward", "path", path, "run", run)
 		p := rp.opts.Fork
 		p.requests.Add(1)
+		p.active.Add(1)
+		defer p.active.Add(-1)
 		ex := &exchange{run: sanitizeRun(run), start: p.opts.Now(), method: r.Method, path: path, query: r.URL.RawQuery,
 			reqHeader: r.Header.Clone(), reqBody: body}
 		defer func() {
