@@ -517,18 +517,16 @@ func FixedNDesign(p0, p1, alpha, power float64) (n, k int, err error) {
 	if !(p0 > 0 && p0 < 1) || !(p1 > p0 && p1 < 1) || !validLevel(alpha) || !validLevel(power) {
 		return 0, 0, probity.Errorf(probity.EINVALID, "fixed-n design: need 0 < p0 < p1 < 1 and alpha, power in (0, 1); got p0=%v p1=%v alpha=%v power=%v", p0, p1, alpha, power)
 	}
+	// k(n), the smallest k with P(X >= k | p0) <= alpha, moves by at most
+	// one as n grows by one, so it is tracked instead of searched for.
+	k = 1
 	for n = 1; n <= 100_000; n++ {
-		// Smallest k with P(X >= k | p0) <= alpha; the tail falls with k.
-		lo, hi := 0, n+1
-		for lo < hi {
-			mid := (lo + hi) / 2
-			if binomSF(mid, n, p0) <= alpha {
-				hi = mid
-			} else {
-				lo = mid + 1
-			}
+		for k > 0 && binomSF(k-1, n, p0) <= alpha {
+			k--
 		}
-		k = lo
+		for binomSF(k, n, p0) > alpha {
+			k++
+		}
 		if k <= n && binomSF(k, n, p1) >= power {
 			return n, k, nil
 		}

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -419,5 +420,32 @@ func TestPeekingInflation(t *testing.T) {
 			t.Errorf("%s: P(pass | p = p0) with peeking: p-value %.4f, Bayes %.4f; want %.3f, %.3f", tt.name, pv.PAccept, by.PAccept, tt.pValue, tt.bayes)
 		}
 		t.Logf("%s: peeking every trial passes at p = p0 with probability %.5f (p-value rule) and %.5f (posterior rule), nominal 0.05", tt.name, pv.PAccept, by.PAccept)
+	}
+}
+
+// BenchmarkSequentialVsFixed runs one simulated case per iteration with the
+// SPRT gate (p0 = 0.80, p1 = 0.90, α = 0.05, β = 0.2) and reports the trials
+// it used relative to the fixed-n test with the same error rates (n = 82),
+// measured in the same run:
+//
+//	go test ./stats -run '^$' -bench SequentialVsFixed
+func BenchmarkSequentialVsFixed(b *testing.B) {
+	n, _, err := FixedNDesign(0.8, 0.9, 0.05, 0.8)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []float64{0.80, 0.85, 0.90, 0.95} {
+		b.Run(fmt.Sprintf("p=%.2f", p), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			seqTrials, cases := 0, 0
+			for b.Loop() {
+				s := NewSequential(SequentialConfig{P0: 0.8, P1: 0.9})
+				for s.Observe(rng.Float64() < p) == Continue {
+				}
+				seqTrials += s.N()
+				cases++
+			}
+			b.ReportMetric(float64(seqTrials)/float64(cases*n), "seq/fixed-trials")
+		})
 	}
 }
