@@ -337,7 +337,6 @@ type locator struct {
 	src []byte
 }
 
-
 func (l locator) node(at string) ast.Node {
 	pth, err := yaml.PathString(at)
 	if err != nil {

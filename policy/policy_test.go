@@ -213,9 +213,9 @@ rules:
     deny: 'args.cmd.contains("curl")'
 `
 	tests := []struct {
-		mode, tool, args   string
-		effect, would      policy.Effect
-		rule               string
+		mode, tool, args string
+		effect, would    policy.Effect
+		rule             string
 	}{
 		{"enforce", "shell", `{"cmd":"rm -rf /"}`, policy.Deny, "", "no-rm"},
 		{"enforce", "shell", `{"cmd":"ls"}`, policy.Allow, "", ""},

@@ -75,6 +75,10 @@ func (p *Policy) NewSession(id string, ledger *Ledger) *Session {
 	return s
 }
 
+// Fresh returns an empty session for the same run, policy and ledger: the
+// history starts again, budget usage does not.
+func (s *Session) Fresh() *Session { return s.p.NewSession(s.ID, s.ledger) }
+
 // Ledger returns the budget ledger the session charges.
 func (s *Session) Ledger() *Ledger { return s.ledger }
 

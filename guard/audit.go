@@ -1,0 +1,112 @@
+package guard
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/probity/probity"
+	"github.com/probity/probity/policy"
+)
+
+// AuditLog is an append-only JSON Lines log of decisions and approval
+// outcomes. Each record is written with one write(2) on a file opened with
+// O_APPEND, so concurrent writers (even other processes) never interleave
+// records, and nothing already written is ever rewritten.
+type AuditLog struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+}
+
+// AuditRecord is one line of the audit log.
+type AuditRecord struct {
+	Time time.Time `json:"time"`
+	// Event is "decision" or "approval".
+	Event string `json:"event"`
+	Run   string `json:"run,omitempty"`
+	// CallID, Tool and Args identify the call.
+	CallID string          `json:"call_id,omitempty"`
+	Tool   string          `json:"tool,omitempty"`
+	Args   json.RawMessage `json:"args,omitempty"`
+	// Decision is allow, deny or approve; Would is what enforcement would
+	// have decided in shadow mode.
+	Decision   string             `json:"decision,omitempty"`
+	Would      string             `json:"would,omitempty"`
+	Rule       string             `json:"rule,omitempty"`
+	Message    string             `json:"message,omitempty"`
+	Reason     string             `json:"reason,omitempty"`
+	Evidence   []probity.Evidence `json:"evidence,omitempty"`
+	Matches    []policy.Match     `json:"matches,omitempty"`
+	Errors     []string           `json:"errors,omitempty"`
+	SideEffect bool               `json:"side_effect,omitempty"`
+	ApprovalID string             `json:"approval_id,omitempty"`
+	Status     string             `json:"status,omitempty"` // approval events
+	By         string             `json:"by,omitempty"`
+	Note       string             `json:"note,omitempty"`
+	LatencyNS  int64              `json:"latency_ns,omitempty"`
+}
+
+// OpenAudit opens (creating it if needed) the audit log at path for
+// appending.
+func OpenAudit(path string) (*AuditLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, &probity.Error{Code: probity.EINVALID, File: path, Message: "open audit log", Err: err}
+	}
+	return &AuditLog{f: f, path: path}, nil
+}
+
+// Write appends one record.
+func (l *AuditLog) Write(r *AuditRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("audit: encode: %w", err)
+	}
+	b = append(b, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return fmt.Errorf("audit %s: closed", l.path)
+	}
+	if _, err := l.f.Write(b); err != nil {
+		return fmt.Errorf("audit %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// Close closes the log.
+func (l *AuditLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+func (g *Guard) audit(c Call, v *Verdict, latency time.Duration) error {
+	if g.opts.Audit == nil {
+		return nil
+	}
+	return g.opts.Audit.Write(&AuditRecord{
+		Time: g.opts.Now().UTC(), Event: "decision", Run: c.Run, CallID: v.CallID, Tool: c.Tool, Args: c.Args,
+		Decision: v.Decision, Would: v.Would, Rule: v.Rule, Message: v.Message, Reason: v.Reason,
+		Evidence: v.Evidence, Matches: v.Matches, Errors: v.Errors, SideEffect: v.SideEffect,
+		ApprovalID: v.ApprovalID, LatencyNS: latency.Nanoseconds(),
+	})
+}
+
+func (g *Guard) auditApproval(a Approval) error {
+	if g.opts.Audit == nil {
+		return nil
+	}
+	return g.opts.Audit.Write(&AuditRecord{
+		Time: a.Resolved.UTC(), Event: "approval", Run: a.Run, CallID: a.CallID, Tool: a.Tool,
+		Rule: a.Rule, ApprovalID: a.ID, Status: a.Status, By: a.By, Note: a.Note,
+	})
+}
