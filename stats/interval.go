@@ -87,18 +87,20 @@ func Wilson(c, n int, level float64) Interval {
 }
 
 func wilson(c, n int, z float64) Interval {
-	nf := float64(n)
-	p := float64(c) / nf
+	return wilsonReal(float64(c)/float64(n), float64(n), z)
+}
+
+func wilsonReal(p, nf, z float64) Interval {
 	z2 := z * z
 	d := 1 + z2/nf
 	centre := (p + z2/(2*nf)) / d
 	half := z * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / d
 	lo, hi := centre-half, centre+half
 	// The formula gives exactly 0 and 1 at the edges only up to rounding.
-	if c == 0 {
+	if p == 0 {
 		lo = 0
 	}
-	if c == n {
+	if p == 1 {
 		hi = 1
 	}
 	// A one-sided level below ½ makes z negative; keep both ends in [0, 1].
@@ -121,6 +123,27 @@ func WilsonLower(c, n int, level float64) float64 {
 		return 0
 	}
 	return wilson(c, n, normalQuantile(level)).Lo
+}
+
+// WilsonEffective returns the Wilson interval for an observed rate phat at a
+// real-valued sample size nEff, such as the effective sample size N/deff of
+// clustered trials (deff = ClusteredSE's variance over p̂(1−p̂)/N, Kish's
+// design effect). At an integer nEff and phat = c/nEff it equals Wilson. It
+// returns NaNs unless 0 <= phat <= 1, nEff > 0 and the level is valid.
+func WilsonEffective(phat, nEff, level float64) Interval {
+	if !(phat >= 0 && phat <= 1) || !(nEff > 0) || math.IsInf(nEff, 0) || !validLevel(level) {
+		return nanInterval
+	}
+	return wilsonReal(phat, nEff, zTwoSided(level))
+}
+
+// WilsonEffectiveLower is the one-sided (z = Φ⁻¹(level)) lower bound of
+// WilsonEffective, or NaN for invalid input.
+func WilsonEffectiveLower(phat, nEff, level float64) float64 {
+	if !(phat >= 0 && phat <= 1) || !(nEff > 0) || math.IsInf(nEff, 0) || !validLevel(level) {
+		return math.NaN()
+	}
+	return wilsonReal(phat, nEff, normalQuantile(level)).Lo
 }
 
 // Wald returns the normal-approximation interval p̂ ± z·√(p̂(1−p̂)/n), not

@@ -191,6 +191,29 @@ func TestCoverage(t *testing.T) {
 	}
 }
 
+func TestWilsonEffective(t *testing.T) {
+	for _, in := range []struct{ c, n int }{{17, 20}, {0, 20}, {20, 20}, {9, 10}} {
+		if got, want := WilsonEffective(float64(in.c)/float64(in.n), float64(in.n), 0.95), Wilson(in.c, in.n, 0.95); !nearIv(got, want, 1e-12) {
+			t.Errorf("WilsonEffective(%d/%d) = %v, want Wilson's %v", in.c, in.n, got, want)
+		}
+	}
+	if got, want := WilsonEffectiveLower(0.85, 20, 0.95), WilsonLower(17, 20, 0.95); !near(got, want, 1e-12) {
+		t.Errorf("WilsonEffectiveLower = %v, want %v", got, want)
+	}
+	// Fewer effective trials give a wider interval.
+	if a, b := WilsonEffective(0.42, 200, 0.95), WilsonEffective(0.42, 90.5, 0.95); !(b.Lo < a.Lo && b.Hi > a.Hi) {
+		t.Errorf("n_eff 90.5 interval %v should contain the n=200 one %v", b, a)
+	}
+	for _, in := range [][2]float64{{-0.1, 10}, {1.1, 10}, {0.5, 0}, {0.5, math.Inf(1)}, {math.NaN(), 10}} {
+		if got := WilsonEffective(in[0], in[1], 0.95); got.Valid() {
+			t.Errorf("WilsonEffective(%v, %v) = %v, want NaNs", in[0], in[1], got)
+		}
+		if got := WilsonEffectiveLower(in[0], in[1], 0.95); !math.IsNaN(got) {
+			t.Errorf("WilsonEffectiveLower(%v, %v) = %v, want NaN", in[0], in[1], got)
+		}
+	}
+}
+
 func TestIntervalString(t *testing.T) {
 	if got, want := Wilson(17, 20, 0.95).String(), "[0.6396, 0.9476]"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
