@@ -94,6 +94,7 @@ type pstep struct {
 	// fill marks a return whose span recorded no output: it gets the
 	// sub-agent's last message, which is what the caller received.
 	fill bool
+	span int // index of the span it came from
 }
 
 // builder turns one trace's spans into a probity.Trace.
@@ -296,7 +297,7 @@ func (b *builder) add(i int, at time.Time, s probity.Step) {
 	if s.ParentID == "" {
 		s.ParentID = sp.parent
 	}
-	b.steps = append(b.steps, pstep{s: s, at: at})
+	b.steps = append(b.steps, pstep{s: s, at: at, span: i})
 }
 
 // key identifies a message for deduplication of repeated history. User
@@ -585,16 +586,14 @@ func (b *builder) agentSpan(i int) {
 // fillReturns gives a return without recorded output the last message its
 // agent wrote before it.
 func (b *builder) fillReturns() {
+	last := map[string]string{}
 	for k := range b.steps {
 		r := &b.steps[k]
-		if !r.fill {
-			continue
-		}
-		for j := k - 1; j >= 0; j-- {
-			if p := b.steps[j].s; p.Kind == probity.KindAssistant && p.Actor == r.s.Actor {
-				r.s.Content = p.Content
-				break
-			}
+		switch {
+		case r.s.Kind == probity.KindAssistant:
+			last[r.s.Actor] = r.s.Content
+		case r.fill:
+			r.s.Content = last[r.s.Actor]
 		}
 	}
 }
@@ -631,7 +630,7 @@ func (b *builder) rootIO(i int, actor string) {
 		st := probity.Step{Kind: probity.KindFinal, Actor: actor, Content: out, Start: end, End: end,
 			ID: sp.id, ParentID: sp.parent}
 		st.Pos = probity.Position{Index: sp.ord, SpanID: sp.id, Line: sp.line}
-		b.finals = append(b.finals, pstep{s: st, at: end})
+		b.finals = append(b.finals, pstep{s: st, at: end, span: i})
 	}
 }
 
@@ -639,37 +638,27 @@ func (b *builder) addFinals() {
 	if len(b.finals) == 0 {
 		return
 	}
+	sort.SliceStable(b.finals, func(x, y int) bool { return b.finals[x].at.Before(b.finals[y].at) })
+	merged := make([]pstep, 0, len(b.steps)+len(b.finals))
 	said := map[string]bool{}
+	last, j := "", 0
 	for _, f := range b.finals {
-		last := ""
-		for _, p := range b.steps {
-			if p.at.After(f.at) {
-				break
+		for ; j < len(b.steps) && !b.steps[j].at.After(f.at); j++ {
+			if k := b.steps[j].s.Kind; k == probity.KindAssistant || k == probity.KindFinal {
+				last = b.steps[j].s.Content
 			}
-			if p.s.Kind == probity.KindAssistant || p.s.Kind == probity.KindFinal {
-				last = p.s.Content
-			}
+			merged = append(merged, b.steps[j])
 		}
 		if last == f.s.Content || said[f.s.Content] {
 			continue
 		}
 		said[f.s.Content] = true
-		f.s.Pos.Part = b.partOf(f.s.Pos.Index)
-		k := sort.Search(len(b.steps), func(x int) bool { return b.steps[x].at.After(f.at) })
-		b.steps = append(b.steps, pstep{})
-		copy(b.steps[k+1:], b.steps[k:])
-		b.steps[k] = f
+		f.s.Pos.Part = b.part[f.span]
+		b.part[f.span]++
+		merged = append(merged, f)
+		last = f.s.Content
 	}
-}
-
-func (b *builder) partOf(ord int) int {
-	for i, s := range b.spans {
-		if s.ord == ord {
-			b.part[i]++
-			return b.part[i] - 1
-		}
-	}
-	return 0
+	b.steps = append(merged, b.steps[j:]...)
 }
 
 // retrievalSpan maps fetched documents, one retrieval step each.

@@ -60,9 +60,10 @@ var syntheticBase = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 // OTLP/gRPC or protobuf; use Write for OTLP/JSON.
 func Encode(traces ...*probity.Trace) *coltrace.ExportTraceServiceRequest {
 	req := &coltrace.ExportTraceServiceRequest{}
+	used := map[string]bool{}
 	for _, t := range traces {
 		if t != nil {
-			req.ResourceSpans = append(req.ResourceSpans, encodeTrace(t))
+			req.ResourceSpans = append(req.ResourceSpans, encodeTrace(t, used))
 		}
 	}
 	return req
@@ -85,14 +86,15 @@ func Write(w io.Writer, traces ...*probity.Trace) error {
 // The output is a single line: it is both a JSON document and a valid
 // JSON Lines file, as the OpenTelemetry Collector's file receiver reads.
 type Writer struct {
-	w   io.Writer
-	n   int
-	err error
+	w    io.Writer
+	n    int
+	err  error
+	used map[string]bool // trace ids written, so two traces never share one
 }
 
 // NewWriter returns a Writer that writes to w. Call Close to finish the
 // document.
-func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w, used: map[string]bool{}} }
 
 var jsonOpts = protojson.MarshalOptions{UseEnumNumbers: true} // the spec wants enums as integers
 
@@ -104,7 +106,7 @@ func (ew *Writer) Write(t *probity.Trace) error {
 	if t == nil {
 		return nil
 	}
-	rs := encodeTrace(t)
+	rs := encodeTrace(t, ew.used)
 	for _, ss := range rs.ScopeSpans {
 		for _, sp := range ss.Spans {
 			sp.TraceId = hexAsBase64(sp.TraceId)
@@ -152,12 +154,25 @@ func (ew *Writer) Close() error {
 	return ew.err
 }
 
-func traceIDFor(t *probity.Trace) []byte {
+// traceIDFor returns t's OTLP trace id: its own when it is one (an OTLP
+// trace keeps its id), else one derived from its source and id. used holds
+// the ids already written; two traces never share one, or reading the file
+// back would merge them.
+func traceIDFor(t *probity.Trace, used map[string]bool) []byte {
+	var id []byte
 	if b, err := hex.DecodeString(t.ID); err == nil && len(b) == 16 && !allZero(b) && strings.ToLower(t.ID) == t.ID {
-		return b // an OTLP trace keeps its id
+		id = b
 	}
-	h := sha256.Sum256([]byte("probity.trace\x00" + t.Source + "\x00" + t.ID))
-	return h[:16]
+	for n := 0; id == nil || used[string(id)]; n++ {
+		seed := "probity.trace\x00" + t.Source + "\x00" + t.ID
+		if n > 0 {
+			seed += fmt.Sprintf("\x00%d", n)
+		}
+		h := sha256.Sum256([]byte(seed))
+		id = h[:16]
+	}
+	used[string(id)] = true
+	return id
 }
 
 func spanIDFor(tid []byte, label string) []byte {
@@ -236,8 +251,8 @@ type outMessage struct {
 
 func textPart(s string) outPart { return outPart{Type: "text", Content: &s} }
 
-func encodeTrace(t *probity.Trace) *tracepb.ResourceSpans {
-	tid := traceIDFor(t)
+func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans {
+	tid := traceIDFor(t, used)
 	res := []*commonpb.KeyValue{kvs("service.name", "probity"), kvs(attrTraceID, t.ID), kvs(attrSource, t.Source), kvs(attrFormat, t.Format)}
 	if t.Task != "" {
 		res = append(res, kvs(attrTask, t.Task))
@@ -286,6 +301,7 @@ func encodeTrace(t *probity.Trace) *tracepb.ResourceSpans {
 	}
 	prev := base
 	stack := []*tracepb.Span{root}
+	returns := matchReturns(t)
 	var lastEnd uint64
 	for i := range t.Steps {
 		s := &t.Steps[i]
@@ -309,7 +325,7 @@ func encodeTrace(t *probity.Trace) *tracepb.ResourceSpans {
 		parent := stack[len(stack)-1]
 		sp := &tracepb.Span{TraceId: tid, SpanId: spanIDFor(tid, fmt.Sprintf("step/%d", i)), ParentSpanId: parent.SpanId,
 			StartTimeUnixNano: nanos(st), EndTimeUnixNano: nanos(en), Kind: tracepb.Span_SPAN_KIND_INTERNAL}
-		sp.Attributes = stepAttrs(t, i, sp)
+		sp.Attributes = stepAttrs(t, i, sp, returns)
 		switch {
 		case s.Start.IsZero() && s.End.IsZero():
 			sp.Attributes = append(sp.Attributes, kvb(attrUntimed, true))
@@ -325,23 +341,24 @@ func encodeTrace(t *probity.Trace) *tracepb.ResourceSpans {
 			sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: s.Error.Message}
 		}
 		spans = append(spans, sp)
-		// Every enclosing span lasts at least as long as what it encloses.
-		for _, p := range stack {
-			if p.EndTimeUnixNano < sp.EndTimeUnixNano {
-				p.EndTimeUnixNano = sp.EndTimeUnixNano
-			}
-		}
-		if sp.EndTimeUnixNano > lastEnd {
-			lastEnd = sp.EndTimeUnixNano
-		}
+		// Every enclosing span lasts at least as long as what it encloses:
+		// the innermost grows now, the outer ones when it is closed.
+		top := stack[len(stack)-1]
+		top.EndTimeUnixNano = max(top.EndTimeUnixNano, sp.EndTimeUnixNano)
+		lastEnd = max(lastEnd, sp.EndTimeUnixNano)
 		switch s.Kind {
 		case probity.KindHandoff:
 			stack = append(stack, sp)
 		case probity.KindReturn:
 			if len(stack) > 1 {
 				stack = stack[:len(stack)-1]
+				p := stack[len(stack)-1]
+				p.EndTimeUnixNano = max(p.EndTimeUnixNano, top.EndTimeUnixNano)
 			}
 		}
+	}
+	for k := len(stack) - 1; k > 0; k-- {
+		stack[k-1].EndTimeUnixNano = max(stack[k-1].EndTimeUnixNano, stack[k].EndTimeUnixNano)
 	}
 	root.StartTimeUnixNano = nanos(base)
 	if len(spans) > 1 && spans[1].StartTimeUnixNano < root.StartTimeUnixNano {
@@ -401,34 +418,41 @@ func toolCallValue(c probity.ToolCall) *commonpb.AnyValue {
 	return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: fields}}}
 }
 
-// subAgent names the agent a handoff at step i hands to: the actor of the
-// matching return, else of the next step by someone else.
-func subAgent(t *probity.Trace, i int) string {
-	from := t.Steps[i].Actor
-	depth := 0
-	for j := i + 1; j < len(t.Steps); j++ {
-		switch t.Steps[j].Kind {
-		case probity.KindHandoff:
-			depth++
-		case probity.KindReturn:
-			if depth == 0 {
-				if a := t.Steps[j].Actor; a != "" {
-					return a
-				}
-			}
-			depth--
-		}
+// subAgent names the agent a handoff at step i hands to: the actor of its
+// matching return (ret[i], from matchReturns), else of the next step when
+// someone else wrote it.
+func subAgent(t *probity.Trace, i int, ret map[int]int) string {
+	if j, ok := ret[i]; ok && t.Steps[j].Actor != "" {
+		return t.Steps[j].Actor
 	}
-	for j := i + 1; j < len(t.Steps); j++ {
-		if a := t.Steps[j].Actor; a != "" && a != from && a != actorTool && a != actorUser {
+	if i+1 < len(t.Steps) {
+		if a := t.Steps[i+1].Actor; a != "" && a != t.Steps[i].Actor && a != actorTool && a != actorUser {
 			return a
 		}
 	}
 	return "agent"
 }
 
+// matchReturns pairs each handoff with the return that closes it.
+func matchReturns(t *probity.Trace) map[int]int {
+	ret := map[int]int{}
+	var open []int
+	for i, s := range t.Steps {
+		switch s.Kind {
+		case probity.KindHandoff:
+			open = append(open, i)
+		case probity.KindReturn:
+			if len(open) > 0 {
+				ret[open[len(open)-1]] = i
+				open = open[:len(open)-1]
+			}
+		}
+	}
+	return ret
+}
+
 // stepAttrs returns the attributes of step i's span and names the span.
-func stepAttrs(t *probity.Trace, i int, sp *tracepb.Span) []*commonpb.KeyValue {
+func stepAttrs(t *probity.Trace, i int, sp *tracepb.Span, returns map[int]int) []*commonpb.KeyValue {
 	s := &t.Steps[i]
 	a := []*commonpb.KeyValue{kvs(attrKind, string(s.Kind)), kvi(attrIndex, int64(s.Pos.Index))}
 	if s.Pos.Part != 0 {
@@ -544,7 +568,7 @@ func stepAttrs(t *probity.Trace, i int, sp *tracepb.Span) []*commonpb.KeyValue {
 		a = append(a, kvs("gen_ai.operation.name", "retrieval"), kvs("gen_ai.retrieval.documents", jsonText([]any{doc})),
 			kvs("openinference.span.kind", "RETRIEVER"))
 	case probity.KindHandoff:
-		to := subAgent(t, i)
+		to := subAgent(t, i, returns)
 		sp.Name = "invoke_agent " + to
 		a = append(a, kvs("gen_ai.operation.name", "invoke_agent"), kvs("gen_ai.agent.name", to),
 			kvs("input.value", s.Content), kvs("openinference.span.kind", "AGENT"))

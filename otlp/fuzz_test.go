@@ -1,0 +1,71 @@
+package otlp_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/probity/probity"
+	"github.com/probity/probity/internal/shareddata"
+	"github.com/probity/probity/otlp"
+	"github.com/probity/probity/taubench"
+)
+
+// FuzzRead feeds Read arbitrary bytes. It must never panic; whatever it
+// accepts must write as OTLP/JSON and read back to the same model. Seeds:
+// the hand-made fixtures, the example, and real τ-bench runs converted to
+// OTLP (when ../shared/data is present). Crashers found are kept in
+// testdata/fuzz/FuzzRead.
+func FuzzRead(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.otlp.json*"))
+	files = append(files, filepath.Join("..", "examples", "support-billing.otlp.json"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(spanFile("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")))
+	var buf bytes.Buffer
+	if err := otlp.Write(&buf, handTrace()); err == nil {
+		f.Add(buf.Bytes())
+	}
+	if dir, err := shareddata.Find(); err == nil {
+		path := filepath.Join(dir, "tau-bench", "gpt-4o-airline.json")
+		if r, err := os.Open(path); err == nil {
+			n := 0
+			_ = taubench.Read(context.Background(), path, r, func(t *probity.Trace) error {
+				if n++; n <= 3 {
+					var b bytes.Buffer
+					if otlp.Write(&b, t) == nil {
+						f.Add(b.Bytes())
+					}
+				}
+				return nil
+			})
+			r.Close()
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		traces, err := readAll(t, "fuzz.json", data)
+		if err != nil {
+			if probity.ErrorCode(err) != probity.EINVALID {
+				t.Fatalf("Read error %v has code %s, want invalid", err, probity.ErrorCode(err))
+			}
+			return
+		}
+		var out bytes.Buffer
+		if err := otlp.Write(&out, traces...); err != nil {
+			t.Fatalf("Write(Read(data)): %v", err)
+		}
+		back, err := readAll(t, "back.json", out.Bytes())
+		if err != nil {
+			t.Fatalf("Read(Write(Read(data))): %v\n%s", err, out.Bytes())
+		}
+		if diff := cmp.Diff(traces, back); diff != "" {
+			t.Fatalf("round trip differs (-first +second):\n%s", diff)
+		}
+	})
+}
