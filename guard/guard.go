@@ -27,8 +27,11 @@ import (
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/chatmsg"
 	"github.com/probity/probity/policy"
 )
+
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // Options configures a Guard. Only Policy is required.
 type Options struct {
@@ -88,6 +91,7 @@ type runState struct {
 	pos      int  // next source position for steps the guard records itself
 	messages int  // how many client-sent messages are already in s
 	external bool // the client sends its history as messages
+	conv     chatmsg.Converter
 	lastUsed time.Time
 }
 
@@ -103,12 +107,13 @@ type Call struct {
 	Tool string `json:"tool"`
 	// Args is the call's arguments as a JSON object.
 	Args json.RawMessage `json:"args,omitempty"`
-	// Messages, when set, is the run's conversation so far (OpenAI chat
-	// messages: role, content, tool_calls, tool_call_id). The guard then
-	// takes the run's history from the messages instead of recording calls
-	// itself; send the whole conversation each time (only new messages are
-	// read).
-	Messages []Message `json:"messages,omitempty"`
+	// Messages, when set, is the run's conversation so far: OpenAI chat
+	// messages (role, content, tool_calls, tool_call_id) or Anthropic
+	// Messages (content blocks with tool_use and tool_result). The guard
+	// then takes the run's history from the messages instead of recording
+	// calls itself; send the whole conversation each time (only new
+	// messages are read).
+	Messages []json.RawMessage `json:"messages,omitempty"`
 }
 
 // Verdict is the guard's answer: the JSON body of POST /v1/decide.

@@ -48,7 +48,7 @@ budgets:
     per: day
 `
 
-func newGuard(t *testing.T, src string, opts guard.Options) *guard.Guard {
+func newGuard(t testing.TB, src string, opts guard.Options) *guard.Guard {
 	t.Helper()
 	p, err := policy.Parse([]byte(src))
 	if err != nil {
@@ -306,7 +306,7 @@ func waitPending(t *testing.T, c *guard.Client) string {
 	return ""
 }
 
-func startServer(t *testing.T, g *guard.Guard) *guard.Client {
+func startServer(t testing.TB, g *guard.Guard) *guard.Client {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -420,21 +420,22 @@ rules:
     confirm: '(?i)\byes\b'
 `, guard.Options{})
 	c := startServer(t, g)
-	conv := []guard.Message{
-		{Role: "user", Content: json.RawMessage(`"cancel #W1 please"`)},
-		{Role: "assistant", Content: json.RawMessage(`"I will cancel order #W1. Confirm?"`)},
+	conv := []json.RawMessage{
+		json.RawMessage(`{"role":"user","content":"cancel #W1 please"}`),
+		json.RawMessage(`{"role":"assistant","content":"I will cancel order #W1. Confirm?"}`),
 	}
 	call := guard.Call{Run: "m", Tool: "cancel_order", Args: json.RawMessage(`{"order_id":"#W1"}`), Messages: conv}
 	if v, err := c.Decide(context.Background(), call, false); err != nil || v.Decision != "deny" || v.Rule != "confirm-cancel" {
 		t.Errorf("before the user said yes: %+v %v, want deny by confirm-cancel", v, err)
 	}
-	call.Messages = append(conv, guard.Message{Role: "user", Content: json.RawMessage(`[{"type":"text","text":"Yes, go ahead"}]`)})
+	// Anthropic content blocks work as well as OpenAI strings.
+	call.Messages = append(conv, json.RawMessage(`{"role":"user","content":[{"type":"text","text":"Yes, go ahead"}]}`))
 	if v, err := c.Decide(context.Background(), call, false); err != nil || v.Decision != "allow" {
 		t.Errorf("after the user said yes: %+v %v, want allow", v, err)
 	}
-	call.Messages = []guard.Message{{Role: "robot", Content: json.RawMessage(`"x"`)}}
+	call.Messages = []json.RawMessage{json.RawMessage(`{"content":"no role"}`)}
 	if _, err := c.Decide(context.Background(), call, false); probity.ErrorCode(err) != probity.EINVALID {
-		t.Errorf("bad role: %v, want invalid", err)
+		t.Errorf("message without a role: %v, want invalid", err)
 	}
 }
 
