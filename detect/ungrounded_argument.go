@@ -177,7 +177,7 @@ func evidenceOf(c *Context, rs []provenance.Result) []probity.Evidence {
 			Note:       r.Note,
 		}
 		if r.Source != nil {
-			e.Source = r.Source.Snippet
+			e.Source = r.Source.Snippet()
 			e.SourceStep = r.Source.Pos.Index
 		}
 		if e.Note == "" && r.Class == provenance.Ungrounded {

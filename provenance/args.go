@@ -57,9 +57,13 @@ func (w *argWalker) walk(v any, path, key string) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			p := k
+			name := k
+			if k == "" {
+				name = `""` // an empty key still needs a visible path
+			}
+			p := name
 			if path != "" {
-				p = path + "." + k
+				p = path + "." + name
 			}
 			w.walk(x[k], p, k)
 		}

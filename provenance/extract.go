@@ -27,12 +27,24 @@ func ExtractAt(text string, clock time.Time) []Atom {
 	return s.out
 }
 
+// extractSource is ExtractAt for input steps: quoted strings are skipped,
+// because in a tool result every JSON string is quoted and quoted atoms are
+// never evidence of anything on their own (they are Weak).
+func extractSource(text string, clock time.Time) []Atom {
+	s := scanner{text: text, clock: clock, noQuoted: true}
+	s.out = make([]Atom, 0, len(text)/48+1)
+	s.run()
+	return s.out
+}
+
 type scanner struct {
 	text   string
 	clock  time.Time
 	out    []Atom
 	inCode bool // inside a ``` fence
 	inline int  // end offset of the current `inline code`, or 0
+
+	noQuoted bool // skip quoted strings (see extractSource)
 }
 
 func isAlpha(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
@@ -108,6 +120,9 @@ func (s *scanner) run() {
 // the closing quote on the same line, when it is short enough to be a value
 // and is not a JSON object key (followed by ':').
 func (s *scanner) quoted(i int, open byte, closing string) {
+	if s.noQuoted {
+		return
+	}
 	t := s.text
 	w := 1
 	if open == 0 {
@@ -254,11 +269,22 @@ func normPath(p string) string {
 // or an ordinary word (skipped).
 func (s *scanner) word(i int) int {
 	t := s.text
+	// Fast path: a plain word (letters up to a space or punctuation that
+	// cannot continue an id, email or path) needs only the month, relative
+	// day and booking-code checks. Most of any text is such words.
+	j := i
+	for j < len(t) && isAlpha(t[j]) {
+		j++
+	}
+	if j == len(t) || !(isDigit(t[j]) || strings.IndexByte("_./@#-+~", t[j]) >= 0) ||
+		t[j] == '.' && (j+1 == len(t) || t[j+1] == ' ' || t[j+1] == '\n' || t[j+1] == '"') {
+		return s.plainWord(i, j)
+	}
 	if e := s.pathEnd(i); e > i {
 		s.emit(Atom{Raw: t[i:e], Norm: normPath(t[i:e]), Kind: KindPath, Start: i, End: e})
 		return e
 	}
-	j := s.wordEnd(i)
+	j = s.wordEnd(i)
 	if j == i {
 		return i + 1
 	}
@@ -274,26 +300,34 @@ func (s *scanner) word(i int) int {
 		}
 	}
 	if letters == len(w) {
-		if m := monthOf(w); m > 0 {
-			if e, ok := s.monthDate(i, j, m); ok {
-				return e
-			}
-		}
-		if !s.clock.IsZero() {
-			if d, ok := relativeDay(w); ok {
-				day := s.clock.AddDate(0, 0, d)
-				s.emit(Atom{Raw: w, Norm: day.Format("2006-01-02"), Kind: KindDate, Start: i, End: j})
-				return j
-			}
-		}
-		if len(w) == 6 && isUpperWord(w) && !commonCaps[w] {
-			// Six capital letters: a booking reference such as HXDUBJ.
-			s.emit(Atom{Raw: w, Norm: strings.ToLower(w), Kind: KindID, Start: i, End: j})
-		}
-		return j
+		return s.plainWord(i, j)
 	}
 	if s.idWord(i, j) {
 		return j
+	}
+	return j
+}
+
+// plainWord handles a word of letters only at t[i:j]: a month name that
+// starts a date, a relative day, a six-capital booking code, or nothing.
+func (s *scanner) plainWord(i, j int) int {
+	t := s.text
+	w := t[i:j]
+	if m := monthOf(w); m > 0 {
+		if e, ok := s.monthDate(i, j, m); ok {
+			return e
+		}
+	}
+	if !s.clock.IsZero() && len(w) >= 5 && len(w) <= 9 {
+		if d, ok := relativeDay(w); ok {
+			day := s.clock.AddDate(0, 0, d)
+			s.emit(Atom{Raw: w, Norm: day.Format("2006-01-02"), Kind: KindDate, Start: i, End: j})
+			return j
+		}
+	}
+	if len(w) == 6 && isUpperWord(w) && !commonCaps[w] {
+		// Six capital letters: a booking reference such as HXDUBJ.
+		s.emit(Atom{Raw: w, Norm: strings.ToLower(w), Kind: KindID, Start: i, End: j})
 	}
 	return j
 }
@@ -856,7 +890,19 @@ func monthOf(w string) int {
 	if len(w) < 3 || len(w) > 9 {
 		return 0
 	}
-	return months[strings.ToLower(w)]
+	var b [9]byte
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	switch b[0] {
+	case 'j', 'f', 'm', 'a', 's', 'o', 'n', 'd':
+		return months[string(b[:len(w)])] // no allocation for a map index
+	}
+	return 0
 }
 
 func relativeDay(w string) (int, bool) {

@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"time"
@@ -42,8 +43,33 @@ type Source struct {
 	Tool  string       `json:"tool,omitempty"`
 	// Value is the matching value as written at the source.
 	Value string `json:"value"`
-	// Snippet quotes the source around Value (at most about 100 bytes).
-	Snippet string `json:"snippet"`
+
+	// text and [start, end) locate Value for Snippet, which is computed
+	// only when asked for: most sources are never shown.
+	text       string
+	start, end int
+	path       string
+}
+
+// Snippet quotes the source around Value on one line, at most about 100
+// bytes; for a value from tool-call arguments it is "path: value".
+func (s *Source) Snippet() string {
+	if s == nil {
+		return ""
+	}
+	if s.path != "" || s.end > len(s.text) || s.start > s.end {
+		return strings.TrimPrefix(s.path+": ", ": ") + s.Value
+	}
+	return snippet(s.text, s.start, s.end)
+}
+
+// MarshalJSON includes the snippet.
+func (s Source) MarshalJSON() ([]byte, error) {
+	type plain Source
+	return json.Marshal(struct {
+		plain
+		Snippet string `json:"snippet"`
+	}{plain(s), s.Snippet()})
 }
 
 // Result is the provenance of one atom.
@@ -165,22 +191,27 @@ func roleOf(a Atom, c int64) opRole {
 
 // Index holds the values of the steps added so far, so that the atoms of a
 // new step can be classified against what its actor could see. Lookups are
-// hash-map probes on the normalised value; near-misses are found through a
-// deletion-neighbourhood index (every value with one character deleted),
-// so both cost time proportional to the length of the value, not to the
-// size of the trace. An Index is not safe for concurrent use.
+// hash-map probes on the normalised value; near-misses are found by probing
+// the same map with every one-edit variant of an unsupported value (about
+// 40 probes per character), so both cost time proportional to the length
+// of the value, not to the size of the trace. An Index is not safe for
+// concurrent use.
 //
 // The zero Index is not usable; call NewIndex.
 type Index struct {
-	narrow  bool // derive from the last few steps only (see classify)
-	clock   time.Time
-	steps   []stepRec
-	byPos   map[int]int // pos given to Add → steps slot
-	entries map[string]*entry
-	near    map[string][]string // key with one byte deleted → keys
-	suffix  map[string][]string // "s:" + last 2..6 digits → keys
-	nums    []numRec
-	dates   []occ
+	narrow    bool // derive from the last few steps only (see classify)
+	cache     [2]opSet
+	broadSlot int
+	broadUsed int
+	clock     time.Time
+	steps     []stepRec
+	byPos     map[int]int // pos given to Add → steps slot
+	entries   map[string]*entry
+	suffix    map[uint64][]string // last 2..6 digits (see suffixKey) → keys
+	// suffixPending holds keys not yet in suffix (see indexSuffixes).
+	suffixPending []string
+	nums      []numRec
+	dates     []occ
 }
 
 // NewIndex returns an empty index.
@@ -188,8 +219,7 @@ func NewIndex(opts ...Option) *Index {
 	x := &Index{
 		byPos:   map[int]int{},
 		entries: map[string]*entry{},
-		near:    map[string][]string{},
-		suffix:  map[string][]string{},
+		suffix:  map[uint64][]string{},
 	}
 	for _, o := range opts {
 		o(x)
@@ -218,8 +248,12 @@ func isCalculator(name string) bool {
 // call, those of its arguments.
 func StepAtoms(s probity.Step, clock time.Time) []Atom {
 	var atoms []Atom
-	if s.Content != "" && !(s.Kind == probity.KindToolResult && s.Tool != nil && s.Content == "") {
-		atoms = ExtractAt(s.Content, clock)
+	if s.Content != "" {
+		if s.Kind.IsInput() {
+			atoms = extractSource(s.Content, clock)
+		} else {
+			atoms = ExtractAt(s.Content, clock)
+		}
 	}
 	if isOutput(s.Kind) && s.Tool != nil {
 		if len(s.Tool.Args) > 0 {
@@ -386,8 +420,9 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 	if e == nil {
 		e = &entry{input: occ{step: -1}}
 		x.entries[k] = e
-		x.indexNear(k, a)
-		x.indexSuffix(k, a)
+		if a.Kind != KindSuffix && a.Kind != KindDate && a.Kind != KindTime && len(trailingDigits(a.Norm)) >= 4 {
+			x.suffixPending = append(x.suffixPending, k)
+		}
 	}
 	at := occ{step: int32(slot), atom: ai}
 	if n := len(e.steps); n == 0 || e.steps[n-1] != int32(slot) {
@@ -465,36 +500,43 @@ func nearEligible(a Atom) bool {
 	return false
 }
 
-func (x *Index) indexNear(k string, a Atom) {
-	// Sources are indexed more widely than queries are checked: a plain
-	// "price": 155 in a tool result is the original of a corrupted "$185".
-	eligible := nearEligible(a) || a.family() == 'n' && len(a.Norm) >= 3
-	if !eligible || len(k) > 64 {
-		return
+// indexSuffixes brings the suffix index up to date. It runs only when a
+// partial reference is classified, so traces without one never pay for it.
+func (x *Index) indexSuffixes() {
+	for _, k := range x.suffixPending {
+		x.indexSuffix(k)
 	}
-	// Skip the two-byte family prefix: a deletion there would change the family.
-	for p := 2; p < len(k); p++ {
-		v := k[:p] + k[p+1:]
-		if l := x.near[v]; len(l) < 8 {
-			x.near[v] = append(l, k)
-		}
-	}
+	x.suffixPending = x.suffixPending[:0]
 }
 
-func (x *Index) indexSuffix(k string, a Atom) {
-	if a.Kind == KindSuffix {
-		return
-	}
-	d := digitsOf(a.Norm)
-	if len(d) < 4 || a.Kind == KindDate || a.Kind == KindTime {
-		return
-	}
+func (x *Index) indexSuffix(k string) {
+	d := trailingDigits(k)
 	for n := 2; n <= 6 && n < len(d); n++ {
-		sk := "s:" + d[len(d)-n:]
+		sk := suffixKey(d[len(d)-n:])
 		if l := x.suffix[sk]; len(l) < 8 {
 			x.suffix[sk] = append(l, k)
 		}
 	}
+}
+
+// trailingDigits returns the run of digits that ends s.
+func trailingDigits(s string) string {
+	i := len(s)
+	for i > 0 && isDigit(s[i-1]) {
+		i--
+	}
+	return s[i:]
+}
+
+// suffixKey packs up to 6 digits and their count (leading zeros matter:
+// "0478" is not "478") into a map key without allocating.
+func suffixKey(d string) uint64 {
+	v := uint64(len(d)) << 32
+	var n uint64
+	for i := 0; i < len(d); i++ {
+		n = n*10 + uint64(d[i]-'0')
+	}
+	return v | n
 }
 
 // visible returns an occurrence of e that actor could see: an input, or a
@@ -524,13 +566,8 @@ func (x *Index) ownEarlier(e *entry, actor string, before int) (outOcc, bool) {
 func (x *Index) source(at occ) *Source {
 	r := &x.steps[at.step]
 	a := r.atoms[at.atom]
-	src := &Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw}
-	if a.Path != "" || a.End > len(r.text) {
-		src.Snippet = strings.TrimPrefix(a.Path+": ", ": ") + a.Raw
-	} else {
-		src.Snippet = snippet(r.text, a.Start, a.End)
-	}
-	return src
+	return &Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw,
+		text: r.text, start: a.Start, end: a.End, path: a.Path}
 }
 
 // snippet quotes text around [start, end) on one line, at most about 100
@@ -576,7 +613,11 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 				}
 			}
 		}
-		for _, k := range x.suffix["s:"+a.Norm] {
+		if len(a.Norm) > 6 || !isDigits(a.Norm) {
+			return r
+		}
+		x.indexSuffixes()
+		for _, k := range x.suffix[suffixKey(a.Norm)] {
 			if at, ok := x.visible(x.entries[k], actor, slot); ok {
 				r.Class, r.Source = Grounded, x.source(at)
 				r.Note = "partial reference: " + r.Source.Value + " ends in " + a.Norm
@@ -709,14 +750,15 @@ func (x *Index) nearMiss(a Atom, actor string, slot int) (Result, bool) {
 		return Result{}, false
 	}
 	k := a.Key()
-	if len(k) > 64 {
+	if len(k) > 66 {
 		return Result{}, false
 	}
-	try := func(cand string) (Result, bool) {
-		if cand == k {
-			return Result{}, false
-		}
-		e := x.entries[cand]
+	// Sources are probed with every one-edit variant of k rather than kept
+	// in a deletion index: queries are rare (only unsupported values), so
+	// the cost is paid per question, not per source value. A variant costs
+	// one map probe; m[string(b)] does not allocate.
+	try := func(cand []byte) (Result, bool) {
+		e := x.entries[string(cand)]
 		if e == nil {
 			return Result{}, false
 		}
@@ -724,31 +766,78 @@ func (x *Index) nearMiss(a Atom, actor string, slot int) (Result, bool) {
 		if !ok {
 			return Result{}, false
 		}
-		note, ok := oneEdit(k[2:], cand[2:])
-		if !ok || len(k) != len(cand) && len(k) < 7 {
-			// A dropped or added character in a short value ("247" and
-			// "24") is a different number, not a corrupted copy.
+		if !nearEligible(x.steps[at.step].atoms[at.atom]) && !(a.family() == 'n' && len(cand) >= 5) {
+			return Result{}, false
+		}
+		note, ok := oneEdit(k[2:], string(cand[2:]))
+		if !ok {
 			return Result{}, false
 		}
 		return Result{Atom: a, Class: NearMiss, Source: x.source(at), Note: note}, true
 	}
-	// The source has one more character (a was corrupted by dropping one).
-	for _, cand := range x.near[k] {
-		if r, ok := try(cand); ok {
-			return r, true
+	alphabet := func(c byte) string {
+		switch {
+		case isDigit(c):
+			return "0123456789"
+		case a.family() == 'n':
+			return ""
+		case isAlpha(c):
+			return "abcdefghijklmnopqrstuvwxyz"
 		}
+		return ""
 	}
+	buf := []byte(k)
+	// A changed character.
 	for p := 2; p < len(k); p++ {
-		v := k[:p] + k[p+1:]
-		// Same length: a changed or swapped character.
-		for _, cand := range x.near[v] {
-			if r, ok := try(cand); ok {
+		orig := buf[p]
+		for _, c := range []byte(alphabet(orig)) {
+			if c == orig {
+				continue
+			}
+			buf[p] = c
+			if r, ok := try(buf); ok {
 				return r, true
 			}
 		}
-		// The source has one fewer character (a gained one).
-		if r, ok := try(v); ok {
+		buf[p] = orig
+	}
+	// Two adjacent characters swapped.
+	for p := 2; p+1 < len(k); p++ {
+		if buf[p] == buf[p+1] {
+			continue
+		}
+		buf[p], buf[p+1] = buf[p+1], buf[p]
+		r, ok := try(buf)
+		buf[p], buf[p+1] = buf[p+1], buf[p]
+		if ok {
 			return r, true
+		}
+	}
+	// A dropped or added character: only for long values, since in a short
+	// one ("247" and "24") it makes a different number, not a corrupted copy.
+	if len(a.Norm) < 7 {
+		return Result{}, false
+	}
+	short := make([]byte, 0, len(k))
+	for p := 2; p < len(k); p++ {
+		short = append(append(short[:0], k[:p]...), k[p+1:]...)
+		if r, ok := try(short); ok {
+			return r, true
+		}
+	}
+	long := make([]byte, len(k)+1)
+	for p := 2; p <= len(k); p++ {
+		copy(long, k[:p])
+		copy(long[p+1:], k[p:])
+		set := "0123456789"
+		if a.family() != 'n' {
+			set = "0123456789abcdefghijklmnopqrstuvwxyz"
+		}
+		for _, c := range []byte(set) {
+			long[p] = c
+			if r, ok := try(long); ok {
+				return r, true
+			}
 		}
 	}
 	return Result{}, false
@@ -842,25 +931,40 @@ type operand struct {
 	role  opRole
 }
 
-// operands collects the distinct numbers visible to actor in the last
-// DerivedWindow steps before slot, newest first, plus the grounded numbers
-// stated earlier in the same step.
-func (x *Index) operands(actor string, slot int, same []Atom, sameRes []Result) []operand {
-	var ops []operand
-	seen := map[int64]bool{}
-	for i := range same {
-		if same[i].family() != 'n' || same[i].Kind == KindID || !supported(&sameRes[i]) {
-			continue
-		}
-		if c, ok := cents(same[i].Norm); ok && !seen[c] {
-			if r := roleOf(same[i], c); r != opNone {
-				seen[c] = true
-				ops = append(ops, operand{cents: c, same: i, role: r})
-			}
-		}
+// opSet is the operand pool for one step, with its lookup tables: built once
+// per (step, actor, window) and reused by every atom of the step.
+type opSet struct {
+	slot   int
+	actor  string
+	narrow bool
+	ok     bool
+	nums   int // len(Index.nums) when built: a new number invalidates the pool
+	all    []operand
+	add    []operand
+	counts []operand
+	pcts   []operand
+	addIdx map[int64]int    // cents → index in add
+	pairs  map[int64][2]int // sum of two add operands → their indexes
+}
+
+// maxSameOperands caps the operands taken from the step being classified.
+const maxSameOperands = 16
+
+// pool returns the cached operand pool for actor at slot: the distinct
+// numbers visible in the last DerivedWindow steps (AmbiguityWindow for
+// inputs when x.narrow), newest first, at most DerivedOperands of them.
+func (x *Index) pool(actor string, slot int) *opSet {
+	c := &x.cache[0]
+	if x.narrow {
+		c = &x.cache[1]
 	}
+	if c.ok && c.slot == slot && c.actor == actor && c.nums == len(x.nums) {
+		return c
+	}
+	*c = opSet{slot: slot, actor: actor, narrow: x.narrow, ok: true, nums: len(x.nums), addIdx: map[int64]int{}}
+	seen := map[int64]bool{}
 	lo := slot - DerivedWindow
-	for i := len(x.nums) - 1; i >= 0 && len(ops) < DerivedOperands; i-- {
+	for i := len(x.nums) - 1; i >= 0 && len(c.all) < DerivedOperands; i-- {
 		n := x.nums[i]
 		if int(n.at.step) < lo {
 			break
@@ -869,17 +973,76 @@ func (x *Index) operands(actor string, slot int, same []Atom, sameRes []Result) 
 			continue
 		}
 		// In the narrow window only recent inputs count; the actor's own
-		// computed values stay (it computed them to use them).
+		// computed values stay (it computed them to use them). Inputs,
+		// other agents' messages and the actor's own supported numbers are
+		// all fair operands.
 		if n.actor == "" && int(n.at.step) < slot-x.window() {
 			continue
 		}
-		// Inputs, other agents' messages (a shared history) and this
-		// actor's own grounded or derived numbers are all fair operands.
 		seen[n.cents] = true
-		ops = append(ops, operand{cents: n.cents, at: n.at, same: -1, role: n.role})
+		c.all = append(c.all, operand{cents: n.cents, at: n.at, same: -1, role: n.role})
+	}
+	c.split()
+	return c
+}
+
+func (c *opSet) split() {
+	for _, o := range c.all {
+		switch o.role {
+		case opAdd:
+			c.addIdx[o.cents] = len(c.add)
+			c.add = append(c.add, o)
+		case opCount:
+			c.counts = append(c.counts, o)
+		case opPercent:
+			c.pcts = append(c.pcts, o)
+		}
+	}
+}
+
+// sums returns the table of pairwise sums, built on first use: most steps
+// never ask for a sum.
+func (c *opSet) sums() map[int64][2]int {
+	if c.pairs != nil {
+		return c.pairs
+	}
+	c.pairs = make(map[int64][2]int, len(c.add)*(len(c.add)+1)/2)
+	for i := range c.add {
+		for j := i; j < len(c.add); j++ {
+			s := c.add[i].cents + c.add[j].cents
+			if _, ok := c.pairs[s]; !ok {
+				c.pairs[s] = [2]int{i, j}
+			}
+		}
+	}
+	return c.pairs
+}
+
+// operands returns every operand for an atom of the step at slot: the
+// pooled ones and the supported numbers stated earlier in the same step.
+func (x *Index) operands(actor string, slot int, same []Atom, sameRes []Result) []operand {
+	ops := append([]operand(nil), x.sameOperands(same, sameRes)...)
+	return append(ops, x.pool(actor, slot).all...)
+}
+
+func (x *Index) sameOperands(same []Atom, sameRes []Result) []operand {
+	var ops []operand
+	for i := len(same) - 1; i >= 0 && i >= len(same)-4*maxSameOperands && len(ops) < maxSameOperands; i-- {
+		if same[i].family() != 'n' || same[i].Kind == KindID || !supported(&sameRes[i]) {
+			continue
+		}
+		if c, ok := cents(same[i].Norm); ok {
+			if r := roleOf(same[i], c); r != opNone {
+				ops = append(ops, operand{cents: c, same: i, role: r})
+			}
+		}
 	}
 	return ops
 }
+
+// maxBroadPerStep bounds the broad (three- and four-term) searches per
+// step, so a step with thousands of unexplained numbers costs bounded time.
+const maxBroadPerStep = 64
 
 // derive searches for a bounded arithmetic explanation of a (see
 // DerivedWindow), and for dates an offset from a visible date or the clock.
@@ -897,7 +1060,10 @@ func (x *Index) derive(a Atom, actor string, slot int, same []Atom, sameRes []Re
 	if !ok {
 		return Result{}, false
 	}
-	all := x.operands(actor, slot, same, sameRes)
+	if t == 0 {
+		return Result{Atom: a, Class: Derived, Note: "zero"}, true
+	}
+	p := x.pool(actor, slot)
 	res := func(o operand, note string) (Result, bool) {
 		r := Result{Atom: a, Class: Derived, Note: note}
 		if o.same >= 0 {
@@ -907,19 +1073,29 @@ func (x *Index) derive(a Atom, actor string, slot int, same []Atom, sameRes []Re
 		}
 		return r, true
 	}
-	if t == 0 {
-		return Result{Atom: a, Class: Derived, Note: "zero"}, true
-	}
-	var ops, counts, pcts []operand
-	for _, o := range all {
+	// The same step's supported numbers join the additive operands.
+	add := p.add
+	extra := map[int64]operand{}
+	var counts, pcts = p.counts, p.pcts
+	for _, o := range x.sameOperands(same, sameRes) {
 		switch o.role {
 		case opAdd:
-			ops = append(ops, o)
+			if _, ok := p.addIdx[o.cents]; !ok {
+				extra[o.cents] = o
+				add = append(add[:len(add):len(add)], o)
+			}
 		case opCount:
-			counts = append(counts, o)
+			counts = append(counts[:len(counts):len(counts)], o)
 		case opPercent:
-			pcts = append(pcts, o)
+			pcts = append(pcts[:len(pcts):len(pcts)], o)
 		}
+	}
+	find := func(c int64) (operand, bool) {
+		if i, ok := p.addIdx[c]; ok {
+			return p.add[i], true
+		}
+		o, ok := extra[c]
+		return o, ok
 	}
 	mult := func(v int64) (int64, bool) {
 		for k := int64(2); k <= 9; k++ {
@@ -934,53 +1110,63 @@ func (x *Index) derive(a Atom, actor string, slot int, same []Atom, sameRes []Re
 		}
 		return 0, false
 	}
-	pairs := make(map[int64][2]int, len(ops)*len(ops)/2)
-	for i := range ops {
-		for j := i; j < len(ops); j++ {
-			s := ops[i].cents + ops[j].cents
-			if _, ok := pairs[s]; !ok {
-				pairs[s] = [2]int{i, j}
+	// pairSum finds two additive operands summing to s (cached pairs, or
+	// one same-step operand plus any).
+	pairSum := func(s int64) (operand, operand, bool) {
+		if q, ok := p.sums()[s]; ok {
+			return p.add[q[0]], p.add[q[1]], true
+		}
+		for _, o := range extra {
+			if w, ok := find(s - o.cents); ok {
+				return o, w, true
 			}
 		}
+		return operand{}, operand{}, false
 	}
 	if !broad {
-		for i, o := range ops {
+		for _, o := range add {
 			v := o.cents
-			for j := i + 1; j < len(ops); j++ {
-				w := ops[j].cents
-				if v-w == t || w-v == t {
-					return res(o, "difference of "+fmtCents(v)+" and "+fmtCents(w))
-				}
+			if w, ok := find(v - t); ok && w.cents != v {
+				return res(o, "difference of "+fmtCents(v)+" and "+fmtCents(w.cents))
 			}
 			if k, ok := mult(v); ok {
 				return res(o, fmtCents(v)+" × "+itoa(int(k)))
 			}
-			for _, p := range pcts {
-				pv := float64(v) * float64(p.cents) / 1e4
+			for _, q := range pcts {
+				pv := float64(v) * float64(q.cents) / 1e4
 				if math.Abs(pv-float64(t)) < 1 || math.Abs(float64(v)-pv-float64(t)) < 1 || math.Abs(float64(v)+pv-float64(t)) < 1 {
-					return res(o, fmtCents(p.cents)+"% applied to "+fmtCents(v))
+					return res(o, fmtCents(q.cents)+"% applied to "+fmtCents(v))
 				}
 			}
 		}
-		if p, ok := pairs[t]; ok && !x.narrow {
-			return res(ops[p[0]], "sum of "+fmtCents(ops[p[0]].cents)+" and "+fmtCents(ops[p[1]].cents))
+		if !x.narrow {
+			if o, w, ok := pairSum(t); ok {
+				return res(o, "sum of "+fmtCents(o.cents)+" and "+fmtCents(w.cents))
+			}
 		}
 		return Result{}, false
 	}
-	for _, o := range ops {
-		if p, ok := pairs[t-o.cents]; ok {
-			return res(o, "sum of "+fmtCents(o.cents)+", "+fmtCents(ops[p[0]].cents)+" and "+fmtCents(ops[p[1]].cents))
+	if x.broadSlot != slot {
+		x.broadSlot, x.broadUsed = slot, 0
+	}
+	if x.broadUsed >= maxBroadPerStep {
+		return Result{}, false
+	}
+	x.broadUsed++
+	for _, o := range add {
+		if u, w, ok := pairSum(t - o.cents); ok {
+			return res(o, "sum of "+fmtCents(o.cents)+", "+fmtCents(u.cents)+" and "+fmtCents(w.cents))
 		}
 	}
-	for i := range ops {
-		for j := i; j < len(ops); j++ {
-			s := ops[i].cents + ops[j].cents
-			if q, ok := pairs[t-s]; ok {
-				return res(ops[i], "sum of four values: "+fmtCents(ops[i].cents)+", "+fmtCents(ops[j].cents)+
-					", "+fmtCents(ops[q[0]].cents)+", "+fmtCents(ops[q[1]].cents))
+	for i := range add {
+		for j := i; j < len(add); j++ {
+			s := add[i].cents + add[j].cents
+			if u, w, ok := pairSum(t - s); ok {
+				return res(add[i], "sum of four values: "+fmtCents(add[i].cents)+", "+fmtCents(add[j].cents)+
+					", "+fmtCents(u.cents)+", "+fmtCents(w.cents))
 			}
 			if k, ok := mult(s); ok {
-				return res(ops[i], "("+fmtCents(ops[i].cents)+" + "+fmtCents(ops[j].cents)+") × "+itoa(int(k)))
+				return res(add[i], "("+fmtCents(add[i].cents)+" + "+fmtCents(add[j].cents)+") × "+itoa(int(k)))
 			}
 		}
 	}

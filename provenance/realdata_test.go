@@ -56,7 +56,7 @@ func TestDumpUnsupported(t *testing.T) {
 					}
 					src := ""
 					if r.Source != nil {
-						src = fmt.Sprintf("%d %q", r.Source.Pos.Index, r.Source.Snippet)
+						src = fmt.Sprintf("%d %q", r.Source.Pos.Index, r.Source.Snippet())
 					}
 					tool := ""
 					if s.Tool != nil {
