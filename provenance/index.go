@@ -210,8 +210,8 @@ type Index struct {
 	suffix    map[uint64][]string // last 2..6 digits (see suffixKey) → keys
 	// suffixPending holds keys not yet in suffix (see indexSuffixes).
 	suffixPending []string
-	nums      []numRec
-	dates     []occ
+	nums          []numRec
+	dates         []occ
 }
 
 // NewIndex returns an empty index.
