@@ -73,7 +73,7 @@ func TestBadCorpusMessages(t *testing.T) {
 		{"invalid-utf8.json", "record 0, line 2, column 35: invalid UTF-8"},
 		{"nan.json", "line 1, column 31: malformed JSON: invalid character 'N'"},
 		{"deep-nesting.json", "exceeded max depth"},
-		{"huge-string.json", "record larger than 100000 bytes"},
+		{"huge-string.json", "record larger than the limit of 100000 bytes"},
 		{"binary.json", "offset 0: not JSON (starts with byte 0xa5); known formats: otlp, taubench, whowhen, sweagent, chatlog"},
 		{"unknown-shape.json", "JSON of unknown shape"},
 		{"chat-bad-line.jsonl", "line 2, column 34: malformed JSON"},
@@ -234,7 +234,7 @@ func TestEndlessInput(t *testing.T) {
 		{"whitespace after a record", "taubench", prefixed(`[{"task_id": 1, "traj": []}, `, ' '), "whitespace run longer than"},
 		{"brackets", "", prefixed("", '['), "unknown shape"},
 		{"brackets forced", "chatlog", prefixed("", '['), "exceeded max depth"},
-		{"string", "", prefixed(`{"messages": [{"role": "user", "content": "`, 'a'), "record larger than 4000000 bytes"},
+		{"string", "", prefixed(`{"messages": [{"role": "user", "content": "`, 'a'), "record larger than the limit of 4000000 bytes"},
 		{"zeros", "", prefixed("", 0), "not JSON (starts with byte 0x00)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,7 +37,7 @@ type LimitError struct {
 
 func (e *LimitError) Error() string {
 	if e.What == "record" {
-		return fmt.Sprintf("record larger than %d bytes (raise --max-record-bytes if the file is genuine)", e.Limit)
+		return fmt.Sprintf("record larger than the limit of %d bytes", e.Limit)
 	}
 	return fmt.Sprintf("%s longer than %d bytes", e.What, e.Limit)
 }
