@@ -1,20 +1,156 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
 
+	"github.com/probity/probity"
+	"github.com/probity/probity/proxy"
 	"github.com/spf13/cobra"
 )
 
-// newProxyCmd is a placeholder until the command is built; it says so
-// plainly rather than pretending to work.
+// proxyFlags are the flags proxy, replay --fork-at and repro share.
+type proxyFlags struct {
+	listen        string
+	allowRemote   bool
+	addrFile      string
+	redactHeaders []string
+	redactFields  []string
+	timeout       time.Duration
+	idleTimeout   time.Duration
+	quiet         bool
+}
+
+func (f *proxyFlags) addListen(cmd *cobra.Command, def string) {
+	cmd.Flags().StringVar(&f.listen, "listen", def, "address to listen on (host:port; port 0 picks a free one)")
+	cmd.Flags().BoolVar(&f.allowRemote, "allow-remote", false, "allow listening on a non-loopback address (the proxy relays your API keys)")
+	cmd.Flags().StringVar(&f.addrFile, "addr-file", "", "write the address actually listened on to this file once ready (for scripts using port 0)")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "do not log each exchange on stderr")
+}
+
+func (f *proxyFlags) addUpstream(cmd *cobra.Command) {
+	cmd.Flags().StringSliceVar(&f.redactHeaders, "redact-header", nil, "extra request/response header to redact in recordings (repeatable)")
+	cmd.Flags().StringSliceVar(&f.redactFields, "redact-field", nil, "JSON body field to redact in recordings, at any depth (repeatable)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Minute, "longest wait for the upstream's response headers (then 504)")
+	cmd.Flags().DurationVar(&f.idleTimeout, "idle-timeout", 5*time.Minute, "longest silence inside a response body (then the stream ends)")
+}
+
+func (f *proxyFlags) logger(e *env) *slog.Logger {
+	if f.quiet {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// listen opens the listener after checking the address is loopback (or
+// --allow-remote), and writes --addr-file.
+func (f *proxyFlags) open() (net.Listener, error) {
+	if err := proxy.CheckListen(f.listen, f.allowRemote); err != nil {
+		return nil, withExit(ExitUsage, err)
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return nil, withExit(ExitUsage, fmt.Errorf("listen on %s: %w", f.listen, err))
+	}
+	if f.addrFile != "" {
+		tmp := f.addrFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(ln.Addr().String()+"\n"), 0o644); err == nil {
+			err = os.Rename(tmp, f.addrFile)
+		}
+	}
+	return ln, nil
+}
+
+func (f *proxyFlags) options(upstream, record string, log *slog.Logger) proxy.Options {
+	return proxy.Options{Upstream: upstream, RecordDir: record, Logger: log, RedactHeaders: f.redactHeaders,
+		RedactFields: f.redactFields, ResponseTimeout: f.timeout, StreamIdleTimeout: f.idleTimeout}
+}
+
 func newProxyCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:    "proxy",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return withExit(ExitUsage, errors.New("proxy is not built yet"))
+	var f proxyFlags
+	var upstream, record string
+	cmd := &cobra.Command{
+		Use:   "proxy --upstream URL [--listen 127.0.0.1:PORT] [--record DIR]",
+		Short: "Record every model call of an agent without changing its code",
+		Long: `Proxy is a reverse proxy for the OpenAI (Chat Completions, Responses) and
+Anthropic (Messages) APIs. Point the agent's base URL at it and nothing else
+changes: streams pass through event by event, compressed bodies stay
+compressed, errors and rate limits pass through unchanged. If the upstream
+is down, slow or breaks, the agent gets a JSON error (502 or 504), never a hang.
+
+With --record DIR every exchange is kept, off the request path, in
+DIR/cassettes/<run>.json (a versioned format, see proxy/CASSETTE.md; one file
+per run, replaced atomically), and the agent's conversation is rebuilt into
+DIR/traces/<run>.json, which 'probity analyze' reads. A run is named by an
+X-Probity-Run header, or by a base URL of the form
+http://HOST:PORT/_probity/run/<run>/v1; otherwise requests are grouped by
+their shared conversation history.
+
+Secrets never reach disk or the log: Authorization, X-Api-Key, Api-Key,
+cookies, key query parameters, and the headers and JSON fields you name with
+--redact-header and --redact-field are replaced by REDACTED, as is any other
+occurrence of those values.
+
+The proxy listens on loopback only unless you pass --allow-remote. Stop it
+with Ctrl-C: it finishes writing the recording first.`,
+		Example: `  probity proxy --upstream https://api.openai.com --listen 127.0.0.1:8080 --record rec/
+  OPENAI_BASE_URL=http://127.0.0.1:8080/v1 python my_agent.py
+  probity analyze rec/traces/
+
+  probity proxy --upstream https://api.anthropic.com --record rec/ --redact-field customer_email
+  ANTHROPIC_BASE_URL=http://127.0.0.1:8080 node agent.js`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if upstream == "" {
+				return withExit(ExitUsage, fmt.Errorf("--upstream is required (for example --upstream https://api.openai.com)"))
+			}
+			log := f.logger(e)
+			p, err := proxy.New(f.options(upstream, record, log))
+			if err != nil {
+				return withExit(ExitUsage, err)
+			}
+			ln, err := f.open()
+			if err != nil {
+				return err
+			}
+			base := "http://" + ln.Addr().String()
+			fmt.Fprintf(e.stderr, "probity proxy: %s -> %s\n", base, upstream)
+			fmt.Fprintf(e.stderr, "  OPENAI_BASE_URL=%s/v1  ANTHROPIC_BASE_URL=%s\n", base, base)
+			if record != "" {
+				fmt.Fprintf(e.stderr, "  recording to %s\n", record)
+			}
+			err = proxy.Serve(e.ctx, ln, p)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cerr := p.Close(ctx)
+			st := p.Stats()
+			if record != "" {
+				fmt.Fprintf(e.stderr, "probity proxy: %d requests, %d runs recorded in %s (%d upstream errors, %d failed writes)\n",
+					st.Requests, len(p.Runs()), record, st.UpstreamErrors, st.WriteErrors)
+				for _, r := range p.Runs() {
+					fmt.Fprintln(e.stdout, proxy.CassettePath(record, r))
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if cerr != nil {
+				return cerr
+			}
+			if st.WriteErrors > 0 {
+				return withExit(ExitFindings, probity.Errorf(probity.EINTERNAL, "%d recording writes failed; see the log above", st.WriteErrors))
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the model API (https://api.openai.com, https://api.anthropic.com, ...)")
+	cmd.Flags().StringVar(&record, "record", "", "directory to record cassettes and traces into")
+	f.addListen(cmd, "127.0.0.1:8080")
+	f.addUpstream(cmd)
+	return cmd
 }
+
