@@ -1,6 +1,9 @@
 // Package sweagent reads mini-swe-agent trajectories (*.traj.json): one
 // object per run with the chat "messages" between the agent and its shell,
 // "info" (exit_status, submission, model_stats, config) and "instance_id".
+// SWE-agent's own *.traj files are read too, from their "history" list
+// (whose entries carry the parsed "action"; observations are results
+// without a return code).
 //
 // Each file becomes one Trace; Pos.Index is the message's 0-based index in
 // "messages":
@@ -54,6 +57,10 @@ func Sniff(head []byte) bool {
 	if jsonx.HasKey(head, "trajectory_format") || bytes.Contains(head, []byte("mini-swe-agent")) {
 		return true
 	}
+	// SWE-agent proper: a "trajectory" of steps with action and observation.
+	if jsonx.HasKey(head, "trajectory") && jsonx.HasKey(head, "action") && jsonx.HasKey(head, "observation") {
+		return true
+	}
 	return jsonx.HasKey(head, "exit_status") &&
 		(jsonx.HasKey(head, "submission") || jsonx.HasKey(head, "messages") || jsonx.HasKey(head, "model_stats"))
 }
@@ -61,6 +68,11 @@ func Sniff(head []byte) bool {
 type message struct {
 	Role    string          `json:"role"`
 	Content chatmsg.Content `json:"content"`
+	// SWE-agent (not mini) history entries say what they are and carry
+	// the parsed command.
+	Action      *string `json:"action"`
+	MessageType string  `json:"message_type"`
+	Agent       string  `json:"agent"`
 	Extra   *struct {
 		Response *struct {
 			Model    string `json:"model"`
@@ -78,6 +90,7 @@ type traj struct {
 	InstanceID       string    `json:"instance_id"`
 	TrajectoryFormat string    `json:"trajectory_format"`
 	Messages         []message `json:"messages"`
+	History          []message `json:"history"` // SWE-agent's name for the list
 	Info             *struct {
 		ExitStatus string `json:"exit_status"`
 		Submission string `json:"submission"`
@@ -123,6 +136,10 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 	if err := s.Unmarshal(raw, start, jsonx.NoRecord, &tj); err != nil {
 		return err
 	}
+	sweAgent := false
+	if tj.Messages == nil && tj.History != nil {
+		tj.Messages, sweAgent = tj.History, true
+	}
 	if tj.Messages == nil {
 		return s.Errorf(jsonx.NoRecord, start, "not a mini-swe-agent trajectory: no \"messages\" list")
 	}
@@ -140,6 +157,8 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 	}
 	if tj.TrajectoryFormat != "" {
 		t.Meta["trajectory_format"] = tj.TrajectoryFormat
+	} else if sweAgent {
+		t.Meta["trajectory_format"] = "swe-agent"
 	}
 
 	var base probity.Model // parameters every call shares
@@ -179,7 +198,15 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 			st.Model = model(base, m)
 			t.Steps = append(t.Steps, st)
 			lastCommand = ""
-			if cmds := bashRE.FindAllStringSubmatch(text, -1); len(cmds) == 1 {
+			cmds := bashRE.FindAllStringSubmatch(text, -1)
+			if m.Action != nil {
+				// SWE-agent records the command it parsed and ran.
+				cmds = nil
+				if a := strings.TrimSpace(*m.Action); a != "" {
+					cmds = [][]string{{"", a}}
+				}
+			}
+			if len(cmds) == 1 {
 				lastCommand = cmds[0][1]
 				args, _ := json.Marshal(map[string]string{"command": lastCommand})
 				t.Steps = append(t.Steps, probity.Step{
@@ -205,6 +232,9 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 					if rc[1] != "0" {
 						st.Error = &probity.ToolError{Code: rc[1]}
 					}
+				} else if m.MessageType == "observation" {
+					st.Kind, st.Actor = probity.KindToolResult, "tool"
+					st.Tool = &probity.ToolCall{Name: "bash"}
 				} else if strings.HasPrefix(text, "The last command <command>") && strings.Contains(text, "timed out") {
 					st.Kind, st.Actor = probity.KindToolResult, "tool"
 					st.Tool = &probity.ToolCall{Name: "bash"}

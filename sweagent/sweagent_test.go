@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -193,6 +194,37 @@ func TestSmall(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("trace differs (-want +got):\n%s", diff)
+	}
+}
+
+// TestSWEAgentHistory reads SWE-agent's own format: the "history" list,
+// commands in "action", observations by message_type.
+func TestSWEAgentHistory(t *testing.T) {
+	in := `{"environment": "swe_main", "trajectory": [{"action": "ls", "observation": "a b", "thought": "look"}],
+	  "history": [
+	    {"role": "system", "content": "sys", "agent": "primary"},
+	    {"role": "user", "content": "<pr_description>\nFix\n</pr_description>", "agent": "primary"},
+	    {"role": "assistant", "content": "look\n\n` + "```\\nls\\n```" + `", "thought": "look", "action": "ls\n", "agent": "primary"},
+	    {"role": "user", "content": "a b", "agent": "primary", "message_type": "observation"}
+	  ], "info": {"exit_status": "submitted"}}`
+	if !sweagent.Sniff([]byte(in)) {
+		t.Errorf("Sniff = false for a SWE-agent trajectory")
+	}
+	var got *probity.Trace
+	err := sweagent.Read(context.Background(), "run/django-1.traj", strings.NewReader(in), func(tr *probity.Trace) error { got = tr; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, st := range got.Steps {
+		kinds = append(kinds, fmt.Sprintf("%d.%d %s", st.Pos.Index, st.Pos.Part, st.Kind))
+	}
+	want := []string{"0.0 system", "1.0 user", "2.0 assistant", "2.1 tool_call", "3.0 tool_result"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("steps differ (-want +got):\n%s", diff)
+	}
+	if got.ID != "django-1" || got.Task != "Fix" || string(got.Steps[3].Tool.Args) != `{"command":"ls"}` {
+		t.Errorf("ID %q task %q args %s", got.ID, got.Task, got.Steps[3].Tool.Args)
 	}
 }
 

@@ -129,7 +129,7 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 		switch {
 		case i == 0:
 			st.Kind = probity.KindUser
-		case h.Name == Terminal:
+		case isTerminal(st.Actor):
 			st.Kind = probity.KindToolResult
 			st.Tool = &probity.ToolCall{Name: Terminal}
 			if m := exitRE.FindStringSubmatch(st.Content); m != nil && m[1] != "0" {
@@ -180,4 +180,11 @@ func boolean(raw json.RawMessage) (bool, bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// isTerminal reports whether a turn's speaker is the code executor: the
+// algorithm-generated split calls it "Computer_terminal", the hand-crafted
+// (Magentic-One) split "ComputerTerminal".
+func isTerminal(name string) bool {
+	return strings.EqualFold(strings.ReplaceAll(name, "_", ""), "computerterminal")
 }

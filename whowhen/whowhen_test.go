@@ -140,6 +140,33 @@ func TestTurns(t *testing.T) {
 	}
 }
 
+// TestHandCrafted reads the hand-crafted split's shape: turns with a role
+// and no name, and the executor called "ComputerTerminal".
+func TestHandCrafted(t *testing.T) {
+	in := `{"question": "q", "mistake_step": 1, "is_correct": false, "history": [
+	  {"role": "human", "content": "task"},
+	  {"role": "Orchestrator (thought)", "content": "plan"},
+	  {"role": "ComputerTerminal", "content": "Traceback (most recent call last):\n boom"}]}`
+	got, err := read(t, "hc.json", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds, actors []string
+	for _, s := range got.Steps {
+		kinds = append(kinds, string(s.Kind))
+		actors = append(actors, s.Actor)
+	}
+	if diff := cmp.Diff([]string{"user", "assistant", "tool_result"}, kinds); diff != "" {
+		t.Errorf("kinds differ (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"human", "Orchestrator (thought)", "ComputerTerminal"}, actors); diff != "" {
+		t.Errorf("actors differ (-want +got):\n%s", diff)
+	}
+	if got.Steps[2].Error == nil || *got.Labels.MistakeStep != 1 {
+		t.Errorf("traceback not marked failed (%v) or mistake step %v", got.Steps[2].Error, got.Labels.MistakeStep)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"empty", "", "x.json: empty input"},
