@@ -73,7 +73,7 @@ type message struct {
 	Action      *string `json:"action"`
 	MessageType string  `json:"message_type"`
 	Agent       string  `json:"agent"`
-	Extra   *struct {
+	Extra       *struct {
 		Response *struct {
 			Model    string `json:"model"`
 			Provider string `json:"provider"`
