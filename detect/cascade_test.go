@@ -352,3 +352,22 @@ func TestPlantedFaultsRecall(t *testing.T) {
 		})
 	}
 }
+
+func FuzzCascade(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, user, out, args, say string) {
+		tr := fuzzTrace(user, out, args, say)
+		fs := provRun(tr, Cascade{})
+		checkFindings(t, tr, fs)
+		for _, x := range fs {
+			if len(x.BlastRadius) == 0 {
+				t.Fatalf("cascade %+v with an empty blast radius", x)
+			}
+			for _, p := range x.BlastRadius {
+				if p <= x.Step-1 {
+					t.Fatalf("cascade %+v reaches a step before its origin", x)
+				}
+			}
+		}
+	})
+}
