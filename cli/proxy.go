@@ -153,4 +153,3 @@ with Ctrl-C: it finishes writing the recording first.`,
 	f.addUpstream(cmd)
 	return cmd
 }
-

@@ -238,15 +238,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	done := 0
 	for i := range opts.Runs {
 		id := fmt.Sprintf("r%0*d", width, i+1)
+		// Runs start in order (the slot is taken before the goroutine
+		// starts), so with --concurrency 1 run k is the k-th to run.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			results[i] = RunResult{ID: id, ExitCode: -1, Error: "not started: " + ctx.Err().Error()}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] = RunResult{ID: id, ExitCode: -1, Error: "not started: " + ctx.Err().Error()}
-				return
-			}
 			defer func() { <-sem }()
 			results[i], outputs[i] = runOnce(ctx, opts, base, id, i+1)
 			mu.Lock()
