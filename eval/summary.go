@@ -336,6 +336,7 @@ func classify(c *CaseSummary, budget int) {
 		return
 	}
 	c.PassRate = float64(c.Passes) / float64(c.Trials)
+	slices.Sort(c.FailedTrials)
 	iv := stats.Wilson(c.Passes, c.Trials, Level)
 	c.Interval = [2]float64{round6(iv.Lo), round6(iv.Hi)}
 	var b strings.Builder
