@@ -382,12 +382,21 @@ func stemOf(path string) string {
 // pending collects single messages (one per line or per value) into one
 // conversation.
 type pending struct {
-	t    *probity.Trace
-	conv chatmsg.Converter
-	n    int
+	t     *probity.Trace
+	conv  chatmsg.Converter
+	n     int
+	bytes int64 // source bytes held, capped like one record
+	max   int64
 }
 
 func (p *pending) add(raw []byte, line int) error {
+	// The messages of one conversation are held until its end, so together
+	// they count as one record: an endless stream of messages must fail,
+	// not fill memory.
+	p.bytes += int64(len(raw))
+	if p.max > 0 && p.bytes > p.max {
+		return &offsetError{msg: (&jsonx.LimitError{What: "record", Limit: p.max}).Error() + " (one conversation of single messages)"}
+	}
 	var m chatmsg.Message
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return unmarshalErr(err)
@@ -409,7 +418,7 @@ func (p *pending) add(raw []byte, line int) error {
 // readLines reads JSON Lines: one conversation or one message per line.
 func readLines(ctx context.Context, path, stem string, jr *jsonx.Reader, emit func(*probity.Trace) error) error {
 	br := bufio.NewReaderSize(jr, 64<<10)
-	var msgs pending
+	msgs := pending{max: jr.MaxRecordBytes()}
 	convs := 0
 	var mode shape
 	var off int64 // file offset of the current line
@@ -509,7 +518,7 @@ func readLine(br *bufio.Reader, max int64) ([]byte, error) {
 func readValues(ctx context.Context, path, stem string, jr *jsonx.Reader, emit func(*probity.Trace) error) error {
 	s := jsonx.NewStream(path, jr)
 	ra := readerAt(jr)
-	var msgs pending
+	msgs := pending{max: jr.MaxRecordBytes()}
 	var held *probity.Trace
 	n := 0
 	handle := func(raw []byte, start int64, rec int) error {
@@ -584,11 +593,16 @@ func readValues(ctx context.Context, path, stem string, jr *jsonx.Reader, emit f
 				}
 				break
 			}
-			raw, start, err := s.Element(rec)
+			// A lone document is not "record 0"; later ones are numbered.
+			r := rec
+			if rec == 0 {
+				r = jsonx.NoRecord
+			}
+			raw, start, err := s.Element(r)
 			if err != nil {
 				return err
 			}
-			if err := handle(raw, start, rec); err != nil {
+			if err := handle(raw, start, r); err != nil {
 				return err
 			}
 		}

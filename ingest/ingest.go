@@ -214,6 +214,9 @@ func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn 
 			return false, openError(in.path, err)
 		}
 		defer f.Close()
+		// A read from a pipe or device can block forever; closing the file
+		// when ctx ends is the only way to interrupt it.
+		defer context.AfterFunc(ctx, func() { f.Close() })()
 		if st, err := f.Stat(); err == nil && st.IsDir() {
 			return false, &probity.Error{Code: probity.EINVALID, File: name, Message: "is a directory"}
 		}

@@ -70,7 +70,7 @@ func TestBadCorpusMessages(t *testing.T) {
 	for _, tc := range []struct{ file, want string }{
 		{"truncated-taubench.json", "record 0, line 4, column 43: unexpected end of input (truncated file?)"},
 		{"wrong-type-taubench.json", "record 0, line 2, column 44: reward: want a number, got string"},
-		{"invalid-utf8.json", "record 0, line 2, column 35: invalid UTF-8"},
+		{"invalid-utf8.json", "invalid-utf8.json: line 2, column 35: invalid UTF-8"},
 		{"nan.json", "line 1, column 31: malformed JSON: invalid character 'N'"},
 		{"deep-nesting.json", "exceeded max depth"},
 		{"huge-string.json", "record larger than the limit of 100000 bytes"},
@@ -215,6 +215,22 @@ func (e endless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// repeat returns s over and over, forever.
+func repeat(s string) io.Reader { return &repeater{s: s} }
+
+type repeater struct {
+	s string
+	i int
+}
+
+func (r *repeater) Read(p []byte) (int, error) {
+	for n := range p {
+		p[n] = r.s[r.i]
+		r.i = (r.i + 1) % len(r.s)
+	}
+	return len(p), nil
+}
+
 // prefixed is an endless reader after a prefix.
 func prefixed(prefix string, b byte) io.Reader {
 	return io.MultiReader(strings.NewReader(prefix), endless{b})
@@ -236,6 +252,9 @@ func TestEndlessInput(t *testing.T) {
 		{"brackets forced", "chatlog", prefixed("", '['), "exceeded max depth"},
 		{"string", "", prefixed(`{"messages": [{"role": "user", "content": "`, 'a'), "record larger than the limit of 4000000 bytes"},
 		{"zeros", "", prefixed("", 0), "not JSON (starts with byte 0x00)"},
+		{"messages", "", repeat("{\"role\": \"user\", \"content\": \"more\"}\n"), "one conversation of single messages"},
+		{"message values", "", repeat(`{"role": "user", "content": "more"} `), "one conversation of single messages"},
+		{"message list", "", io.MultiReader(strings.NewReader("["), repeat(`{"role": "user", "content": "more"}, `)), "one conversation of single messages"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			done := make(chan error, 1)
@@ -283,6 +302,7 @@ func TestDevices(t *testing.T) {
 // TestFIFO reads from a named pipe whose writer sends a good run and then
 // stalls-free garbage, and one that closes after a partial record.
 func TestFIFO(t *testing.T) {
+	t.Run("silent writer", testSilentFIFO)
 	if runtime.GOOS != "linux" {
 		t.Skip("mkfifo")
 	}
@@ -346,5 +366,38 @@ func TestDetect(t *testing.T) {
 		if got := ingest.Detect([]byte(tc.head)); got != tc.want {
 			t.Errorf("Detect(%q) = %q, want %q", tc.head, got, tc.want)
 		}
+	}
+}
+
+// testSilentFIFO: a pipe whose writer never writes blocks reads forever;
+// cancelling the context must still end Each.
+func testSilentFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "silent.json")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	w := make(chan *os.File, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err == nil {
+			w <- f // hold it open, write nothing
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ingest.Each(ctx, []string{path}, ingest.Options{}, func(*probity.Trace) error { return nil }) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("Each on a silent pipe = nil, want an error after cancellation")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Each ignores cancellation while blocked on a pipe")
+	}
+	select {
+	case f := <-w:
+		f.Close()
+	default:
 	}
 }
