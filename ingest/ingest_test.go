@@ -386,7 +386,9 @@ func testSilentFIFO(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- ingest.Each(ctx, []string{path}, ingest.Options{}, func(*probity.Trace) error { return nil }) }()
+	go func() {
+		done <- ingest.Each(ctx, []string{path}, ingest.Options{}, func(*probity.Trace) error { return nil })
+	}()
 	select {
 	case err := <-done:
 		if err == nil {
