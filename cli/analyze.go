@@ -2,19 +2,121 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/probity/probity"
+	"github.com/probity/probity/detect"
+	"github.com/probity/probity/ingest"
 )
 
-// newAnalyzeCmd is a placeholder until the command is built; it says so
-// plainly rather than pretending to work.
 func newAnalyzeCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:    "analyze",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return withExit(ExitUsage, errors.New("analyze is not built yet"))
+	var format, from, failOn, configFile string
+	cmd := &cobra.Command{
+		Use:   "analyze FILES...",
+		Short: "Find where agents were confidently wrong, with evidence and blast radius",
+		Long: `Analyze runs Probity's deterministic detectors over agent traces (no LLM calls)
+and reports, for each trace, a verdict (ok, suspect, fail), the root-cause step,
+and every finding with the evidence it rests on:
+
+  ungrounded-argument   a tool call carries a value nothing the agent saw supports
+  contradicted-claim    the agent tells the user a value the evidence contradicts
+  cascade               a bad value is carried on by later steps (its blast radius)
+  swallowed-error       a tool or command failed and the agent went on as if not
+  unverified-success    the agent claims success the evidence does not back
+  loop                  the same call or message again and again, no progress
+  injected-instruction  orders hidden in tool results, followed by an action
+
+Steps are 0-based positions in the source list (τ-bench "traj", Who&When
+"history", SWE-agent "messages"). Which tools have side effects is guessed from
+their names (cancel, refund, send, update, ...); --config names them exactly:
+
+  tools:
+    issue_refund: side-effect      # or read-only, calculator
+    "crm_*": side-effect           # globs work
+
+--format json prints one object per trace per line (a stable contract):
+  {"trace_id", "source", "verdict", "root_cause_step",
+   "findings": [{"detector", "severity", "confidence", "step", "message",
+                 "evidence": [{"value", "kind", "class", "source", "source_step", "note"}],
+                 "blast_radius": [steps]}]}
+
+Exit status: 0 when no finding reaches --fail-on (default none: never), 1 when
+one does, 2 on bad input (bad files are listed after the good ones are analysed).`,
+		Example: `  probity analyze examples/
+  probity analyze --fail-on high ../shared/data/tau-bench/gpt-4o-airline.json
+  probity analyze --format json runs/*.json | jq 'select(.verdict == "fail")'
+  probity analyze --config tools.yaml --from taubench trajectories.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, "text", "json"); err != nil {
+				return err
+			}
+			threshold, err := probity.ParseSeverity(failOn)
+			if err != nil {
+				return withExit(ExitUsage, fmt.Errorf("--fail-on: %w", err))
+			}
+			var cfg *detect.Config
+			if configFile != "" {
+				if cfg, err = detect.LoadConfig(configFile); err != nil {
+					return withExit(ExitUsage, err)
+				}
+			}
+			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, cfg: cfg})
 		},
 	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (one object per trace per line)")
+	cmd.Flags().StringVar(&failOn, "fail-on", "none", "exit 1 when a finding is at or above this severity: none, low, medium or high")
+	cmd.Flags().StringVar(&configFile, "config", "", "YAML file naming tools and their classes (side-effect, read-only, calculator)")
+	addFromFlag(cmd, &from)
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"none", "low", "medium", "high"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+type analyzeOptions struct {
+	format string
+	from   string
+	failOn probity.Severity
+	cfg    *detect.Config
+}
+
+// runAnalyze streams traces through the detectors: one trace is in memory
+// at a time, and only counters survive it.
+func runAnalyze(e *env, args []string, o analyzeOptions) error {
+	st := newStyle(e.stdout)
+	sum := newAnalyzeSummary()
+	prog := newProgress(e.stderr)
+	ds := detect.Default()
+	err := ingest.Each(e.ctx, args, ingest.Options{Format: o.from}, func(t *probity.Trace) error {
+		r := detect.Run(t, o.cfg, ds)
+		sum.add(t, &r)
+		prog.tick(sum.traces, sum.steps)
+		if o.format == "json" {
+			return writeJSONLine(e.stdout, &r)
+		}
+		printReport(e.stdout, st, t, &r)
+		return nil
+	})
+	prog.done()
+	if o.format == "text" {
+		sum.print(e.stdout, st)
+	}
+	if err != nil {
+		var fe *ingest.FileErrors
+		if errors.As(err, &fe) || probity.ErrorCode(err) != probity.EINTERNAL {
+			return inputError(err)
+		}
+		return err
+	}
+	if o.failOn > probity.SeverityNone && sum.maxSeverity >= o.failOn {
+		fmt.Fprintf(e.stderr, "probity: %d finding(s) at or above %s (--fail-on %s)\n", sum.atOrAbove(o.failOn), o.failOn, o.failOn)
+		return withExit(ExitFindings, nil)
+	}
+	return nil
 }

@@ -19,6 +19,35 @@ type Context struct {
 	Trace  *probity.Trace
 	Prov   *provenance.Analysis
 	Config *Config
+
+	// failures memoises failure(i): several detectors ask about the same
+	// results, and reading a long command output is the costly part.
+	failures []failureMemo
+}
+
+type failureMemo struct {
+	done, ok bool
+	f        failure
+}
+
+// failure reports whether step i is a result that signals failure, reading
+// each step once per trace.
+func (c *Context) failure(i int) (failure, bool) {
+	if c.failures == nil {
+		c.failures = make([]failureMemo, len(c.Trace.Steps))
+	}
+	m := &c.failures[i]
+	if !m.done {
+		m.f, m.ok = failureOf(&c.Trace.Steps[i])
+		m.done = true
+	}
+	return m.f, m.ok
+}
+
+// failed reports whether step i is a failed result.
+func (c *Context) failed(i int) bool {
+	_, ok := c.failure(i)
+	return ok
 }
 
 // Detector is one check over a trace. ID is stable: users filter and

@@ -1,9 +1,11 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/probity/probity"
 )
@@ -22,33 +24,55 @@ type InjectedInstruction struct{}
 // ID returns "injected-instruction".
 func (InjectedInstruction) ID() string { return "injected-instruction" }
 
-// Each pattern is an imperative aimed at the model, not at a human reader of
-// the data. They are matched case-insensitively on the untrusted text.
-var reInjection = regexp.MustCompile(`(?i)(?:` +
-	`\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:all\s+|any\s+|the\s+|your\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|existing|original|system|safety|security)?\s*(?:instructions?|directions?|prompts?|rules?|polic(?:y|ies)|guidelines?|constraints?|guardrails?)\b` +
-	`|\byou\s+(?:are|have\s+been)\s+(?:now\s+)?(?:authori[sz]ed|permitted|allowed|instructed|required|cleared|approved)\s+to\b` +
-	`|\byou\s+(?:must|should|need\s+to)\s+(?:now\s+)?(?:immediately\s+)?(?:call|invoke|run|execute|transfer|refund|cancel|send|delete|issue|grant|book|update|modify)\b` +
-	`|\b(?:new|updated|revised|real|actual)\s+(?:system\s+)?instructions?\s*:` +
-	`|\bfrom\s+now\s+on,?\s+you\b` +
-	`|\bdo\s+not\s+(?:tell|inform|notify|alert)\s+the\s+(?:user|customer|human)\b` +
-	`|\bwithout\s+(?:asking|telling|informing|notifying)\s+the\s+(?:user|customer)\b` +
-	`|\bno\s+(?:need\s+for|further)\s+(?:user\s+)?confirmation\b` +
-	`|\b(?:note|message|instruction)\s+(?:to|for)\s+(?:the\s+)?(?:ai|assistant|agent|llm|model)\b` +
-	`|(?:^|\n)\s*(?:system|assistant)\s*:\s*(?:you|ignore|override|new)\b` +
-	`|<\|?(?:system|im_start)\|?>|\[/?INST\]|<</?SYS>>` +
-	`|\b(?:act|behave)\s+as\s+(?:an?\s+)?(?:unrestricted|jailbroken|developer\s+mode)\b` +
-	`)`)
+// injectionRules are imperatives aimed at the model, not at a human reader
+// of the data, each with a lower-case anchor word that every match of it
+// contains. The anchors are found with a plain substring search and each
+// rule's expression runs only on a small window around an anchor, so the
+// cost stays linear in the text and small even for long command outputs.
+var injectionRules = []struct {
+	anchor string
+	re     *regexp.Regexp
+}{
+	{"ignore", reInstr(`\bignore\s+` + ruleObject)},
+	{"disregard", reInstr(`\bdisregard\s+` + ruleObject)},
+	{"forget", reInstr(`\bforget\s+(?:` + ruleObject + `|everything\b)`)},
+	{"override", reInstr(`\boverride\s+` + ruleObject)},
+	{"bypass", reInstr(`\bbypass\s+` + ruleObject)},
+	{"you ", reInstr(`\byou\s+(?:are|have\s+been)\s+(?:now\s+)?(?:hereby\s+)?(?:authori[sz]ed|permitted|allowed|instructed|required|cleared|approved)\s+to\b`)},
+	{"you ", reInstr(`\byou\s+(?:must|should|need\s+to|are\s+to)\s+(?:now\s+)?(?:immediately\s+)?(?:call|invoke|run|execute|transfer|refund|cancel|send|delete|issue|grant|book|update|modify|approve|ignore|disregard)\b`)},
+	{"instruction", reInstr(`\b(?:new|updated|revised|real|actual|hidden|secret)\s+(?:system\s+)?instructions?\s*:`)},
+	{"from now on", reInstr(`\bfrom\s+now\s+on,?\s+(?:you|the\s+(?:assistant|agent))\b`)},
+	{"do not", reInstr(`\bdo\s+not\s+(?:tell|inform|notify|alert|mention\s+this\s+to)\s+the\s+(?:user|customer|human)\b`)},
+	{"without", reInstr(`\bwithout\s+(?:asking|telling|informing|notifying|confirming\s+with)\s+the\s+(?:user|customer)\b`)},
+	{"confirmation", reInstr(`\bno\s+(?:need\s+for|further)\s+(?:user\s+)?confirmation\b`)},
+	{"to the ", reInstr(`\b(?:note|message|instructions?)\s+to\s+the\s+(?:ai|assistant|agent|llm|model)\b`)},
+	{"for the ", reInstr(`\b(?:note|message|instructions?)\s+for\s+the\s+(?:ai|assistant|agent|llm|model)\b`)},
+	{"system", reInstr(`(?:^|\n)\s*(?:system|assistant)\s*:\s*(?:you|ignore|override|new|from)\b`)},
+	{"system", reInstr(`<\|?system\|?>|<\|im_start\|>\s*system`)},
+	{"inst]", reInstr(`\[/?INST\]`)},
+	{"<<sys>>", reInstr(`<</?SYS>>`)},
+	{" as ", reInstr(`\b(?:act|behave)\s+as\s+(?:an?\s+)?(?:unrestricted|jailbroken|developer\s+mode)\b`)},
+}
+
+// ruleObject is what an injection tells the model to drop.
+const ruleObject = `(?:all\s+|any\s+|the\s+|your\s+|these\s+|those\s+|of\s+)*(?:previous|prior|above|earlier|preceding|existing|original|system|safety|security)?\s*(?:instructions?|directions?|prompts?|rules?|polic(?:y|ies)|guidelines?|constraints?|guardrails?)\b`
+
+func reInstr(expr string) *regexp.Regexp { return regexp.MustCompile(`(?i)` + expr) }
+
+// injectionWindow is how far before and after an anchor a match may reach.
+const injectionWindow = 160
 
 // Detect implements Detector.
 func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 	steps := c.Trace.Steps
 	var out []probity.Finding
+	var buf []byte
 	for i := range steps {
 		s := &steps[i]
 		if !untrusted(s) {
 			continue
 		}
-		loc := reInjection.FindStringIndex(s.Content)
+		loc := findInjection(s.Content, &buf)
 		if loc == nil {
 			continue
 		}
@@ -106,6 +130,55 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 		}))
 	}
 	return out
+}
+
+// findInjection returns the location of the earliest instruction-like
+// match in text, or nil. buf is scratch space reused across calls.
+func findInjection(text string, buf *[]byte) []int {
+	lower := lowerASCII(text, buf)
+	var best []int
+	for _, r := range injectionRules {
+		anchor := []byte(r.anchor)
+		for off := 0; off < len(lower); {
+			k := bytes.Index(lower[off:], anchor)
+			if k < 0 {
+				break
+			}
+			k += off
+			if best != nil && k-injectionWindow > best[0] {
+				break
+			}
+			from, to := max(0, k-injectionWindow), min(len(text), k+len(anchor)+injectionWindow)
+			for from > 0 && !utf8.RuneStart(text[from]) {
+				from--
+			}
+			for to < len(text) && !utf8.RuneStart(text[to]) {
+				to++
+			}
+			if loc := r.re.FindStringIndex(text[from:to]); loc != nil {
+				if best == nil || from+loc[0] < best[0] {
+					best = []int{from + loc[0], from + loc[1]}
+				}
+				break
+			}
+			off = k + len(anchor)
+		}
+	}
+	return best
+}
+
+// lowerASCII lower-cases the ASCII letters of s into buf (byte offsets are
+// kept, so indexes into the result are indexes into s).
+func lowerASCII(s string, buf *[]byte) []byte {
+	b := (*buf)[:0]
+	b = append(b, s...)
+	for i, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+	*buf = b
+	return b
 }
 
 // untrusted reports whether s is content from outside the agent's chain of

@@ -61,7 +61,7 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 				same := (p.res < 0 && cs.res < 0) || (p.res >= 0 && cs.res >= 0 && steps[p.res].Content == steps[cs.res].Content)
 				if same {
 					sev, msg := probity.SeverityMedium, fmt.Sprintf("repeats the identical %s call of step %d with nothing changed in between", s.Tool.Name, steps[p.step].Pos.Index)
-					if side && p.res >= 0 && isFailed(&steps[p.res]) {
+					if side && p.res >= 0 && c.failed(p.res) {
 						msg = fmt.Sprintf("retries the failed %s call of step %d unchanged", s.Tool.Name, steps[p.step].Pos.Index)
 					} else if side {
 						sev, msg = probity.SeverityHigh, fmt.Sprintf("repeats the side-effecting %s call of step %d with the same arguments: the action may have happened twice", s.Tool.Name, steps[p.step].Pos.Index)
@@ -75,7 +75,7 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 					}))
 				}
 			}
-			if mayChange && (cs.res < 0 || !isFailed(&steps[cs.res])) {
+			if mayChange && (cs.res < 0 || !c.failed(cs.res)) {
 				epoch++
 			}
 			lastSeen[cs.sig] = struct{ call, epoch int }{len(calls) - 1, epoch}
@@ -234,10 +234,4 @@ func argsText(t *probity.ToolCall) string {
 		return string(t.Args)
 	}
 	return t.RawArgs
-}
-
-// isFailed reports whether a result step signals failure.
-func isFailed(s *probity.Step) bool {
-	_, ok := failureOf(s)
-	return ok
 }

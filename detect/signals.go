@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -68,11 +69,10 @@ type failure struct {
 }
 
 var (
-	reReturnCode  = regexp.MustCompile(`(?i)(?:<returncode>|exit ?code[:= ]+|"exit_code"\s*:\s*|"returncode"\s*:\s*)(-?\d+)`)
-	reTestsFailed = regexp.MustCompile(`(?m)(?:^=+ .*\b\d+ (?:failed|errors?)\b.*=+$|^FAILED [^\n]{1,200}|^FAIL:? [^\n]{1,200}|^--- FAIL: [^\n]{1,200}|\bTests?:\s+\d+ failed\b|^ERROR: [^\n]{1,200}|\b\d+ (?:tests? )?failed\b)`)
-	reHTTPStatus  = regexp.MustCompile(`(?i)(?:HTTP/\d(?:\.\d)? ([45]\d\d)\b|"(?:status|status_code|statusCode|code)"\s*:\s*"?([45]\d\d)\b)`)
-	reErrorLead   = regexp.MustCompile(`(?i)^\s*(?:error|exception|fatal|failed|failure|traceback)\b[^\n]{0,200}`)
-	reErrorLine   = regexp.MustCompile(`(?m)^(?:[A-Za-z_][\w.]*(?:Error|Exception)(?::[^\n]{0,200})?|Traceback \(most recent call last\):|[^\n]{0,80}: command not found|[^\n]{0,120}: No such file or directory|panic: [^\n]{0,200}|fatal: [^\n]{0,200})$`)
+	reReturnCode = regexp.MustCompile(`(?i)(?:<returncode>|exit ?code[:= ]+|"exit_code"\s*:\s*|"returncode"\s*:\s*)(-?\d+)`)
+	reHTTPStatus = regexp.MustCompile(`(?i)(?:HTTP/\d(?:\.\d)? ([45]\d\d)\b|"(?:status|status_code|statusCode|code)"\s*:\s*"?([45]\d\d)\b)`)
+	reErrorLead  = regexp.MustCompile(`(?i)^\s*(?:error|exception|fatal|failed|failure|traceback)\b[^\n]{0,200}`)
+	reErrorLine  = regexp.MustCompile(`(?m)^(?:[A-Za-z_][\w.]*(?:Error|Exception)(?::[^\n]{0,200})?|Traceback \(most recent call last\):|[^\n]{0,80}: command not found|[^\n]{0,120}: No such file or directory|panic: [^\n]{0,200}|fatal: [^\n]{0,200})$`)
 )
 
 // failureOf reports whether observation s signals a failure, and quotes it.
@@ -80,6 +80,18 @@ var (
 // a failure: the signal must be structural (an error field, a leading
 // "Error:", a non-zero exit with error output, a test summary, a status).
 func failureOf(s *probity.Step) (failure, bool) {
+	if s.Error != nil && s.Error.Message == "" && isExitCode(s.Error.Code) {
+		// The source only says the command exited non-zero: judge it as
+		// a non-zero exit read from the text (grep's "no match" is not a
+		// failure), but never miss one the text shows.
+		if f, ok := exitFailure(s.Content, s.Error.Code); ok {
+			return f, true
+		}
+		if f, ok := textFailure(s.Content); ok {
+			return f, true
+		}
+		return failure{}, false
+	}
 	if s.Error != nil {
 		q := s.Error.Message
 		if q == "" {
@@ -90,7 +102,11 @@ func failureOf(s *probity.Step) (failure, bool) {
 		}
 		return failure{"error-result", clip(q, 200)}, true
 	}
-	text := s.Content
+	return textFailure(s.Content)
+}
+
+// textFailure reads a failure from a result's text alone.
+func textFailure(text string) (failure, bool) {
 	if text == "" {
 		return failure{}, false
 	}
@@ -100,48 +116,173 @@ func failureOf(s *probity.Step) (failure, bool) {
 	if f, ok := jsonFailure(text); ok {
 		return f, true
 	}
-	exit := 0
-	if m := reReturnCode.FindStringSubmatch(head(text, 400)); m != nil {
-		exit, _ = strconv.Atoi(m[1])
+	if f, ok := failingTests(text); ok {
+		return f, true
 	}
-	if m := reTestsFailed.FindString(text); m != "" && !reZeroFailed.MatchString(m) {
-		return failure{"failing-tests", clip(strings.TrimSpace(m), 200)}, true
-	}
-	if exit != 0 {
-		// A non-zero exit with no error text is how grep says "no match"
-		// and test(1) says "false": not a failure the agent must address.
-		// The last error line is the one that says what went wrong (a
-		// traceback ends with the exception).
-		ms := reErrorLine.FindAllString(text, -1)
-		if len(ms) == 0 {
-			return failure{}, false
-		}
-		m := strings.TrimSpace(ms[len(ms)-1])
-		if m == "Traceback (most recent call last):" && len(ms) > 1 {
-			m = strings.TrimSpace(ms[len(ms)-2])
-		}
-		if len(ms) == 1 && reAbsent.MatchString(m) {
-			// "ls x: No such file or directory" answers a question about
-			// existence, as grep's exit 1 does; it is not a failure.
-			return failure{}, false
-		}
-		return failure{"non-zero-exit", clip("exit "+strconv.Itoa(exit)+": "+m, 200)}, true
+	if m := reReturnCode.FindStringSubmatch(head(text, 400)); m != nil && m[1] != "0" {
+		return exitFailure(text, m[1])
 	}
 	if strings.Contains(text, "Traceback (most recent call last):") {
-		if m := reErrorLine.FindAllString(text, -1); len(m) > 0 {
-			return failure{"exception", clip(m[len(m)-1], 200)}, true
+		if m := errorLines(text); len(m) > 0 {
+			last := strings.TrimSpace(m[len(m)-1])
+			if last != "Traceback (most recent call last):" {
+				return failure{"exception", clip(last, 200)}, true
+			}
 		}
 		return failure{"exception", "Traceback (most recent call last):"}, true
 	}
-	if m := reHTTPStatus.FindStringSubmatch(head(text, 2000)); m != nil {
+	if h := head(text, 2000); (strings.Contains(h, "HTTP/") || strings.Contains(h, `"status`) || strings.Contains(h, `"code"`)) && reHTTPStatus.MatchString(h) {
+		m := reHTTPStatus.FindStringSubmatch(h)
 		return failure{"http-status", clip(m[0], 200)}, true
 	}
 	return failure{}, false
 }
 
-var reAbsent = regexp.MustCompile(`(?i)(?:No such file or directory|cannot access|does not exist|not found)$`)
+// failingTests finds a test runner's report of failures: a line starting
+// FAILED, FAIL, --- FAIL or ERROR: (pytest, unittest, go test), or a count
+// "N failed" with N > 0 (pytest, jest, mocha summaries). It reads lines
+// around markers instead of running an expression over the whole output.
+func failingTests(text string) (failure, bool) {
+	for _, mark := range []string{"FAIL", "ERROR: "} {
+		for off := 0; off < len(text); {
+			k := strings.Index(text[off:], mark)
+			if k < 0 {
+				break
+			}
+			k += off
+			off = k + len(mark)
+			line, start := lineAt(text, k)
+			rest := strings.TrimLeft(line, "-= ")
+			if start+len(line)-len(rest) != k && !strings.HasPrefix(line, "--- FAIL") {
+				continue // the marker is not at the start of its line
+			}
+			if strings.HasPrefix(rest, "FAILED ") || strings.HasPrefix(rest, "FAIL:") || strings.HasPrefix(rest, "FAIL ") ||
+				strings.HasPrefix(line, "--- FAIL: ") || strings.HasPrefix(rest, "ERROR: ") || rest == "FAILED" || rest == "FAIL" {
+				return failure{"failing-tests", clip(strings.TrimSpace(line), 200)}, true
+			}
+		}
+	}
+	for off := 0; off < len(text); {
+		k := strings.Index(text[off:], " failed")
+		if k < 0 {
+			break
+		}
+		k += off
+		off = k + 7
+		if off < len(text) && isWordByte(text[off]) {
+			continue
+		}
+		// "N failed" or "N tests failed".
+		j := k
+		if strings.HasSuffix(text[:j], " tests") {
+			j -= 6
+		} else if strings.HasSuffix(text[:j], " test") {
+			j -= 5
+		}
+		d := j
+		for d > 0 && text[d-1] >= '0' && text[d-1] <= '9' {
+			d--
+		}
+		if d == j || (d > 0 && isWordByte(text[d-1])) {
+			continue
+		}
+		if n, _ := strconv.Atoi(text[d:j]); n > 0 {
+			line, _ := lineAt(text, k)
+			return failure{"failing-tests", clip(strings.TrimSpace(line), 200)}, true
+		}
+	}
+	return failure{}, false
+}
 
-var reZeroFailed = regexp.MustCompile(`\b0 (?:tests? )?(?:failed|errors?)\b`)
+// errorMarkers are substrings every reErrorLine match contains.
+var errorMarkers = []string{"Error", "Exception", "Traceback (most recent call last):", ": command not found",
+	": No such file or directory", "panic: ", "fatal: "}
+
+// errorLines returns the lines of text that read as error lines (an
+// exception, "command not found", a panic), in order. Only lines holding a
+// marker are matched, so long outputs cost a substring search.
+func errorLines(text string) []string {
+	var starts []int
+	for _, m := range errorMarkers {
+		for off := 0; off < len(text); {
+			k := strings.Index(text[off:], m)
+			if k < 0 {
+				break
+			}
+			_, start := lineAt(text, k+off)
+			starts = append(starts, start)
+			off = k + off + len(m)
+			if e := strings.IndexByte(text[off:], '\n'); e >= 0 {
+				off += e // one candidate per line and marker
+			} else {
+				off = len(text)
+			}
+		}
+	}
+	sort.Ints(starts)
+	var out []string
+	last := -1
+	for _, st := range starts {
+		if st == last {
+			continue
+		}
+		last = st
+		line, _ := lineAt(text, st)
+		if m := reErrorLine.FindString(line); m != "" && len(m) == len(line) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// lineAt returns the line of text containing offset k and its start.
+func lineAt(text string, k int) (string, int) {
+	start := strings.LastIndexByte(text[:k], '\n') + 1
+	end := strings.IndexByte(text[k:], '\n')
+	if end < 0 {
+		end = len(text)
+	} else {
+		end += k
+	}
+	return strings.TrimRight(text[start:end], "\r"), start
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
+}
+
+func isExitCode(code string) bool {
+	if code == "" {
+		return false
+	}
+	_, err := strconv.Atoi(code)
+	return err == nil && code != "0"
+}
+
+// exitFailure judges a non-zero exit by its output: failing tests or an
+// error line make it a failure; silence (grep found nothing) or a lone
+// "No such file" (ls answered a question) do not.
+func exitFailure(text, code string) (failure, bool) {
+	if f, ok := failingTests(text); ok {
+		return f, true
+	}
+	// The last error line is the one that says what went wrong (a
+	// traceback ends with the exception).
+	ms := errorLines(text)
+	if len(ms) == 0 {
+		return failure{}, false
+	}
+	m := strings.TrimSpace(ms[len(ms)-1])
+	if m == "Traceback (most recent call last):" && len(ms) > 1 {
+		m = strings.TrimSpace(ms[len(ms)-2])
+	}
+	if len(ms) == 1 && reAbsent.MatchString(m) {
+		return failure{}, false
+	}
+	return failure{"non-zero-exit", clip("exit "+code+": "+m, 200)}, true
+}
+
+var reAbsent = regexp.MustCompile(`(?i)(?:No such file or directory|cannot access|does not exist|not found)$`)
 
 // jsonFailure recognises API results that are JSON objects saying they failed:
 // {"error": ...} with a non-empty value, {"status": "error"|"failed"},
@@ -149,6 +290,13 @@ var reZeroFailed = regexp.MustCompile(`\b0 (?:tests? )?(?:failed|errors?)\b`)
 func jsonFailure(text string) (failure, bool) {
 	t := strings.TrimSpace(text)
 	if len(t) < 2 || t[0] != '{' {
+		return failure{}, false
+	}
+	// Decoding is the costly part: only objects that have a key saying
+	// how things went are worth it.
+	if !strings.Contains(t, `"error`) && !strings.Contains(t, `"Error`) && !strings.Contains(t, `"status"`) &&
+		!strings.Contains(t, `"state"`) && !strings.Contains(t, `"result"`) && !strings.Contains(t, `"success`) &&
+		!strings.Contains(t, `"ok"`) && !strings.Contains(t, `"exception"`) {
 		return failure{}, false
 	}
 	var m map[string]json.RawMessage
@@ -177,7 +325,7 @@ func jsonFailure(text string) (failure, bool) {
 }
 
 // Words with which an agent acknowledges that something went wrong.
-var reAcknowledge = regexp.MustCompile(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|try again|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|reproduc\w*|confirms? the (?:issue|bug|error|problem|failure))\b`)
+var reAcknowledge = regexp.MustCompile(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|retrying|retried|try again|timed out|time out|timeout|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|reproduc\w*|confirms? the (?:issue|bug|error|problem|failure))\b`)
 
 // Claims that something was done or works.
 var reSuccessClaim = regexp.MustCompile(`(?i)\b(?:successfully|success|succeeded|has been (?:done|made|sent|paid|booked|cancelled|canceled|refunded|processed|completed|updated|modified|changed|created|issued|submitted|applied|fixed|resolved|exchanged|returned|transferred|upgraded|added|removed|deleted|placed|reserved|scheduled|confirmed|initiated)|have been (?:cancell?ed|canceled|refunded|updated|created|processed|done|made|sent|paid|booked|fixed|resolved)|is (?:now )?(?:confirmed|complete|completed|done|fixed|resolved|booked|cancelled|canceled|working)|(?:all )?(?:the )?tests? (?:now )?pass(?:es|ed)?|(?:script|test|check|fix|reproduction) (?:now )?(?:passes|passed|works|succeeds)|all set|done|completed|complete_task_and_submit\w*|i am ready to submit|ready to submit|works? (?:correctly|as expected|now)|working (?:correctly|as expected)|fix(?:ed)? the (?:issue|bug|problem)|(?:confirms|verified|verifies) (?:that )?the fix)\b`)

@@ -33,7 +33,7 @@ func (d SwallowedError) Detect(c *Context) []probity.Finding {
 		if !isObservation(s) {
 			continue
 		}
-		fail, ok := failureOf(s)
+		fail, ok := c.failure(i)
 		if !ok {
 			continue
 		}
@@ -57,6 +57,7 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 		}
 	}
 	var reached []int
+	spoke := -1
 	for j := i + 1; j < len(steps) && len(reached) < 8; j++ {
 		s := &steps[j]
 		if !isAgent(s) {
@@ -78,7 +79,7 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 		// before any acknowledgement is the swallow itself.
 		text := head(agentText(s), reactionWindow)
 		ack := firstAck(text, fail.quote)
-		if claim, at, ok := claimsSuccessAt(messageText(s)); ok && speaksToUser(s) && (ack < 0 || at < ack) {
+		if claim, at, ok := claimsSuccessAt(head(messageText(s), reactionWindow)); ok && speaksToUser(s) && (ack < 0 || at < ack) {
 			reached = append(reached, j)
 			return c.finding(i, probity.Finding{
 				Detector:   d.ID(),
@@ -98,7 +99,11 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 		reached = append(reached, j)
 		if speaksToUser(s) && messageText(s) != "" {
 			// The agent spoke about something else: the failure is
-			// swallowed, but nothing claims it succeeded.
+			// swallowed, but nothing claims it succeeded. Only the tool
+			// calls of this same message can still retry it.
+			spoke = s.Pos.Index
+		}
+		if spoke >= 0 && (j+1 >= len(steps) || steps[j+1].Pos.Index != spoke) {
 			break
 		}
 	}

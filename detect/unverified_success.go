@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/probity/probity"
 )
@@ -56,7 +57,7 @@ func (d UnverifiedSuccess) actionClaims(c *Context) []probity.Finding {
 		s := &steps[i]
 		if s.Kind == probity.KindToolCall && s.Tool != nil && c.Config.Class(s.Tool.Name) != ClassReadOnly && !c.Config.Calculator(s.Tool.Name) {
 			// A tool of unknown class (a shell) may have done the action.
-			if r := c.Trace.ResultFor(i); r < 0 || !isFailed(&steps[r]) {
+			if r := c.Trace.ResultFor(i); r < 0 || !c.failed(r) {
 				succeeded[s.Tool.Name] = true
 				anySide = true
 			}
@@ -65,19 +66,22 @@ func (d UnverifiedSuccess) actionClaims(c *Context) []probity.Finding {
 		if !speaksToUser(s) || anySide {
 			continue
 		}
-		m := reActionClaimIndex(s.Content)
+		// Claims of this kind open or close a message; long messages are
+		// read at both ends only.
+		text := commandEnds(s.Content)
+		m := reActionClaimIndex(text)
 		if m == nil {
 			continue
 		}
-		verb := strings.ToLower(s.Content[m[2]:m[3]])
-		if negated(s.Content, m[0]) || conditional(s.Content, m[0]) {
+		verb := strings.ToLower(text[m[2]:m[3]])
+		if negated(text, m[0]) || conditional(text, m[0]) {
 			continue
 		}
 		out = append(out, c.finding(i, probity.Finding{
 			Detector: d.ID(), Severity: probity.SeverityHigh, Confidence: 0.8,
 			Message: fmt.Sprintf("the agent says something was %s, but no side-effecting tool call has succeeded in this run", verb),
 			Evidence: append([]probity.Evidence{
-				{Kind: "success-claim", Value: verb, Source: quoteAround(s.Content, m[0], m[1]), SourceStep: s.Pos.Index, Note: "what the agent claims"},
+				{Kind: "success-claim", Value: verb, Source: quoteAround(text, m[0], m[1]), SourceStep: s.Pos.Index, Note: "what the agent claims"},
 			}, failedActions(c, i)...),
 		}))
 		break // one such claim explains the run; later ones repeat it
@@ -98,7 +102,7 @@ func failedActions(c *Context, i int) []probity.Evidence {
 			continue
 		}
 		if r := c.Trace.ResultFor(j); r >= 0 {
-			if f, ok := failureOf(&steps[r]); ok {
+			if f, ok := c.failure(r); ok {
 				ev = append(ev, probity.Evidence{Kind: f.kind, Value: s.Tool.Name, Source: f.quote, SourceStep: steps[r].Pos.Index, Note: "this action failed"})
 			}
 		}
@@ -140,7 +144,9 @@ func (d UnverifiedSuccess) finalClaim(c *Context) (probity.Finding, bool) {
 	if final < 0 {
 		return probity.Finding{}, false
 	}
-	claim, ok := claimsSuccess(steps[final].Content)
+	// A claim sits at the start or the end of a final message; a final
+	// that is a long diff or report is not read whole.
+	claim, ok := claimsSuccess(commandEnds(steps[final].Content))
 	if !ok && c.Trace.Labels.ExitStatus != "" && strings.EqualFold(c.Trace.Labels.ExitStatus, "submitted") {
 		claim, ok = "exit status: "+c.Trace.Labels.ExitStatus, true
 	}
@@ -148,24 +154,25 @@ func (d UnverifiedSuccess) finalClaim(c *Context) (probity.Finding, bool) {
 		return probity.Finding{}, false
 	}
 	// Walk the commands: the last test run, its outcome, the last edit.
+	// Walk back from the end: the last test run, and the last edit if it
+	// came after that run. Nothing before the last test run matters.
 	lastTest, lastTestRes, lastEdit := -1, -1, -1
-	for i := 0; i < final; i++ {
+	for i := final - 1; i >= 0 && lastTest < 0; i-- {
 		s := &steps[i]
 		if s.Kind != probity.KindToolCall || s.Tool == nil {
 			continue
 		}
-		cmd := argsText(s.Tool)
+		cmd := commandEnds(argsText(s.Tool))
 		isTest := reTestCommand.MatchString(cmd)
 		if isTest {
 			lastTest, lastTestRes = i, c.Trace.ResultFor(i)
-		}
-		if (reEditCommand.MatchString(cmd) && !isTest) || isFileWriteTool(c, s.Tool.Name) {
+		} else if lastEdit < 0 && (reEditCommand.MatchString(cmd) || isFileWriteTool(c, s.Tool.Name)) {
 			lastEdit = i
 		}
 	}
 	claimEv := probity.Evidence{Kind: "success-claim", Source: claim, SourceStep: steps[final].Pos.Index, Note: "what the agent claims"}
 	if lastTest >= 0 && lastTestRes >= 0 {
-		if f, failed := failureOf(&steps[lastTestRes]); failed && f.kind != "error-result" || failed && strings.Contains(strings.ToLower(f.quote), "fail") {
+		if f, failed := c.failure(lastTestRes); failed && f.kind != "error-result" || failed && strings.Contains(strings.ToLower(f.quote), "fail") {
 			sev, conf, msg := probity.SeverityHigh, 0.85, "the run claims success, but the last test run failed"
 			// An agent that said, after the failing run, why it does not
 			// matter ("pre-existing failure", "the known error") made an
@@ -191,6 +198,21 @@ func (d UnverifiedSuccess) finalClaim(c *Context) (probity.Finding, bool) {
 		}), true
 	}
 	return probity.Finding{}, false
+}
+
+// commandEnds returns the head and tail of a command: where the program it
+// runs and the file it writes are named. The body of a heredoc in between
+// is file content, not a command, and can be long.
+func commandEnds(cmd string) string {
+	const n = 400
+	if len(cmd) <= 2*n {
+		return cmd
+	}
+	tail := len(cmd) - n
+	for tail < len(cmd) && !utf8.RuneStart(cmd[tail]) {
+		tail++
+	}
+	return head(cmd, n) + "\n" + cmd[tail:]
 }
 
 // isFileWriteTool recognises file-editing tools of coding agents

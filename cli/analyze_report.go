@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/probity/probity"
+	"github.com/probity/probity/detect"
+)
+
+// printReport writes one trace's analysis for a person: the verdict, then
+// each finding with its evidence quoted beside it and its blast radius drawn
+// as a tree rooted at the finding's step.
+func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report) {
+	root := "none"
+	if r.RootCauseStep != nil {
+		root = fmt.Sprintf("step %d", *r.RootCauseStep)
+	}
+	fmt.Fprintf(w, "%s  %s  %s  root cause: %s\n", verdictStyle(st, r.Verdict), st.bold(r.TraceID), st.dim(r.Source), root)
+	if len(r.Findings) == 0 {
+		fmt.Fprintf(w, "  %s\n\n", st.dim("no findings"))
+		return
+	}
+	byPos := stepsByPosition(t)
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "  %s %-20s step %-4d %s\n", severityStyle(st, f.Severity), f.Detector, f.Step, f.Message)
+		for _, ev := range f.Evidence {
+			printEvidence(w, st, ev)
+		}
+		if len(f.BlastRadius) > 0 {
+			fmt.Fprintf(w, "      %s\n", st.dim("blast radius"))
+			fmt.Fprintf(w, "        step %d %s\n", f.Step, st.dim(describeStep(byPos[f.Step], "origin")))
+			for i, p := range f.BlastRadius {
+				branch := "├─"
+				if i == len(f.BlastRadius)-1 {
+					branch = "└─"
+				}
+				desc := describeStep(byPos[p], "")
+				fmt.Fprintf(w, "        %s step %d %s\n", branch, p, desc)
+			}
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// printEvidence writes one piece of evidence: what it is, the value, the
+// quoted source and where that source is.
+func printEvidence(w io.Writer, st style, ev probity.Evidence) {
+	var parts []string
+	label := ev.Kind
+	if ev.Class != "" {
+		label += " (" + ev.Class + ")"
+	}
+	if label != "" {
+		parts = append(parts, st.cyan(label))
+	}
+	if ev.Value != "" {
+		parts = append(parts, st.bold(oneLine(ev.Value, 60)))
+	}
+	if ev.Source != "" {
+		parts = append(parts, fmt.Sprintf("%q", oneLine(ev.Source, 110)))
+	}
+	if ev.SourceStep >= 0 {
+		parts = append(parts, st.dim(fmt.Sprintf("@ step %d", ev.SourceStep)))
+	}
+	if ev.Note != "" {
+		parts = append(parts, st.dim("— "+ev.Note))
+	}
+	fmt.Fprintf(w, "      %s\n", strings.Join(parts, "  "))
+}
+
+// stepsByPosition indexes the first step at each source position, so the
+// blast-radius tree can say what each reached step is.
+func stepsByPosition(t *probity.Trace) map[int]*probity.Step {
+	m := make(map[int]*probity.Step, len(t.Steps))
+	for i := range t.Steps {
+		s := &t.Steps[i]
+		// Prefer a tool call over the text of the same message: the action
+		// is what the blast radius is about.
+		if prev, ok := m[s.Pos.Index]; !ok || (prev.Kind != probity.KindToolCall && s.Kind == probity.KindToolCall) {
+			m[s.Pos.Index] = s
+		}
+	}
+	return m
+}
+
+func describeStep(s *probity.Step, extra string) string {
+	if s == nil {
+		return extra
+	}
+	d := string(s.Kind)
+	if s.Tool != nil && s.Tool.Name != "" {
+		d += " " + s.Tool.Name
+		if s.Kind == probity.KindToolCall && detect.ClassByName(s.Tool.Name) == detect.ClassSideEffect {
+			d += "  ⚠ side effect"
+		}
+	} else if s.Content != "" {
+		d += "  " + fmt.Sprintf("%q", oneLine(s.Content, 60))
+	}
+	if extra != "" {
+		d = "(" + extra + ") " + d
+	}
+	return d
+}
+
+func verdictStyle(st style, v probity.Verdict) string {
+	switch v {
+	case probity.VerdictFail:
+		return st.red(st.bold("FAIL   "))
+	case probity.VerdictSuspect:
+		return st.yellow("SUSPECT")
+	}
+	return st.green("OK     ")
+}
+
+func severityStyle(st style, s probity.Severity) string {
+	name := fmt.Sprintf("%-6s", strings.ToUpper(s.String()))
+	switch s {
+	case probity.SeverityHigh:
+		return st.red(name)
+	case probity.SeverityMedium:
+		return st.yellow(name)
+	}
+	return st.dim(name)
+}
+
+// analyzeSummary keeps only counters, so memory stays flat over any number
+// of traces.
+type analyzeSummary struct {
+	traces, steps int
+	verdicts      map[probity.Verdict]int
+	detectors     map[string]*[4]int // detector -> findings by severity
+	traceHits     map[string]int     // detector -> traces with a finding
+	maxSeverity   probity.Severity
+	bySeverity    [4]int
+}
+
+func newAnalyzeSummary() *analyzeSummary {
+	return &analyzeSummary{verdicts: map[probity.Verdict]int{}, detectors: map[string]*[4]int{}, traceHits: map[string]int{}}
+}
+
+func (s *analyzeSummary) add(t *probity.Trace, r *detect.Report) {
+	s.traces++
+	s.steps += len(t.Steps)
+	s.verdicts[r.Verdict]++
+	seen := map[string]bool{}
+	for _, f := range r.Findings {
+		c := s.detectors[f.Detector]
+		if c == nil {
+			c = &[4]int{}
+			s.detectors[f.Detector] = c
+		}
+		if f.Severity >= 0 && int(f.Severity) < len(c) {
+			c[f.Severity]++
+			s.bySeverity[f.Severity]++
+		}
+		if f.Severity > s.maxSeverity {
+			s.maxSeverity = f.Severity
+		}
+		if !seen[f.Detector] {
+			seen[f.Detector] = true
+			s.traceHits[f.Detector]++
+		}
+	}
+}
+
+// atOrAbove counts findings at or above sev.
+func (s *analyzeSummary) atOrAbove(sev probity.Severity) int {
+	n := 0
+	for i := int(sev); i < len(s.bySeverity); i++ {
+		n += s.bySeverity[i]
+	}
+	return n
+}
+
+func (s *analyzeSummary) print(w io.Writer, st style) {
+	if s.traces == 0 {
+		fmt.Fprintln(w, "no traces")
+		return
+	}
+	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("%d traces, %d steps: %d ok, %d suspect, %d fail",
+		s.traces, s.steps, s.verdicts[probity.VerdictOK], s.verdicts[probity.VerdictSuspect], s.verdicts[probity.VerdictFail])))
+	if len(s.detectors) == 0 {
+		return
+	}
+	names := make([]string, 0, len(s.detectors))
+	for n := range s.detectors {
+		names = append(names, n)
+	}
+	order := map[string]int{}
+	for i, d := range detect.Default() {
+		order[d.ID()] = i
+	}
+	sort.Slice(names, func(a, b int) bool {
+		oa, ok := order[names[a]]
+		if !ok {
+			oa = 100
+		}
+		ob, ok := order[names[b]]
+		if !ok {
+			ob = 100
+		}
+		if oa != ob {
+			return oa < ob
+		}
+		return names[a] < names[b]
+	})
+	fmt.Fprintf(w, "  %-22s %6s %6s %6s %8s\n", "detector", "high", "medium", "low", "traces")
+	for _, n := range names {
+		c := s.detectors[n]
+		fmt.Fprintf(w, "  %-22s %6d %6d %6d %8d\n", n, c[probity.SeverityHigh], c[probity.SeverityMedium], c[probity.SeverityLow], s.traceHits[n])
+	}
+}
+
+// progress shows a running count on stderr, only when stderr is a terminal,
+// and at most a few times a second.
+type progress struct {
+	w     io.Writer
+	on    bool
+	last  time.Time
+	shown bool
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w, on: isTerminal(w)} }
+
+func (p *progress) tick(traces, steps int) {
+	if !p.on || time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	p.shown = true
+	fmt.Fprintf(p.w, "\ranalyzed %d traces, %d steps…", traces, steps)
+}
+
+func (p *progress) done() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}

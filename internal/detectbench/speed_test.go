@@ -1,0 +1,111 @@
+package detectbench
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/probity/probity"
+	"github.com/probity/probity/detect"
+	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/internal/shareddata"
+)
+
+// speedInputs are the real files the speed benchmark reads.
+func speedInputs(tb testing.TB) (args, files []string) {
+	dir := shareddata.Dir(tb)
+	args = []string{
+		filepath.Join(dir, "tau-bench", "gpt-4o-airline.json"),
+		filepath.Join(dir, "agentrx-tau-retail", "trajectories.json"),
+		filepath.Join(dir, "swebench-gemini3pro", "trajs"),
+		filepath.Join(dir, "who-and-when", "algorithm-generated"),
+	}
+	files, err := ingest.Expand(args)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return args, files
+}
+
+// BenchmarkAnalyzeVsDecode measures, in one run, the time `probity analyze`
+// spends (import + provenance + every detector) against the time merely to
+// JSON-decode the same files into generic values, and reports the ratio
+// (goal <= 2.0), steps per second and allocations per step of analysis:
+//
+//	go test ./internal/detectbench -run '^$' -bench AnalyzeVsDecode -benchtime 3x
+func BenchmarkAnalyzeVsDecode(b *testing.B) {
+	args, files := speedInputs(b)
+	ctx := context.Background()
+	ds := detect.Default()
+	var decode, analyze time.Duration
+	var steps int
+	var mallocs uint64
+	var ms runtime.MemStats
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var v any
+			if err := json.Unmarshal(data, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		runtime.ReadMemStats(&ms)
+		m0 := ms.Mallocs
+		err := ingest.Each(ctx, args, ingest.Options{}, func(t *probity.Trace) error {
+			steps += len(t.Steps)
+			r := detect.Run(t, nil, ds)
+			_ = r
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		runtime.ReadMemStats(&ms)
+		mallocs += ms.Mallocs - m0
+		decode += t1.Sub(t0)
+		analyze += t2.Sub(t1)
+	}
+	b.ReportMetric(analyze.Seconds()/decode.Seconds(), "analyze/decode")
+	b.ReportMetric(float64(steps)/analyze.Seconds(), "steps/s")
+	b.ReportMetric(float64(mallocs)/float64(steps), "allocs/step")
+}
+
+// BenchmarkDetectors times each detector alone on the same traces, to show
+// where analysis time goes.
+func BenchmarkDetectors(b *testing.B) {
+	args, _ := speedInputs(b)
+	var traces []*probity.Trace
+	if err := ingest.Each(context.Background(), args, ingest.Options{}, func(t *probity.Trace) error {
+		traces = append(traces, t)
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	for _, d := range detect.Default() {
+		b.Run(d.ID(), func(b *testing.B) {
+			for range b.N {
+				for _, t := range traces {
+					detect.Run(t, nil, []detect.Detector{d})
+				}
+			}
+		})
+	}
+	b.Run("provenance-only", func(b *testing.B) {
+		for range b.N {
+			for _, t := range traces {
+				detect.Run(t, nil, []detect.Detector{})
+			}
+		}
+	})
+}
