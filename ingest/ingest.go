@@ -15,6 +15,20 @@
 //     Options.MaxRecordBytes, endless whitespace and invalid UTF-8 are
 //     rejected, nesting is capped by encoding/json; nothing panics or hangs
 //     on devices such as /dev/zero or /dev/urandom.
+//
+// Formats, tried in this order on the first 64 KiB of each file (the first
+// whose cheap key check matches wins; Options.Format skips detection):
+//
+//	otlp      OTLP/JSON ExportTraceServiceRequest (GenAI and OpenInference spans)
+//	taubench  τ-bench / AgentRx: a list of runs with task_id, trial, reward, info, traj
+//	whowhen   Who&When: one object with history, question and mistake labels
+//	sweagent  mini-swe-agent *.traj.json (messages, info.exit_status); SWE-agent history
+//	chatlog   OpenAI / Anthropic chat: message lists, request and response bodies, JSON Lines
+//
+// Error positions: "record N" is the 0-based element of a top-level list
+// (the same numbering as Position.Index), lines and columns are 1-based,
+// columns count bytes. Inputs that cannot be re-read (stdin, pipes) give
+// byte offsets instead of lines.
 package ingest
 
 import (
@@ -235,6 +249,11 @@ func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn 
 		fm, _ = lookup(opt.Format)
 	} else {
 		detected := Detect(head)
+		if detected == "" && jsonx.FirstByte(head) == '{' && (strings.HasSuffix(in.path, ".traj.json") || strings.HasSuffix(in.path, ".traj")) {
+			// Trajectories are named for what they are even when their
+			// first 64 KiB hold none of the keys the sniffer looks for.
+			detected = sweagent.Format
+		}
 		if detected == "" {
 			c := jsonx.FirstByte(head)
 			if in.walked && (c == '{' || c == '[') {

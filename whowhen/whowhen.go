@@ -36,13 +36,21 @@ const Format = "whowhen"
 // results.
 const Terminal = "Computer_terminal"
 
-// Sniff reports whether head looks like a Who&When log: an object with a
-// history list and one of its question or label keys.
+// Sniff reports whether head looks like a Who&When log: an object with its
+// mistake labels, or with a history list and a question or verdict.
 func Sniff(head []byte) bool {
-	if jsonx.FirstByte(head) != '{' || !jsonx.HasKey(head, "history") {
+	if jsonx.FirstByte(head) != '{' {
 		return false
 	}
-	for _, k := range []string{"question", "mistake_agent", "mistake_step", "is_correct", "ground_truth"} {
+	// The labels identify the dataset even when a long history pushes
+	// other keys beyond the head.
+	if jsonx.HasKey(head, "mistake_agent") || jsonx.HasKey(head, "mistake_step") {
+		return true
+	}
+	if !jsonx.HasKey(head, "history") {
+		return false
+	}
+	for _, k := range []string{"question", "is_correct", "ground_truth"} {
 		if jsonx.HasKey(head, k) {
 			return true
 		}
