@@ -182,6 +182,10 @@ func Each(ctx context.Context, args []string, opt Options, fn func(*probity.Trac
 		if stop {
 			return err
 		}
+		if ctx.Err() != nil {
+			// The failure, if any, is the cancellation (a closed pipe).
+			return ctx.Err()
+		}
 		if err != nil {
 			fe.Errs = append(fe.Errs, asFileError(in.name(), err))
 		}
