@@ -388,3 +388,54 @@ func firstRun(b []byte) []byte {
 	}
 	return append(append([]byte("["), runs[0]...), ']')
 }
+
+// TestAgentRxLabels checks that every failure AgentRx labels (by
+// step_number, 1-based) lands on a step whose Pos.Index is step_number-1,
+// in a run with reward 0.
+func TestAgentRxLabels(t *testing.T) {
+	got := readFile(t, shareddata.Path(t, "agentrx-tau-retail", "trajectories.json"))
+	b, err := os.ReadFile(shareddata.Path(t, "agentrx-tau-retail", "labels.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []struct {
+		TrajectoryID int `json:"trajectory_id"`
+		Failures     []struct {
+			StepNumber int `json:"step_number"`
+		} `json:"failures"`
+	}
+	if err := json.Unmarshal(b, &labels); err != nil {
+		t.Fatal(err)
+	}
+	byTask := map[string]*probity.Trace{}
+	for _, tr := range got {
+		byTask[tr.Meta["task_id"]] = tr
+	}
+	found := 0
+	for _, l := range labels {
+		tr := byTask[fmt.Sprint(l.TrajectoryID)]
+		if tr == nil {
+			t.Errorf("no run for trajectory %d", l.TrajectoryID)
+			continue
+		}
+		if *tr.Labels.Reward != 0 {
+			t.Errorf("labelled run %s has reward %v, want 0", tr.ID, *tr.Labels.Reward)
+		}
+		for _, f := range l.Failures {
+			ok := false
+			for _, s := range tr.Steps {
+				if s.Pos.Index == f.StepNumber-1 {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s: no step at index %d for step_number %d", tr.ID, f.StepNumber-1, f.StepNumber)
+			} else {
+				found++
+			}
+		}
+	}
+	if len(labels) != 14 || found == 0 {
+		t.Errorf("%d labelled runs, %d failures located; want 14 runs", len(labels), found)
+	}
+}
