@@ -38,7 +38,7 @@ func TestRealLogs(t *testing.T) {
 	if len(files) != 126 {
 		t.Fatalf("found %d logs, want 126", len(files))
 	}
-	withStep := 0
+	withStep, agree, srcAgree := 0, 0, 0
 	for _, path := range files {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -75,6 +75,12 @@ func TestRealLogs(t *testing.T) {
 			t.Errorf("%s: IsCorrect = %v, want %v", path, tr.Labels.IsCorrect, src.IsCorrect)
 		}
 		want, _ := strconv.Atoi(src.MistakeStep)
+		if want < len(src.History) && src.History[want].Name == src.MistakeAgent {
+			srcAgree++
+		}
+		if ms := tr.Labels.MistakeStep; ms != nil && *ms < len(tr.Steps) && tr.Steps[*ms].Actor == tr.Labels.MistakeAgent {
+			agree++
+		}
 		if tr.Labels.MistakeStep == nil || *tr.Labels.MistakeStep != want {
 			t.Errorf("%s: MistakeStep = %v, want %d", path, tr.Labels.MistakeStep, want)
 		} else {
@@ -106,6 +112,11 @@ func TestRealLogs(t *testing.T) {
 	}
 	if withStep != 126 {
 		t.Errorf("logs with mistake_step = %d, want 126", withStep)
+	}
+	// The labelled step's speaker is the labelled agent in 123 of 126 logs
+	// (dataset README); the trace must agree with the source exactly.
+	if agree != srcAgree || agree != 123 {
+		t.Errorf("mistake step spoken by the mistake agent in %d traces, %d sources; want 123", agree, srcAgree)
 	}
 }
 
