@@ -207,25 +207,41 @@ func (rp *Replayer) divergence(cands []*replayRun, n map[string]any) Divergence 
 		}
 		var d Divergence
 		if next < 0 {
-			d = Divergence{Run: rr.cas.Run, Call: len(rr.keys), Path: "$", Recorded: missing, Received: clip(n["path"]),
-				Reason: fmt.Sprintf("run %q recorded %d calls and all were answered; call %d is not in the recording",
-					rr.cas.Run, len(rr.keys), len(rr.keys))}
-		} else {
-			p, rec, got, _ := Diverge(rr.norm[next], n)
-			d = Divergence{Run: rr.cas.Run, Call: rr.cas.Interactions[next].Seq, Message: messageIndex(p), Path: p,
-				Recorded: clip(rec), Received: clip(got)}
-			where := fmt.Sprintf("call %d", d.Call)
-			if d.Message != nil {
-				where += fmt.Sprintf(", message %d", *d.Message)
+			// Every recorded call was answered: compare with the closest
+			// one, so a changed retry still shows what changed.
+			d = Divergence{Run: rr.cas.Run, Path: "$", Recorded: missing, Received: clip(n["path"]),
+				Reason: fmt.Sprintf("run %q recorded no calls", rr.cas.Run)}
+			for i := range rr.norm {
+				if c := rp.diverge(rr, i, n); i == 0 || score(c) >= score(d) {
+					d = c
+				}
 			}
-			d.Reason = fmt.Sprintf("request differs from run %q at %s, field %s: recorded %s, received %s",
-				rr.cas.Run, where, p, short(rec), short(got))
+			if len(rr.norm) > 0 {
+				d.Reason = fmt.Sprintf("run %q recorded %d calls and all were answered; this request is call %d, and the closest recorded call differs: %s",
+					rr.cas.Run, len(rr.keys), len(rr.keys), d.Reason)
+			}
+		} else {
+			d = rp.diverge(rr, next, n)
 		}
 		if best == nil || score(d) > score(*best) {
 			best = &d
 		}
 	}
 	return *best
+}
+
+// diverge compares n with recorded call i of rr.
+func (rp *Replayer) diverge(rr *replayRun, i int, n map[string]any) Divergence {
+	p, rec, got, _ := Diverge(rr.norm[i], n)
+	d := Divergence{Run: rr.cas.Run, Call: rr.cas.Interactions[i].Seq, Message: messageIndex(p), Path: p,
+		Recorded: clip(rec), Received: clip(got)}
+	where := fmt.Sprintf("call %d", d.Call)
+	if d.Message != nil {
+		where += fmt.Sprintf(", message %d", *d.Message)
+	}
+	d.Reason = fmt.Sprintf("request differs from run %q at %s, field %s: recorded %s, received %s",
+		rr.cas.Run, where, p, short(rec), short(got))
+	return d
 }
 
 func short(v any) string {
