@@ -20,8 +20,9 @@ import (
 // Severity is high when the value reached a side-effecting action (or was
 // born in one and then carried on), medium when it reached another tool
 // call or another agent, low when it only recurs in messages and tool
-// output. Weak atoms are ignored, as are values inside code and near-misses
-// that one arithmetic step also explains (Result.AlsoDerived).
+// output. Weak atoms are ignored, as are values inside code, plain numbers
+// in prose, and near-misses that one arithmetic step also explains
+// (Result.AlsoDerived).
 type Cascade struct{}
 
 // ID returns "cascade".
@@ -47,7 +48,7 @@ func (d Cascade) Detect(c *Context) []probity.Finding {
 			if a.Weak() || a.Kind == provenance.KindPath || a.Kind == provenance.KindQuoted || a.Kind == provenance.KindURL {
 				continue
 			}
-			if a.Prose && a.Path != "" && r.Class != provenance.NearMiss && !strongProse(a) {
+			if !cascadeWorthy(r) {
 				continue
 			}
 			key := a.Key()
@@ -149,4 +150,20 @@ func uniqueSorted(xs []int) []int {
 		}
 	}
 	return out
+}
+
+// cascadeWorthy reports whether a value names something specific enough
+// that carrying it on matters: identifiers, money, dates, contact details,
+// and any value of a structured tool argument. A plain number in prose
+// ("line 1187") recurring later is not a cascade.
+func cascadeWorthy(r provenance.Result) bool {
+	a := r.Atom
+	if !a.Prose {
+		return true
+	}
+	switch a.Kind {
+	case provenance.KindID, provenance.KindEmail, provenance.KindPhone, provenance.KindMoney, provenance.KindDate:
+		return r.Class == provenance.NearMiss || a.Path == "" || strongProse(a)
+	}
+	return false
 }

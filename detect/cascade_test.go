@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -12,7 +14,9 @@ import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/internal/shareddata"
 	"github.com/probity/probity/provenance"
+	"github.com/probity/probity/sweagent"
 	"github.com/probity/probity/taubench"
+	"github.com/probity/probity/whowhen"
 )
 
 // provLoadTau reads a τ-bench-shaped file of the shared data.
@@ -138,7 +142,7 @@ func TestCleanRunsRarelyHigh(t *testing.T) {
 	for _, file := range [][]string{{"tau-bench", "gpt-4o-airline.json"}, {"agentrx-tau-retail", "trajectories.json"}} {
 		clean := provClean(provLoadTau(t, file...))
 		perDetector := map[string]int{}
-		high := 0
+		high, medium := 0, 0
 		for _, tr := range clean {
 			flagged := false
 			for _, f := range provRun(tr, UngroundedArgument{}, ContradictedClaim{}, Cascade{}) {
@@ -152,11 +156,13 @@ func TestCleanRunsRarelyHigh(t *testing.T) {
 			}
 			if flagged {
 				high++
+			} else if MaxSeverity(provRun(tr, UngroundedArgument{}, ContradictedClaim{}, Cascade{})) == probity.SeverityMedium {
+				medium++
 			}
 		}
 		rate := float64(high) / float64(len(clean))
-		t.Logf("%s: %d of %d clean runs flagged high (%.1f%%); high findings per detector %v",
-			file[0], high, len(clean), 100*rate, perDetector)
+		t.Logf("%s: %d of %d clean runs flagged high (%.1f%%), %d more medium; high findings per detector %v",
+			file[0], high, len(clean), 100*rate, medium, perDetector)
 		if rate > 0.05 {
 			t.Errorf("%s: %.1f%% of clean runs flagged high, want <= 5%%", file[0], 100*rate)
 		}
@@ -370,4 +376,70 @@ func FuzzCascade(f *testing.F) {
 			}
 		}
 	})
+}
+
+// provLoadGlob reads every file matching pattern under the shared data with
+// read (sweagent.Read or whowhen.Read).
+func provLoadGlob(tb testing.TB, pattern string, read func(context.Context, string, *os.File, func(*probity.Trace) error) error) []*probity.Trace {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(shareddata.Dir(tb), pattern))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no files match %s: %v", pattern, err)
+	}
+	sort.Strings(files)
+	var out []*probity.Trace
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		err = read(context.Background(), p, f, func(t *probity.Trace) error { out = append(out, t); return nil })
+		f.Close()
+		if err != nil {
+			tb.Fatalf("read %s: %v", p, err)
+		}
+	}
+	return out
+}
+
+// TestOtherFormatsHighRate measures the provenance detectors on the coding
+// agent (resolved runs: clean) and multi-agent (all failed) data.
+func TestOtherFormatsHighRate(t *testing.T) {
+	swe := provLoadGlob(t, "swebench-gemini3pro/trajs/*/*.traj.json", func(ctx context.Context, p string, f *os.File, emit func(*probity.Trace) error) error {
+		return sweagent.Read(ctx, p, f, emit)
+	})
+	ww := provLoadGlob(t, "who-and-when/algorithm-generated/*.json", func(ctx context.Context, p string, f *os.File, emit func(*probity.Trace) error) error {
+		return whowhen.Read(ctx, p, f, emit)
+	})
+	for name, ts := range map[string][]*probity.Trace{"swebench": swe, "who-and-when": ww} {
+		high, med, n := 0, 0, 0
+		per := map[string]int{}
+		for _, tr := range ts {
+			if name == "swebench" && (tr.Labels.Resolved == nil || !*tr.Labels.Resolved) {
+				continue
+			}
+			n++
+			fs := provRun(tr, UngroundedArgument{}, ContradictedClaim{}, Cascade{})
+			switch MaxSeverity(fs) {
+			case probity.SeverityHigh:
+				high++
+			case probity.SeverityMedium:
+				med++
+			}
+			for _, f := range fs {
+				if f.Severity == probity.SeverityHigh {
+					per[f.Detector]++
+					if testing.Verbose() {
+						t.Logf("%s %s step %d: %s", name, tr.ID, f.Step, f.Message)
+					}
+				}
+			}
+		}
+		t.Logf("%s: %d traces, %d with a high finding, %d with medium at most; high per detector %v", name, n, high, med, per)
+		// Resolved SWE-bench runs are clean; Who&When runs all failed, so
+		// their rate is reported, not bounded.
+		if name == "swebench" && float64(high) > 0.05*float64(n) {
+			t.Errorf("swebench: %d of %d resolved runs flagged high, want <= 5%%", high, n)
+		}
+	}
 }

@@ -100,8 +100,8 @@ func (a Atom) Key() string { return string(a.family()) + ":" + a.Norm }
 func keyOf(fam byte, norm string) string { return string(fam) + ":" + norm }
 
 // Weak reports whether the atom is too common to mean anything on its own:
-// small integers (list numbers, counts, days of the month), years, quoted
-// text, and numbers inside code. Weak atoms are indexed and classified like
+// small integers (list numbers, counts, days of the month), years, version
+// numbers, quoted text, and numbers inside code. Weak atoms are indexed and classified like
 // any other, but detectors do not report them: "2" in "2 passengers" or
 // "2024" in a sentence is not evidence of anything.
 func (a Atom) Weak() bool {
@@ -111,7 +111,9 @@ func (a Atom) Weak() bool {
 	if a.Kind != KindNumber && a.Kind != KindPercent {
 		return false
 	}
-	if strings.Contains(a.Norm, ".") {
+	if n := strings.Count(a.Norm, "."); n > 1 {
+		return true // a version number (1.2.3) names code, not a quantity
+	} else if n == 1 {
 		return false
 	}
 	n, err := strconv.Atoi(a.Norm)

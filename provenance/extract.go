@@ -325,18 +325,49 @@ func (s *scanner) plainWord(i, j int) int {
 			return j
 		}
 	}
-	if len(w) == 6 && isUpperWord(w) && !commonCaps[w] {
+	if len(w) == 6 && isUpperWord(w) && !commonCaps[w] && s.codeContext(i) {
 		// Six capital letters: a booking reference such as HXDUBJ.
 		s.emit(Atom{Raw: w, Norm: strings.ToLower(w), Kind: KindID, Start: i, End: j})
 	}
 	return j
 }
 
+// codeContext reports whether a word of capitals at i reads as a code
+// rather than a shouted word: it is quoted (a JSON value) or follows a word
+// such as reservation, booking or confirmation. ("code" or "id" are too
+// common in coding agents' prompts to count.)
+func (s *scanner) codeContext(i int) bool {
+	if i > 0 && (s.text[i-1] == '"' || s.text[i-1] == '\'' || s.text[i-1] == '#') {
+		return true
+	}
+	lo := i - 40
+	if lo < 0 {
+		lo = 0
+	}
+	head := strings.ToLower(s.text[lo:i])
+	for _, w := range []string{"reservation", "booking", "confirmation", "pnr", "locator"} {
+		if strings.Contains(head, w) {
+			return true
+		}
+	}
+	return false
+}
+
 var commonCaps = map[string]bool{"PLEASE": true, "STATUS": true, "NOTICE": true, "CANCEL": true, "UPDATE": true,
 	"DELETE": true, "SELECT": true, "RETURN": true, "CREATE": true, "IMPORT": true, "OUTPUT": true, "RESULT": true,
 	"ERRORS": true, "FAILED": true, "PASSED": true, "SYSTEM": true, "ACTION": true, "CHANGE": true, "BEFORE": true,
 	"NUMBER": true, "STRING": true, "OBJECT": true, "VALUES": true, "ACCESS": true, "PYTHON": true, "GLOBAL": true,
-	"THOUGHT": true, "REASON": true, "PUBLIC": true, "STRICT": true, "SHOULD": true, "CANNOT": true, "ALWAYS": true}
+	"THOUGHT": true, "REASON": true, "PUBLIC": true, "STRICT": true, "SHOULD": true, "CANNOT": true, "ALWAYS": true,
+	"MODIFY": true, "UNLESS": true, "INSERT": true, "INSIDE": true, "UNIQUE": true, "WORKED": true, "SEARCH": true}
+
+func isUpperAlnum(w string) bool {
+	for k := 0; k < len(w); k++ {
+		if !(w[k] >= 'A' && w[k] <= 'Z' || isDigit(w[k])) {
+			return false
+		}
+	}
+	return true
+}
 
 func isUpperWord(w string) bool {
 	for k := 0; k < len(w); k++ {
@@ -363,6 +394,11 @@ func (s *scanner) idWord(i, j int) bool {
 		}
 	}
 	if digits == 0 || len(w) < 4 && !(strings.HasPrefix(raw, "#") && len(w) >= 3) {
+		return false
+	}
+	// One digit in a word ("sqlite3", "uuid4", "UTF-8") names software, not
+	// a record, unless the word is a capitals-and-digits code ("3FRNFB").
+	if digits == 1 && !strings.HasPrefix(raw, "#") && !(len(w) >= 5 && len(w) <= 8 && isUpperAlnum(w)) {
 		return false
 	}
 	if letters == 0 && digits < 5 && !strings.HasPrefix(raw, "#") {

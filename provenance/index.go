@@ -253,6 +253,11 @@ func StepAtoms(s probity.Step, clock time.Time) []Atom {
 			atoms = extractSource(s.Content, clock)
 		} else {
 			atoms = ExtractAt(s.Content, clock)
+			if looksLikePatch(s.Content) {
+				for i := range atoms {
+					atoms[i].InCode = true
+				}
+			}
 		}
 	}
 	if isOutput(s.Kind) && s.Tool != nil {
@@ -266,6 +271,13 @@ func StepAtoms(s probity.Step, clock time.Time) []Atom {
 		}
 	}
 	return atoms
+}
+
+// looksLikePatch reports whether an agent's text is a diff (a coding
+// agent's submission): its numbers and hashes are code, not claims.
+func looksLikePatch(t string) bool {
+	return strings.HasPrefix(t, "diff --git") || strings.HasPrefix(t, "--- a/") || strings.Contains(t, "\n+++ b/") ||
+		strings.Contains(t, "\ndiff --git")
 }
 
 // Add records step s, found at position pos of its trace (pos is what
@@ -493,7 +505,9 @@ func nearEligible(a Atom) bool {
 	case KindMoney:
 		return len(a.Norm) >= 3
 	case KindNumber:
-		return len(a.Norm) >= 5 || strings.Contains(a.Norm, ".") && len(a.Norm) >= 3
+		// Short decimals ("2.3" and "2.1") and versions ("1.0.7") differ by
+		// a digit all the time.
+		return len(a.Norm) >= 5 && strings.Count(a.Norm, ".") <= 1
 	case KindEmail, KindPhone:
 		return len(a.Norm) >= 6
 	}
@@ -670,7 +684,11 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 				}
 				return r
 			default:
-				r.Note = "repeats an unsupported value first stated earlier"
+				// Fall through to the nearest visible value below: the
+				// actor's own statement is not a source.
+				r.Source = nil
+				r.Note = "repeats an unsupported value first stated at step " + itoa(x.posOf(o.at.step))
+				x.nearest(&r, actor, slot)
 				return r
 			}
 		}
@@ -699,19 +717,33 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 		return d
 	}
 	// 6. Ungrounded: point at the closest visible value of the same kind.
+	x.nearest(&r, actor, slot)
+	return r
+}
+
+// nearest sets r.Source to the closest visible amount (within 50%) or date
+// (within a month) to an ungrounded value, for evidence.
+func (x *Index) nearest(r *Result, actor string, slot int) {
+	a := r.Atom
+	note := func(s string) {
+		if r.Note == "" {
+			r.Note = s
+		} else {
+			r.Note += "; " + s
+		}
+	}
 	if a.family() == 'n' && a.Kind != KindID {
 		if at, ok := x.closestNumber(a, actor, slot); ok {
 			r.Source = x.source(at)
-			r.Note = "nearest visible value"
+			note("nearest visible value")
 		}
 	}
 	if a.Kind == KindDate && len(a.Norm) == 10 {
 		if at, ok := x.closestDate(a, actor, slot); ok {
 			r.Source = x.source(at)
-			r.Note = "nearest visible date"
+			note("nearest visible date")
 		}
 	}
-	return r
 }
 
 // closestDate returns the visible full date nearest to a, within 31 days.
@@ -1231,7 +1263,7 @@ func (x *Index) closestNumber(a Atom, actor string, slot int) (occ, bool) {
 		return occ{}, false
 	}
 	best, bestD := occ{}, math.Inf(1)
-	for _, o := range x.operands(actor, slot, nil, nil) {
+	for _, o := range x.pool(actor, slot).add {
 		d := math.Abs(float64(o.cents-t)) / float64(t)
 		if d < bestD {
 			best, bestD = o.at, d

@@ -65,7 +65,7 @@ func TestClassify(t *testing.T) {
 		{"invented id", []probity.Step{orders}, toolCall("cancel_pending_order", `{"order_id":"#W9999999"}`),
 			"#W9999999", Ungrounded, "", -1},
 		{"own message is not evidence", []probity.Step{step(probity.KindAssistant, "assistant", "Your order #W1111111")},
-			toolCall("cancel_pending_order", `{"order_id":"#W1111111"}`), "#W1111111", Ungrounded, "repeats", 0},
+			toolCall("cancel_pending_order", `{"order_id":"#W1111111"}`), "#W1111111", Ungrounded, "repeats an unsupported value first stated at step 0", -1},
 		{"another agent's message is evidence", []probity.Step{step(probity.KindAssistant, "planner", "Use order #W1111111")},
 			probity.Step{Kind: probity.KindToolCall, Actor: "executor", Tool: &probity.ToolCall{Name: "cancel", Args: json.RawMessage(`{"order_id":"#W1111111"}`)}},
 			"#W1111111", Grounded, "", 0},
