@@ -24,7 +24,8 @@ type AuditLog struct {
 // AuditRecord is one line of the audit log.
 type AuditRecord struct {
 	Time time.Time `json:"time"`
-	// Event is "decision" or "approval".
+	// Event is "decision", "approval", or another event such as
+	// "tool-poisoning" from the MCP proxy.
 	Event string `json:"event"`
 	Run   string `json:"run,omitempty"`
 	// CallID, Tool and Args identify the call.
@@ -87,6 +88,18 @@ func (l *AuditLog) Close() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
+}
+
+// AuditEvent appends r to the guard's audit log (if it keeps one), for
+// events other than decisions: the MCP proxy records tool poisoning here.
+func (g *Guard) AuditEvent(r *AuditRecord) error {
+	if g.opts.Audit == nil {
+		return nil
+	}
+	if r.Time.IsZero() {
+		r.Time = g.opts.Now().UTC()
+	}
+	return g.opts.Audit.Write(r)
 }
 
 func (g *Guard) audit(c Call, v *Verdict, latency time.Duration) error {
