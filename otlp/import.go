@@ -672,9 +672,7 @@ func (b *builder) retrievalSpan(i int) {
 	end := s.end()
 	var docs []string
 	if raw, ok := a.json("gen_ai.retrieval.documents"); ok {
-		for _, m := range parseDocs(raw) {
-			docs = append(docs, m)
-		}
+		docs = append(docs, parseDocs(raw)...)
 	}
 	if len(docs) == 0 {
 		for _, g := range a.indexed("retrieval.documents") {
