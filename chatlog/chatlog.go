@@ -154,6 +154,7 @@ type offsetError struct {
 	msg string
 }
 
+// Error returns the message.
 func (e *offsetError) Error() string { return e.msg }
 
 // decode turns one value into a trace. Errors are *offsetError.

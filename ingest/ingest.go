@@ -215,6 +215,7 @@ func ReadAll(ctx context.Context, path string, opt Options) ([]*probity.Trace, e
 // stopError marks an error from fn, which aborts Each.
 type stopError struct{ err error }
 
+// Error returns fn's error text.
 func (e *stopError) Error() string { return e.err.Error() }
 
 // readInput reads one input. stop is true when fn failed or ctx ended.

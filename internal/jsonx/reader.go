@@ -35,6 +35,7 @@ type LimitError struct {
 	Offset int64
 }
 
+// Error says which limit was crossed.
 func (e *LimitError) Error() string {
 	if e.What == "record" {
 		return fmt.Sprintf("record larger than the limit of %d bytes", e.Limit)
@@ -47,6 +48,7 @@ func (e *LimitError) Error() string {
 // them into U+FFFD and so hide corruption.
 type EncodingError struct{ Offset int64 }
 
+// Error describes the problem; the offset goes into the position.
 func (e *EncodingError) Error() string { return "invalid UTF-8" }
 
 // Reader guards an input stream. It counts bytes, strips a leading UTF-8
