@@ -80,8 +80,13 @@ func hasPrefix(a attrs, p string) bool {
 
 func hasMessageEvents(sp *tracepb.Span) bool {
 	for _, ev := range sp.GetEvents() {
-		if n := ev.GetName(); strings.HasPrefix(n, "gen_ai.") && (strings.HasSuffix(n, ".message") || n == "gen_ai.choice") {
+		switch n := ev.GetName(); n {
+		case "gen_ai.choice", "gen_ai.content.prompt", "gen_ai.content.completion", "gen_ai.client.inference.operation.details":
 			return true
+		default:
+			if strings.HasPrefix(n, "gen_ai.") && strings.HasSuffix(n, ".message") {
+				return true
+			}
 		}
 	}
 	return false
