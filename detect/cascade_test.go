@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/probity/probity"
@@ -190,7 +192,7 @@ func corrupt(s string, swap bool) (string, bool) {
 	if swap {
 		for k := len(pos) - 1; k > 0; k-- {
 			i, j := pos[k-1], pos[k]
-			if j == i+1 && b[i] != b[j] {
+			if j == i+1 && b[i] != b[j] && !(b[j] == '0' && (i == 0 || b[i-1] < '0' || b[i-1] > '9')) {
 				b[i], b[j] = b[j], b[i]
 				return string(b), true
 			}
@@ -215,8 +217,9 @@ func clone(t *probity.Trace) *probity.Trace {
 	return &c
 }
 
-// groundedArg finds the first side-effecting call with a grounded id
-// argument and returns the step, the id as written and its raw JSON string.
+// groundedArg finds the first side-effecting call that the tool accepted
+// with a grounded (or derived) argument of one of kinds, and returns the
+// step and the value as written.
 func groundedArg(tr *probity.Trace, kinds ...provenance.Kind) (int, string) {
 	a := provenance.Analyze(tr)
 	var cfg *Config
@@ -224,12 +227,15 @@ func groundedArg(tr *probity.Trace, kinds ...provenance.Kind) (int, string) {
 		if s.Kind != probity.KindToolCall || s.Tool == nil || !cfg.SideEffecting(s.Tool.Name) {
 			continue
 		}
+		if j := tr.ResultFor(i); j >= 0 && tr.Steps[j].Error != nil {
+			continue // the tool rejected it: plant where the action took effect
+		}
 		for _, r := range a.Values(i) {
-			if r.Class != provenance.Grounded || r.Atom.Prose || r.Atom.Path == "" {
+			if r.Class != provenance.Grounded && r.Class != provenance.Derived || r.Atom.Prose || r.Atom.Path == "" {
 				continue
 			}
 			for _, k := range kinds {
-				if r.Atom.Kind == k && len(r.Atom.Raw) >= 5 {
+				if r.Atom.Kind == k && (len(r.Atom.Raw) >= 5 || k == provenance.KindMoney && len(r.Atom.Raw) >= 3) {
 					return i, r.Atom.Raw
 				}
 			}
@@ -251,6 +257,40 @@ func hasFinding(fs []probity.Finding, detector string, step int, min probity.Sev
 	return false
 }
 
+// plantAmount replaces the first grounded amount an assistant message
+// states with change(amount).
+func plantAmount(change func(raw string) (string, bool)) plant {
+	return func(tr *probity.Trace) int {
+		a := provenance.Analyze(tr)
+		for i, s := range tr.Steps {
+			if s.Kind != probity.KindAssistant {
+				continue
+			}
+			for _, r := range a.Values(i) {
+				if r.Atom.Kind != provenance.KindMoney || r.Class != provenance.Grounded || r.Atom.Weak() {
+					continue
+				}
+				bad, ok := change(r.Atom.Raw)
+				if !ok || bad == r.Atom.Raw {
+					continue
+				}
+				tr.Steps[i].Content = s.Content[:r.Atom.Start] + bad + s.Content[r.Atom.End:]
+				return i
+			}
+		}
+		return -1
+	}
+}
+
+// provenanceCents reads "$1,234.5" as 123450.
+func provenanceCents(raw string) (int64, bool) {
+	f, err := strconv.ParseFloat(strings.NewReplacer("$", "", ",", "").Replace(raw), 64)
+	if err != nil {
+		return 0, false
+	}
+	return int64(f*100 + 0.5), true
+}
+
 // TestPlantedFaultsRecall plants faults into the clean real runs and checks
 // each is found at the planted step.
 func TestPlantedFaultsRecall(t *testing.T) {
@@ -263,6 +303,7 @@ func TestPlantedFaultsRecall(t *testing.T) {
 		detector Detector
 		min      probity.Severity
 		plant    plant
+		want     float64 // minimum recall at any severity; 0 means 0.95
 	}{
 		{"near-miss id in side-effecting call (digit changed)", UngroundedArgument{}, probity.SeverityHigh,
 			func(tr *probity.Trace) int {
@@ -273,7 +314,7 @@ func TestPlantedFaultsRecall(t *testing.T) {
 				}
 				replaceArg(&tr.Steps[i], v, bad)
 				return i
-			}},
+			}, 0},
 		{"near-miss id in side-effecting call (digits swapped)", UngroundedArgument{}, probity.SeverityHigh,
 			func(tr *probity.Trace) int {
 				i, v := groundedArg(tr, provenance.KindID)
@@ -283,7 +324,7 @@ func TestPlantedFaultsRecall(t *testing.T) {
 				}
 				replaceArg(&tr.Steps[i], v, bad)
 				return i
-			}},
+			}, 0},
 		{"corrupted id carried on (cascade)", Cascade{}, probity.SeverityHigh,
 			func(tr *probity.Trace) int {
 				i, v := groundedArg(tr, provenance.KindID)
@@ -307,7 +348,27 @@ func TestPlantedFaultsRecall(t *testing.T) {
 					return -1 // nothing later carries it
 				}
 				return i
-			}},
+			}, 0},
+		{"date three days off in a side-effecting call", UngroundedArgument{}, probity.SeverityHigh,
+			func(tr *probity.Trace) int {
+				i, v := groundedArg(tr, provenance.KindDate)
+				d, err := time.Parse("2006-01-02", v)
+				if i < 0 || err != nil {
+					return -1
+				}
+				replaceArg(&tr.Steps[i], v, d.AddDate(0, 0, 3).Format("2006-01-02"))
+				return i
+			}, 0.9}, // 15 plantable runs: one miss is 0.93
+		{"amount digits swapped in a message", ContradictedClaim{}, probity.SeverityHigh,
+			plantAmount(func(raw string) (string, bool) { return corrupt(raw, true) }), 0},
+		{"amount inflated 15% in a message", ContradictedClaim{}, probity.SeverityHigh,
+			plantAmount(func(raw string) (string, bool) {
+				c, ok := provenanceCents(raw)
+				if !ok {
+					return "", false
+				}
+				return fmt.Sprintf("$%.2f", float64(c)*1.15/100), true
+			}), 0},
 		{"contradicted amount in a message", ContradictedClaim{}, probity.SeverityHigh,
 			func(tr *probity.Trace) int {
 				a := provenance.Analyze(tr)
@@ -328,11 +389,11 @@ func TestPlantedFaultsRecall(t *testing.T) {
 					}
 				}
 				return -1
-			}},
+			}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			planted, found := 0, 0
+			planted, found, foundHigh := 0, 0, 0
 			var missed []string
 			for _, orig := range clean {
 				tr := clone(orig)
@@ -341,19 +402,32 @@ func TestPlantedFaultsRecall(t *testing.T) {
 					continue
 				}
 				planted++
-				if hasFinding(provRun(tr, tc.detector), tc.detector.ID(), i, tc.min) {
+				fs := provRun(tr, tc.detector)
+				if hasFinding(fs, tc.detector.ID(), i, probity.SeverityLow) {
 					found++
 				} else {
 					missed = append(missed, fmt.Sprintf("%s step %d", tr.ID, tr.Steps[i].Pos.Index))
 				}
+				if hasFinding(fs, tc.detector.ID(), i, probity.SeverityHigh) {
+					foundHigh++
+				} else if os.Getenv("PROBITY_DUMP") != "" {
+					for _, f := range fs {
+						t.Logf("not high: %s %v %s", tr.ID, f.Severity, f.Message)
+					}
+				}
 			}
-			if planted < 20 {
+			if planted < 15 {
 				t.Fatalf("planted only %d faults; the fixture data changed?", planted)
 			}
 			recall := float64(found) / float64(planted)
-			t.Logf("recall %d/%d = %.3f; missed %v", found, planted, recall, missed)
-			if recall < 0.95 {
-				t.Errorf("recall = %.3f, want >= 0.95", recall)
+			t.Logf("recall %d/%d = %.3f (at high: %.3f); missed %v", found, planted, recall,
+				float64(foundHigh)/float64(planted), missed)
+			want := tc.want
+			if want == 0 {
+				want = 0.95
+			}
+			if recall < want {
+				t.Errorf("recall = %.3f, want >= %.2f", recall, want)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package provenance
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -208,6 +209,12 @@ type Index struct {
 	byPos     map[int]int // pos given to Add → steps slot
 	entries   map[string]*entry
 	suffix    map[uint64][]string // last 2..6 digits (see suffixKey) → keys
+	// saidDay and saidWeek record that a person spoke of a day or a week
+	// before or after something, which licenses those date offsets.
+	saidDay, saidWeek bool
+	// dayCounts holds numbers of days that inputs mention ("within 24
+	// hours" no, "30 days" yes): the offsets a derived date may use.
+	dayCounts map[int]bool
 	// suffixPending holds keys not yet in suffix (see indexSuffixes).
 	suffixPending []string
 	nums          []numRec
@@ -273,6 +280,41 @@ func StepAtoms(s probity.Step, clock time.Time) []Atom {
 	return atoms
 }
 
+// noteDayCounts records the numbers an input gives as days ("30 days",
+// "a 7-day window").
+func (x *Index) noteDayCounts(t string, atoms []Atom) {
+	for _, a := range atoms {
+		if a.Kind != KindNumber || a.End > len(t) || a.Path != "" {
+			continue
+		}
+		rest := t[a.End:]
+		if strings.HasPrefix(rest, " day") || strings.HasPrefix(rest, "-day") || strings.HasPrefix(rest, " night") {
+			if n, err := strconv.Atoi(a.Norm); err == nil && n > 0 && n <= 366 {
+				if x.dayCounts == nil {
+					x.dayCounts = map[int]bool{}
+				}
+				x.dayCounts[n] = true
+			}
+		}
+	}
+}
+
+func (x *Index) noteOffsets(t string) {
+	if x.saidDay && x.saidWeek || len(t) > 1<<16 {
+		return
+	}
+	l := strings.ToLower(t)
+	for _, p := range []string{"day after", "day before", "next day", "following day", "previous day", "a day later",
+		"a day earlier", "one day later", "one day earlier"} {
+		if strings.Contains(l, p) {
+			x.saidDay = true
+		}
+	}
+	if strings.Contains(l, "week") {
+		x.saidWeek = true
+	}
+}
+
 // looksLikePatch reports whether an agent's text is a diff (a coding
 // agent's submission): its numbers and hashes are code, not claims.
 func looksLikePatch(t string) bool {
@@ -292,6 +334,12 @@ func (x *Index) Add(s probity.Step, pos int) []Result {
 	if s.Tool != nil {
 		rec.tool = s.Tool.Name
 		rec.calc = s.Kind == probity.KindToolResult && isCalculator(s.Tool.Name)
+	}
+	if s.Kind == probity.KindUser || s.Kind == probity.KindSystem {
+		x.noteOffsets(s.Content)
+	}
+	if s.Kind.IsInput() {
+		x.noteDayCounts(s.Content, atoms)
 	}
 	slot := len(x.steps)
 	x.steps = append(x.steps, rec)
@@ -1212,11 +1260,17 @@ func (x *Index) deriveDate(a Atom, actor string, slot int) (Result, bool) {
 	if err != nil {
 		return Result{}, false
 	}
-	offsets := map[int]bool{0: true, 1: true, 7: true}
-	for _, o := range x.operands(actor, slot, nil, nil) {
-		if o.cents%100 == 0 && o.cents/100 <= 366 {
-			offsets[int(o.cents/100)] = true
-		}
+	offsets := map[int]bool{0: true}
+	// One day or one week only when someone said so ("the day after the
+	// original reservation"): otherwise a date off by one is a wrong date.
+	if x.saidDay {
+		offsets[1] = true
+	}
+	if x.saidWeek {
+		offsets[7] = true
+	}
+	for d := range x.dayCounts {
+		offsets[d] = true
 	}
 	if !x.clock.IsZero() {
 		c := time.Date(x.clock.Year(), x.clock.Month(), x.clock.Day(), 0, 0, 0, 0, time.UTC)

@@ -38,9 +38,12 @@
 //     and detectors treat such near-misses as weaker evidence.
 //  4. derived, one step: a difference or sum of two operands, 2..9 (or a
 //     visible count) times one, a visible percentage applied to one; a date
-//     that is the clock's date or a visible date moved by 0, 1 or 7 days or
-//     by a visible number of days. Small integers (counts, days) only
-//     multiply and percentages only scale, so "192 - 7" explains nothing.
+//     that is the clock's date or a recent visible date moved by a number
+//     of days an input states ("30 days"), or by one day or one week when
+//     the user or system
+//     spoke of "the day after", "next day", "week"... Small integers
+//     (counts, days) only multiply and percentages only scale, so "192 - 7"
+//     explains nothing.
 //  5. derived, broad: a sum of three or four operands, or a small multiple
 //     of a sum of two.
 //  6. ungrounded: none of the above. The nearest visible amount (within
