@@ -133,10 +133,17 @@ func runConvert(e *env, args []string, to, out, from string) error {
 		},
 	}))
 	n := 0
+	progress := isTerminal(e.stderr) // people see progress; logs and pipes do not
 	inErr := ingest.Each(e.ctx, args, ingest.Options{Format: from, Logger: log}, func(t *probity.Trace) error {
 		n++
+		if progress && n%50 == 0 {
+			fmt.Fprintf(e.stderr, "\rprobity: converted %d traces…", n)
+		}
 		return sink.Write(t)
 	})
+	if progress && n >= 50 {
+		fmt.Fprint(e.stderr, "\r\x1b[K")
+	}
 	var fe *ingest.FileErrors
 	if inErr != nil && !errors.As(inErr, &fe) {
 		var pe *probity.Error
