@@ -304,9 +304,32 @@ func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn 
 		return true, err
 	}
 	if err != nil {
-		return false, err
+		return false, positionGuardError(name, jr, err)
 	}
 	return false, nil
+}
+
+// positionGuardError gives a position to errors that the guarded reader
+// raised (limits, invalid UTF-8) when the importer reported them without
+// one, as importers that read the whole input at once may.
+func positionGuardError(name string, jr *jsonx.Reader, err error) error {
+	var pe *probity.Error
+	if errors.As(err, &pe) && pe.Where != "" {
+		return err
+	}
+	var le *jsonx.LimitError
+	var ee *jsonx.EncodingError
+	off := int64(-1)
+	msg := ""
+	switch {
+	case errors.As(err, &le):
+		off, msg = le.Offset, le.Error()
+	case errors.As(err, &ee):
+		off, msg = ee.Offset, "invalid UTF-8 (JSON must be UTF-8)"
+	default:
+		return err
+	}
+	return &probity.Error{Code: probity.EINVALID, File: name, Where: jsonx.Where(jr, jsonx.NoRecord, off), Message: msg}
 }
 
 // readHead reads up to HeadSize bytes; fewer only at end of input.
