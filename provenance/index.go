@@ -383,7 +383,18 @@ func (x *Index) Classify(a Atom, actor string) Result {
 // runs.
 func (x *Index) ClassifyCall(call probity.ToolCall, actor string) []Result {
 	st := probity.Step{Kind: probity.KindToolCall, Actor: actor, Tool: &call}
-	atoms := StepAtoms(st, x.clock)
+	return x.classifyAtoms(StepAtoms(st, x.clock), actor)
+}
+
+// ClassifyJSON classifies the atoms of any JSON value (a tool's arguments,
+// a field a policy picked out of them) as if actor passed it now. A JSON
+// string is read as one value when it is one ("#W2378156", "2024-05-20")
+// and as free text otherwise.
+func (x *Index) ClassifyJSON(v json.RawMessage, actor string) []Result {
+	return x.classifyAtoms(ExtractArgsAt(v, x.clock), actor)
+}
+
+func (x *Index) classifyAtoms(atoms []Atom, actor string) []Result {
 	out := make([]Result, len(atoms))
 	for i, a := range atoms {
 		out[i] = x.classify(a, actor, len(x.steps), atoms[:i], out[:i])
