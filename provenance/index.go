@@ -1109,13 +1109,6 @@ func (c *opSet) sums() map[int64][2]int {
 	return c.pairs
 }
 
-// operands returns every operand for an atom of the step at slot: the
-// pooled ones and the supported numbers stated earlier in the same step.
-func (x *Index) operands(actor string, slot int, same []Atom, sameRes []Result) []operand {
-	ops := append([]operand(nil), x.sameOperands(same, sameRes)...)
-	return append(ops, x.pool(actor, slot).all...)
-}
-
 func (x *Index) sameOperands(same []Atom, sameRes []Result) []operand {
 	var ops []operand
 	for i := len(same) - 1; i >= 0 && i >= len(same)-4*maxSameOperands && len(ops) < maxSameOperands; i-- {
