@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -33,9 +34,9 @@ func collect(t *testing.T, args []string, opt ingest.Options) ([]*probity.Trace,
 
 var positionRE = regexp.MustCompile(`(line \d+, column \d+|offset \d+|record \d+)`)
 
-// TestBadCorpus runs every file in testdata/bad through Each: each must fail
-// with EINVALID naming the file and a position, and never panic or hang.
-// The record limit is lowered so that huge-string.json exceeds it.
+// TestBadCorpus runs every file in testdata/bad through Each with default
+// options: each must fail with EINVALID naming the file and a position, and
+// never panic or hang.
 func TestBadCorpus(t *testing.T) {
 	files, err := filepath.Glob("testdata/bad/*")
 	if err != nil || len(files) < 25 {
@@ -43,7 +44,7 @@ func TestBadCorpus(t *testing.T) {
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			_, err := collect(t, []string{path}, ingest.Options{MaxRecordBytes: 100_000})
+			_, err := collect(t, []string{path}, ingest.Options{})
 			var fe *ingest.FileErrors
 			if !errors.As(err, &fe) || len(fe.Errs) != 1 {
 				t.Fatalf("Each(%s) = %v, want a *FileErrors with one error", path, err)
@@ -73,7 +74,6 @@ func TestBadCorpusMessages(t *testing.T) {
 		{"invalid-utf8.json", "invalid-utf8.json: line 2, column 35: invalid UTF-8"},
 		{"nan.json", "line 1, column 31: malformed JSON: invalid character 'N'"},
 		{"deep-nesting.json", "exceeded max depth"},
-		{"huge-string.json", "record larger than the limit of 100000 bytes"},
 		{"binary.json", "offset 0: not JSON (starts with byte 0xa5); known formats: otlp, taubench, whowhen, sweagent, chatlog"},
 		{"unknown-shape.json", "JSON of unknown shape"},
 		{"chat-bad-line.jsonl", "line 2, column 34: malformed JSON"},
@@ -84,6 +84,19 @@ func TestBadCorpusMessages(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Each(%s) = %v, want it to contain %q", tc.file, err, tc.want)
 		}
+	}
+}
+
+// TestRecordLimit: a 200 KB string is fine by default and fails under a
+// 100 KB record limit, with the position where the limit was crossed.
+func TestRecordLimit(t *testing.T) {
+	path := "testdata/limits/huge-string.json"
+	if got, err := collect(t, []string{path}, ingest.Options{}); err != nil || len(got) != 1 {
+		t.Fatalf("default limit: %d traces, %v", len(got), err)
+	}
+	_, err := collect(t, []string{path}, ingest.Options{MaxRecordBytes: 100_000})
+	if got, want := fmt.Sprint(err), path+": line 1, column 100001: record larger than the limit of 100000 bytes"; got != want {
+		t.Errorf("100 KB limit: %s, want %s", got, want)
 	}
 }
 
