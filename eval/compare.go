@@ -61,18 +61,18 @@ type PairTable struct {
 
 // CaseComparison is one case in both runs.
 type CaseComparison struct {
-	ID     string  `json:"id"`
-	ClassA string  `json:"class_a"`
-	ClassB string  `json:"class_b"`
-	RateA  float64 `json:"rate_a"`
-	RateB  float64 `json:"rate_b"`
-	TrialsA int    `json:"trials_a"`
-	TrialsB int    `json:"trials_b"`
+	ID      string  `json:"id"`
+	ClassA  string  `json:"class_a"`
+	ClassB  string  `json:"class_b"`
+	RateA   float64 `json:"rate_a"`
+	RateB   float64 `json:"rate_b"`
+	TrialsA int     `json:"trials_a"`
+	TrialsB int     `json:"trials_b"`
 	// Delta is RateA − RateB.
 	Delta float64 `json:"delta"`
 	// PValue is the exact one-sided McNemar p-value on the case's paired
 	// trials (informational: one per case, uncorrected for multiplicity).
-	PValue float64 `json:"p_value"`
+	PValue float64   `json:"p_value"`
 	Pairs  PairTable `json:"pairs"`
 }
 

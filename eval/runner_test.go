@@ -186,10 +186,7 @@ func TestResumeAfterCancel(t *testing.T) {
 // TestCacheKeysIncludeTrial: a cached rerun answers from disk, and the k
 // trials of a case are k different cache entries with their own outcomes.
 func TestCacheKeysIncludeTrial(t *testing.T) {
-	var hits atomic.Int32
-	a := &testagent.Agent{Seed: 5}
-	srv := startAgent(t, a)
-	_ = hits
+	srv := startAgent(t, &testagent.Agent{Seed: 5})
 	dir := writeFiles(t, map[string]string{
 		"s.yaml": "name: cache\ntarget: {http: {url: '" + srv + "'}}\ncache: cache\ntrials: 20\ncases: [{id: a, input: {answer: ok, p: 0.5}, expected: {answer: ok}}]\nassert: [{type: equals, path: $.answer}]\n",
 	})

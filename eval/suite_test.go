@@ -141,9 +141,9 @@ func TestExampleSuitesMatchSchema(t *testing.T) {
 
 func TestLoadDataset(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"c.jsonl": `{"id": "a", "input": {"q": 1}, "expected": {"answer": "x"}, "tags": ["t1", "t2"]}` + "\n\n" + `{"id": 7, "input": "hi", "tags": "u v"}` + "\n",
-		"c.csv":   "id,input,expected,tags\na,\"{\"\"q\"\": 1}\",x,\"t1,t2\"\nb,hello,42,\n",
-		"c.yaml":  "cases:\n  - id: a\n    input: {q: 1}\n    expected: {answer: x}\n  - {id: b, input: hi}\n",
+		"c.jsonl":    `{"id": "a", "input": {"q": 1}, "expected": {"answer": "x"}, "tags": ["t1", "t2"]}` + "\n\n" + `{"id": 7, "input": "hi", "tags": "u v"}` + "\n",
+		"c.csv":      "id,input,expected,tags\na,\"{\"\"q\"\": 1}\",x,\"t1,t2\"\nb,hello,42,\n",
+		"c.yaml":     "cases:\n  - id: a\n    input: {q: 1}\n    expected: {answer: x}\n  - {id: b, input: hi}\n",
 		"bad.jsonl":  `{"id": "a"}` + "\n" + `{"id": "b", "expect": 1}` + "\n",
 		"dup.jsonl":  `{"id": "a"}` + "\n" + `{"id": "a"}` + "\n",
 		"bad.csv":    "id,inptu\na,b\n",

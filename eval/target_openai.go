@@ -28,8 +28,8 @@ type openaiTarget struct {
 // toolDef is an OpenAI tool definition as found in tools.json: either
 // {"type": "function", "function": {...}} or the bare function.
 type toolDef struct {
-	Type     string        `json:"type"`
-	Function *functionDef  `json:"function"`
+	Type     string       `json:"type"`
+	Function *functionDef `json:"function"`
 	functionDef
 }
 
