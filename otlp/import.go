@@ -210,8 +210,21 @@ func buildTrace(path string, ts *traceSpans) (*probity.Trace, error) {
 			break
 		}
 	}
+	meta := map[string]string{}
 	if svc := res.str("service.name"); svc != "" {
-		t.Meta = map[string]string{"service.name": svc}
+		meta["service.name"] = svc
+	}
+	// A conversation or session id groups runs of the same conversation.
+	for _, k := range []string{"gen_ai.conversation.id", "session.id"} {
+		for _, s := range ts.spans {
+			if v := s.attrs.str(k); v != "" {
+				meta[k] = v
+				break
+			}
+		}
+	}
+	if len(meta) > 0 {
+		t.Meta = meta
 	}
 	return t, nil
 }

@@ -253,7 +253,11 @@ func textPart(s string) outPart { return outPart{Type: "text", Content: &s} }
 
 func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans {
 	tid := traceIDFor(t, used)
-	res := []*commonpb.KeyValue{kvs("service.name", "probity"), kvs(attrTraceID, t.ID), kvs(attrSource, t.Source), kvs(attrFormat, t.Format)}
+	service := "probity"
+	if svc := t.Meta["service.name"]; svc != "" {
+		service = svc // an OTLP trace keeps its service in Jaeger and Tempo
+	}
+	res := []*commonpb.KeyValue{kvs("service.name", service), kvs(attrTraceID, t.ID), kvs(attrSource, t.Source), kvs(attrFormat, t.Format)}
 	if t.Task != "" {
 		res = append(res, kvs(attrTask, t.Task))
 	}
