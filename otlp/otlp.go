@@ -10,7 +10,8 @@
 // they happened (stable: ties keep file order). Every step's Pos.Index is
 // the 0-based ordinal of its span in the file and Pos.SpanID its hex span id;
 // one span can yield several steps (a chat span with a user message, text and
-// two tool calls yields four), told apart by Pos.Part.
+// two tool calls yields four), told apart by Pos.Part. Pos.Line is the line
+// of the span's record when that record is one line (JSON Lines input).
 //
 // The mapping follows the conventions:
 //
@@ -18,8 +19,9 @@
 //     generate_content, openinference.span.kind LLM, openllmetry's
 //     llm.request.type): input messages become system / user / tool-result
 //     steps only when new (each model call repeats the whole history, so an
-//     already-seen message of the same agent is skipped); the first output
-//     message becomes an assistant step and one tool_call step per tool call.
+//     already-seen message is skipped: user messages trace-wide, others per
+//     agent); the first output message (the first choice: the run went on
+//     with it) becomes an assistant step and one tool_call step per tool call.
 //     Messages are read from gen_ai.input.messages / gen_ai.output.messages /
 //     gen_ai.system_instructions (JSON string or structured value), from
 //     openllmetry's gen_ai.prompt.N.* / gen_ai.completion.N.*, from
@@ -51,6 +53,14 @@
 // file and format. This is deliberate: a finding on a converted trace points
 // at the message in the file the trace was first read from, not at a span in
 // the OTLP carrier file.
+//
+// # Bad input
+//
+// Read holds one file in memory (the spans of a trace may be anywhere in it)
+// and refuses files over MaxFileBytes or MaxSpans spans; attribute values
+// nested deeper than 128 levels, ids that are not 32/16 hex digits (or their
+// base64), malformed JSON and cyclic span parents (A → B → A) are reported
+// as a *probity.Error naming the file and the line, record or span.
 //
 // # Ids
 //
