@@ -100,7 +100,7 @@ func runAnalyze(e *env, args []string, o analyzeOptions) error {
 		if o.format == "json" {
 			return writeJSONLine(e.stdout, &r)
 		}
-		printReport(e.stdout, st, t, &r)
+		printReport(e.stdout, st, t, &r, o.cfg)
 		return nil
 	})
 	prog.done()

@@ -14,7 +14,7 @@ import (
 // printReport writes one trace's analysis for a person: the verdict, then
 // each finding with its evidence quoted beside it and its blast radius drawn
 // as a tree rooted at the finding's step.
-func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report) {
+func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report, cfg *detect.Config) {
 	root := "none"
 	if r.RootCauseStep != nil {
 		root = fmt.Sprintf("step %d", *r.RootCauseStep)
@@ -32,13 +32,13 @@ func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report) {
 		}
 		if len(f.BlastRadius) > 0 {
 			fmt.Fprintf(w, "      %s\n", st.dim("blast radius"))
-			fmt.Fprintf(w, "        step %d %s\n", f.Step, st.dim(describeStep(byPos[f.Step], "origin")))
+			fmt.Fprintf(w, "        step %d %s\n", f.Step, st.dim(describeStep(byPos[f.Step], "origin", cfg)))
 			for i, p := range f.BlastRadius {
 				branch := "├─"
 				if i == len(f.BlastRadius)-1 {
 					branch = "└─"
 				}
-				desc := describeStep(byPos[p], "")
+				desc := describeStep(byPos[p], "", cfg)
 				fmt.Fprintf(w, "        %s step %d %s\n", branch, p, desc)
 			}
 		}
@@ -87,14 +87,14 @@ func stepsByPosition(t *probity.Trace) map[int]*probity.Step {
 	return m
 }
 
-func describeStep(s *probity.Step, extra string) string {
+func describeStep(s *probity.Step, extra string, cfg *detect.Config) string {
 	if s == nil {
 		return extra
 	}
 	d := string(s.Kind)
 	if s.Tool != nil && s.Tool.Name != "" {
 		d += " " + s.Tool.Name
-		if s.Kind == probity.KindToolCall && detect.ClassByName(s.Tool.Name) == detect.ClassSideEffect {
+		if s.Kind == probity.KindToolCall && cfg.SideEffecting(s.Tool.Name) {
 			d += "  ⚠ side effect"
 		}
 	} else if s.Content != "" {
@@ -181,8 +181,8 @@ func (s *analyzeSummary) print(w io.Writer, st style) {
 		fmt.Fprintln(w, "no traces")
 		return
 	}
-	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("%d traces, %d steps: %d ok, %d suspect, %d fail",
-		s.traces, s.steps, s.verdicts[probity.VerdictOK], s.verdicts[probity.VerdictSuspect], s.verdicts[probity.VerdictFail])))
+	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("%d %s, %d steps: %d ok, %d suspect, %d fail",
+		s.traces, plural(s.traces, "trace", "traces"), s.steps, s.verdicts[probity.VerdictOK], s.verdicts[probity.VerdictSuspect], s.verdicts[probity.VerdictFail])))
 	if len(s.detectors) == 0 {
 		return
 	}
@@ -239,4 +239,11 @@ func (p *progress) done() {
 	if p.shown {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

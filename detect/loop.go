@@ -69,7 +69,7 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 					out = append(out, c.finding(i, probity.Finding{
 						Detector: d.ID(), Severity: sev, Confidence: 0.8, Message: msg,
 						Evidence: []probity.Evidence{
-							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(s.Tool), 200), SourceStep: steps[p.step].Pos.Index, Note: "first call"},
+							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(steps[p.step].Tool), 200), SourceStep: steps[p.step].Pos.Index, Note: "first call"},
 							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(s.Tool), 200), SourceStep: s.Pos.Index, Note: "identical repeat"},
 						},
 					}))

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/probity/probity"
 )
@@ -358,20 +359,38 @@ func claimsSuccessAt(text string) (string, int, bool) {
 	return "", -1, false
 }
 
-// quoteAround returns the sentence-ish span around text[a:b], clipped.
+// quoteAround returns the sentence around text[a:b], clipped. A full stop
+// ends a sentence only before a space or the end ("$40.00" does not).
 func quoteAround(text string, a, b int) string {
 	start := a
-	for start > 0 && a-start < 100 && !strings.ContainsRune(".!?\n", rune(text[start-1])) {
+	for start > 0 && a-start < 100 && !sentenceEnd(text, start-1) {
 		start--
 	}
 	end := b
-	for end < len(text) && end-b < 100 && !strings.ContainsRune(".!?\n", rune(text[end])) {
+	for end < len(text) && end-b < 100 && !sentenceEnd(text, end) {
 		end++
 	}
 	if end < len(text) && text[end] != '\n' {
 		end++
 	}
+	for start < len(text) && !utf8.RuneStart(text[start]) {
+		start++
+	}
+	for end < len(text) && !utf8.RuneStart(text[end]) {
+		end++
+	}
 	return clip(strings.TrimSpace(text[start:end]), 200)
+}
+
+// sentenceEnd reports whether text[i] ends a sentence.
+func sentenceEnd(text string, i int) bool {
+	switch text[i] {
+	case '\n', '!', '?':
+		return true
+	case '.':
+		return i+1 >= len(text) || text[i+1] == ' ' || text[i+1] == '\n'
+	}
+	return false
 }
 
 func firstLine(s string) string {
