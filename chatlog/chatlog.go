@@ -40,6 +40,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/internal/chatmsg"
@@ -84,6 +85,7 @@ type conversation struct {
 		Message *chatmsg.Message `json:"message"`
 	} `json:"choices"`
 	Object  string          `json:"object"`
+	Created int64           `json:"created"` // OpenAI: Unix seconds of the response
 	Type    string          `json:"type"`
 	Role    string          `json:"role"`
 	Content chatmsg.Content `json:"content"`
@@ -224,6 +226,9 @@ func decode(raw []byte) (*probity.Trace, error) {
 			if k := t.Steps[i].Kind; k == probity.KindAssistant || k == probity.KindToolCall {
 				m := *md
 				t.Steps[i].Model = &m
+				if c.Created > 0 {
+					t.Steps[i].Start = time.Unix(c.Created, 0).UTC()
+				}
 			}
 		}
 	}

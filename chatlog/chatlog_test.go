@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -101,18 +102,20 @@ func TestDecodeConversation(t *testing.T) {
 		},
 		{
 			name: "openai response",
-			in:   `{"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "tool_calls": [{"id": "c9", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}], "usage": {"prompt_tokens": 11, "completion_tokens": 5}}`,
+			in:   `{"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "tool_calls": [{"id": "c9", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}], "usage": {"prompt_tokens": 11, "completion_tokens": 5}}`,
 			want: &probity.Trace{
 				Format: "chatlog", Meta: map[string]string{"model": "gpt-4o-mini"},
 				Steps: []probity.Step{
 					func() probity.Step {
 						s := step(0, 0, probity.KindAssistant, "assistant", "hi")
 						s.Model = &probity.Model{Provider: "openai", Name: "gpt-4o-mini", InputTokens: 11, OutputTokens: 5}
+						s.Start = time.Unix(1700000000, 0).UTC()
 						return s
 					}(),
 					func() probity.Step {
 						s := withTool(step(0, 1, probity.KindToolCall, "assistant", ""), "c9", "f", `{}`)
 						s.Model = &probity.Model{Provider: "openai", Name: "gpt-4o-mini", InputTokens: 11, OutputTokens: 5}
+						s.Start = time.Unix(1700000000, 0).UTC()
 						return s
 					}(),
 				},

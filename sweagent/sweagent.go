@@ -36,6 +36,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/internal/chatmsg"
@@ -77,6 +78,7 @@ type message struct {
 		Response *struct {
 			Model    string `json:"model"`
 			Provider string `json:"provider"`
+			Created  int64  `json:"created"` // Unix seconds, when the model answered
 			Usage    *struct {
 				PromptTokens     int64   `json:"prompt_tokens"`
 				CompletionTokens int64   `json:"completion_tokens"`
@@ -196,6 +198,9 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 		case "assistant":
 			st.Kind, st.Actor = probity.KindAssistant, "assistant"
 			st.Model = model(base, m)
+			if m.Extra != nil && m.Extra.Response != nil && m.Extra.Response.Created > 0 {
+				st.Start = time.Unix(m.Extra.Response.Created, 0).UTC()
+			}
 			t.Steps = append(t.Steps, st)
 			lastCommand = ""
 			cmds := bashRE.FindAllStringSubmatch(text, -1)

@@ -118,6 +118,9 @@ func TestRealRuns(t *testing.T) {
 				if st.Content != m.Content {
 					t.Errorf("%s step %+v: content differs from message", path, st.Pos)
 				}
+				if st.Kind == probity.KindAssistant && (st.Start.IsZero() || st.Start.Year() < 2024) {
+					t.Errorf("%s step %+v: Start = %v, want the response's created time", path, st.Pos, st.Start)
+				}
 				if st.Kind == probity.KindAssistant && (st.Model == nil || st.Model.Name == "" || st.Model.OutputTokens == 0) {
 					t.Errorf("%s step %+v: no model parameters: %+v", path, st.Pos, st.Model)
 				}
