@@ -70,6 +70,8 @@ func handTrace() *probity.Trace {
 			{Pos: probity.Position{Index: 8}, Kind: probity.KindAssistant, Actor: "billing", ParentID: "h1"},
 			{Pos: probity.Position{Index: 9}, Kind: probity.KindReturn, Actor: "billing", ParentID: "h1", Content: "refund ok"},
 			{Pos: probity.Position{Index: 10, SpanID: "00f067aa0ba902b7"}, Kind: probity.KindFinal, Actor: "support", Content: "Done: ✓ refunded"},
+			{Pos: probity.Position{Index: 11}, Kind: probity.KindAssistant, Actor: "support", Content: "times outside OTLP's range", Start: time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), End: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{Pos: probity.Position{Index: 12}, Kind: probity.KindAssistant, Actor: "support", Content: "end only", End: t0.Add(time.Hour)},
 		},
 	}
 }

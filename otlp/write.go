@@ -217,6 +217,12 @@ func nanos(t time.Time) uint64 {
 	return uint64(t.UnixNano())
 }
 
+// encodable reports whether t fits OTLP's unsigned nanoseconds since 1970
+// (and Go's int64 nanoseconds, which end in 2262).
+func encodable(t time.Time) bool {
+	return !t.IsZero() && t.Year() >= 1970 && t.Year() < 2262
+}
+
 func timeText(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -295,12 +301,12 @@ func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans 
 
 	base := t.Clock
 	for _, s := range t.Steps {
-		if !s.Start.IsZero() {
+		if encodable(s.Start) {
 			base = s.Start
 			break
 		}
 	}
-	if base.IsZero() {
+	if !encodable(base) {
 		base = syntheticBase
 	}
 	prev := base
@@ -310,7 +316,10 @@ func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans 
 	for i := range t.Steps {
 		s := &t.Steps[i]
 		st, en := s.Start, s.End
-		synthetic := st.IsZero()
+		if !encodable(en) {
+			en = time.Time{}
+		}
+		synthetic := !encodable(st)
 		switch {
 		case synthetic && i > 0:
 			st = prev.Add(time.Millisecond)
@@ -334,10 +343,11 @@ func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans 
 		case s.Start.IsZero() && s.End.IsZero():
 			sp.Attributes = append(sp.Attributes, kvb(attrUntimed, true))
 		default:
-			if !s.Start.Equal(st) {
+			// The span's times stand for the step's unless they differ.
+			if !s.Start.Equal(unixNano(nanos(st))) {
 				sp.Attributes = append(sp.Attributes, kvs(attrStart, timeText(s.Start)))
 			}
-			if !s.End.Equal(en) {
+			if !s.End.Equal(unixNano(nanos(en))) {
 				sp.Attributes = append(sp.Attributes, kvs(attrEnd, timeText(s.End)))
 			}
 		}
