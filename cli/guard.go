@@ -1,20 +1,417 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/probity/probity"
+	"github.com/probity/probity/guard"
+	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/policy"
 )
 
-// newGuardCmd is a placeholder until the command is built; it says so
-// plainly rather than pretending to work.
+// defaultGuardAddr is where `probity guard serve` listens and where the
+// approvals and check commands look for it by default.
+const defaultGuardAddr = "127.0.0.1:8700"
+
 func newGuardCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:    "guard",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return withExit(ExitUsage, errors.New("guard is not built yet"))
+	cmd := &cobra.Command{
+		Use:   "guard",
+		Short: "Enforce a policy on agent tool calls at run time",
+		Long: `Guard enforces a policy on the tool calls of running agents.
+
+A policy is a YAML file of rules over tool calls in the context of their run
+(CEL conditions, temporal rules, budgets). The same file serves
+"probity analyze --policy" offline, eval assertions, and this runtime guard.
+
+  probity guard serve   runs the HTTP decision service agents ask before a tool runs
+  probity guard check   decides one call, from the command line`,
+		Example: `  probity guard serve --policy examples/policies/tau-retail.yaml
+  probity guard check --policy policy.yaml write_file '{"path": ".env"}'`,
+	}
+	cmd.AddCommand(newGuardServeCmd(e), newGuardCheckCmd(e))
+	return cmd
+}
+
+type guardFlags struct {
+	policy          string
+	audit           string
+	approvalTimeout time.Duration
+	webhook         string
+	evalTimeout     time.Duration
+}
+
+func (f *guardFlags) add(cmd *cobra.Command, auditDefault string) {
+	cmd.Flags().StringVar(&f.policy, "policy", "", "policy file (YAML); required")
+	cmd.Flags().StringVar(&f.audit, "audit", auditDefault, `append-only JSON Lines audit log of every decision ("none" keeps none)`)
+	cmd.Flags().DurationVar(&f.approvalTimeout, "approval-timeout", 5*time.Minute, "how long an approve decision waits for a person before it becomes a deny")
+	cmd.Flags().StringVar(&f.webhook, "webhook", "", "URL that receives a POST for every approval request and resolution")
+	cmd.Flags().DurationVar(&f.evalTimeout, "eval-timeout", 100*time.Millisecond, "time limit of one policy evaluation; side-effecting calls fail closed past it")
+	_ = cmd.MarkFlagRequired("policy")
+}
+
+// open loads the policy and builds a Guard, with its audit log.
+func (f *guardFlags) open(e *env, logger *slog.Logger) (*guard.Guard, func(), error) {
+	p, err := policy.LoadFile(f.policy)
+	if err != nil {
+		return nil, nil, withExit(ExitUsage, err)
+	}
+	opts := guard.Options{Policy: p, Logger: logger, ApprovalTimeout: f.approvalTimeout, Webhook: f.webhook, EvalTimeout: f.evalTimeout}
+	var audit *guard.AuditLog
+	if f.audit != "" && f.audit != "none" {
+		if audit, err = guard.OpenAudit(f.audit); err != nil {
+			return nil, nil, withExit(ExitUsage, err)
+		}
+		opts.Audit = audit
+	}
+	g, err := guard.New(opts)
+	if err != nil {
+		return nil, nil, withExit(ExitUsage, err)
+	}
+	return g, func() {
+		g.Close()
+		if audit != nil {
+			audit.Close()
+		}
+	}, nil
+}
+
+func describePolicy(p *policy.Policy) string {
+	return fmt.Sprintf("policy %s: %d rules, %d budgets, mode %s", p.File, len(p.Rules), len(p.Budgets), p.Mode)
+}
+
+func newGuardServeCmd(e *env) *cobra.Command {
+	var f guardFlags
+	var addr, addrFile string
+	cmd := &cobra.Command{
+		Use:   "serve --policy FILE",
+		Short: "Serve the HTTP decision service for agents in any language",
+		Long: `Serve runs the policy decision service. Before a tool runs, an agent (or its
+framework) asks:
+
+  POST /v1/decide  {"run": "conv-42", "tool": "refund", "args": {"amount": 300}}
+  -> {"decision": "allow" | "deny" | "approve", "rule": "...", "message": "...",
+      "reason": "...", "evidence": [...], "call_id": "...", "approval_id": "..."}
+
+as with OPA or Envoy's external authorization. "run" groups the calls of one
+conversation or job: temporal rules and per-run budgets count within it.
+Optional "messages" (the conversation so far, OpenAI or Anthropic shape) lets
+rules judge confirmations; otherwise POST /v1/message and POST /v1/result
+report messages and tool outcomes. "wait": true holds an "approve" decision
+until a person answers (probity approvals approve|deny) or the approval times
+out, which denies.
+
+Every decision is appended to the audit log. In shadow mode (mode: shadow in
+the policy) every call is allowed and the calls that would have been blocked
+are logged and counted (GET /v1/shadow); the count is printed on exit.
+
+The service listens on loopback by default; it has no authentication of its
+own, so put it behind one if you expose it.`,
+		Example: `  probity guard serve --policy examples/policies/tau-retail.yaml
+  probity guard serve --policy p.yaml --addr 127.0.0.1:0 --addr-file /tmp/guard.addr --webhook http://127.0.0.1:9000/hook
+  curl -s localhost:8700/v1/decide -d '{"run":"r1","tool":"write_file","args":{"path":".env"}}'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			g, closeGuard, err := f.open(e, logger)
+			if err != nil {
+				return err
+			}
+			defer closeGuard()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return withExit(ExitUsage, fmt.Errorf("listen %s: %w", addr, err))
+			}
+			url := "http://" + ln.Addr().String()
+			if addrFile != "" {
+				// Written only once the socket accepts, so a client that
+				// waits for the file never races the server.
+				if err := os.WriteFile(addrFile, []byte(url+"\n"), 0o600); err != nil {
+					ln.Close()
+					return withExit(ExitUsage, fmt.Errorf("--addr-file: %w", err))
+				}
+			}
+			fmt.Fprintf(e.stderr, "probity guard: %s\n", describePolicy(g.Policy()))
+			fmt.Fprintf(e.stderr, "probity guard: serving on %s (audit: %s)\n", url, orNone(f.audit))
+			err = guard.Serve(e.ctx, ln, g)
+			printShadow(e.stderr, g)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
 		},
 	}
+	f.add(cmd, "probity-audit.jsonl")
+	cmd.Flags().StringVar(&addr, "addr", defaultGuardAddr, "address to listen on (port 0 picks a free one)")
+	cmd.Flags().StringVar(&addrFile, "addr-file", "", "write the server's URL to this file once it listens (for scripts: --server @FILE)")
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// printShadow reports what shadow mode let through.
+func printShadow(w io.Writer, g *guard.Guard) {
+	rep := g.ShadowReport()
+	if len(rep) == 0 {
+		if g.Policy().Mode == policy.Shadow {
+			fmt.Fprintln(w, "probity guard: shadow mode: no call would have been blocked")
+		}
+		return
+	}
+	rules := make([]string, 0, len(rep))
+	total := 0
+	for r, n := range rep {
+		rules = append(rules, r)
+		total += n
+	}
+	sort.Strings(rules)
+	fmt.Fprintf(w, "probity guard: shadow: %d calls would have been blocked:\n", total)
+	for _, r := range rules {
+		fmt.Fprintf(w, "  %-32s %d\n", r, rep[r])
+	}
+}
+
+func newGuardCheckCmd(e *env) *cobra.Command {
+	var f guardFlags
+	var server, run, history, format, from string
+	cmd := &cobra.Command{
+		Use:   "check [--policy FILE | --server URL] TOOL [ARGS_JSON]",
+		Short: "Decide one tool call and print the decision",
+		Long: `Check decides one tool call, as the guard would before the tool runs, and
+prints the decision with the rule, the reason and the evidence.
+
+With --policy the decision is made here; --history replays a recorded trace
+(any format probity reads) as the run so far, so temporal rules and budgets
+see earlier calls. With --server the call is sent to a running
+"probity guard serve" (URL, or @FILE to read it from a file written by
+--addr-file, waiting for it to appear).
+
+Exit status: 0 when the call is allowed, 1 when it is denied or needs
+approval, 2 for bad usage or input.`,
+		Example: `  probity guard check --policy policy.yaml write_file '{"path": "app/.env"}'
+  probity guard check --policy examples/policies/tau-retail.yaml --history run.json cancel_pending_order '{"order_id": "#W1"}'
+  probity guard check --server http://127.0.0.1:8700 --run conv-1 refund '{"amount": 300}' --format json`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format, "text", "json"); err != nil {
+				return err
+			}
+			if (f.policy == "") == (server == "") {
+				return withExit(ExitUsage, errors.New("give exactly one of --policy FILE and --server URL"))
+			}
+			call := guard.Call{Run: run, Tool: args[0]}
+			if len(args) == 2 {
+				if !json.Valid([]byte(args[1])) {
+					return withExit(ExitUsage, probity.Errorf(probity.EINVALID, "ARGS_JSON is not valid JSON: %s", args[1]))
+				}
+				call.Args = json.RawMessage(args[1])
+			}
+			var v guard.Verdict
+			var err error
+			if server != "" {
+				if history != "" {
+					return withExit(ExitUsage, errors.New("--history works with --policy only"))
+				}
+				url, err := guardURL(e.ctx, server)
+				if err != nil {
+					return err
+				}
+				c := &guard.Client{BaseURL: url}
+				if v, err = c.Decide(e.ctx, call, false); err != nil {
+					return withExit(ExitUsage, err)
+				}
+			} else {
+				if v, err = checkLocal(e, &f, call, history, from); err != nil {
+					return err
+				}
+			}
+			if format == "json" {
+				if err := writeJSONLine(e.stdout, v); err != nil {
+					return err
+				}
+			} else {
+				printVerdict(e.stdout, newStyle(e.stdout), call.Tool, v)
+			}
+			if !v.Allowed() {
+				return withExit(ExitFindings, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.policy, "policy", "", "policy file (YAML)")
+	cmd.Flags().StringVar(&server, "server", "", "ask a running guard server instead (URL or @FILE)")
+	cmd.Flags().StringVar(&run, "run", "", `run the call belongs to (default "default")`)
+	cmd.Flags().StringVar(&history, "history", "", "trace file whose steps are the run so far (first trace in the file)")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	addFromFlag(cmd, &from)
+	return cmd
+}
+
+// checkLocal decides call with a guard of its own, after replaying history.
+func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (guard.Verdict, error) {
+	f.audit = "none"
+	f.evalTimeout = time.Second
+	g, closeGuard, err := f.open(e, nil)
+	if err != nil {
+		return guard.Verdict{}, err
+	}
+	defer closeGuard()
+	if history != "" {
+		var tr *probity.Trace
+		err := ingest.Each(e.ctx, []string{history}, ingest.Options{Format: from}, func(t *probity.Trace) error {
+			if tr == nil {
+				tr = t
+			}
+			return nil
+		})
+		if err != nil {
+			return guard.Verdict{}, inputError(err)
+		}
+		if tr == nil {
+			return guard.Verdict{}, withExit(ExitUsage, &probity.Error{Code: probity.EINVALID, File: history, Message: "no trace in file"})
+		}
+		if err := replay(e.ctx, g, call.Run, tr); err != nil {
+			return guard.Verdict{}, err
+		}
+	}
+	v, err := g.Decide(e.ctx, call)
+	if err != nil {
+		return v, withExit(ExitUsage, err)
+	}
+	return v, nil
+}
+
+// replay feeds a recorded trace to the guard as a run's history: messages
+// are said, calls decided (and so counted against budgets) and results
+// reported.
+func replay(ctx context.Context, g *guard.Guard, run string, tr *probity.Trace) error {
+	ids := map[string]string{} // recorded call id -> guard call id
+	for _, s := range tr.Steps {
+		switch s.Kind {
+		case probity.KindUser, probity.KindAssistant, probity.KindSystem:
+			_ = g.Say(run, string(s.Kind), s.Content)
+		case probity.KindToolCall:
+			if s.Tool == nil {
+				continue
+			}
+			v, err := g.Decide(ctx, guard.Call{Run: run, Tool: s.Tool.Name, Args: s.Tool.Args})
+			if err != nil {
+				return withExit(ExitUsage, err)
+			}
+			ids[s.Tool.ID] = v.CallID
+			ids["name:"+s.Tool.Name] = v.CallID
+		case probity.KindToolResult:
+			if s.Tool == nil {
+				continue
+			}
+			id := ids[s.Tool.ID]
+			if s.Tool.ID == "" {
+				id = ids["name:"+s.Tool.Name]
+			}
+			g.Result(run, id, s.Tool.Name, s.Content, s.Error != nil)
+		}
+	}
+	return nil
+}
+
+func printVerdict(w io.Writer, st style, tool string, v guard.Verdict) {
+	word := v.Decision
+	switch v.Decision {
+	case "allow":
+		word = st.green(word)
+	case "deny":
+		word = st.red(word)
+	default:
+		word = st.yellow(word)
+	}
+	fmt.Fprintf(w, "%s %s", word, tool)
+	if v.Rule != "" {
+		fmt.Fprintf(w, ": rule %s", st.bold(v.Rule))
+	}
+	if v.Would != "" {
+		fmt.Fprintf(w, " (shadow: would %s)", v.Would)
+	}
+	fmt.Fprintln(w)
+	if v.Message != "" {
+		fmt.Fprintf(w, "  message:  %s\n", v.Message)
+	}
+	if v.Reason != "" && v.Reason != v.Message {
+		fmt.Fprintf(w, "  reason:   %s\n", v.Reason)
+	}
+	for _, ev := range v.Evidence {
+		fmt.Fprintf(w, "  evidence: %s\n", evidenceLine(ev))
+	}
+	if v.ApprovalID != "" {
+		fmt.Fprintf(w, "  approval: %s (probity approvals approve %s)\n", v.ApprovalID, v.ApprovalID)
+	}
+	for _, e := range v.Errors {
+		fmt.Fprintf(w, "  skipped:  %s\n", e)
+	}
+}
+
+func evidenceLine(ev probity.Evidence) string {
+	var parts []string
+	if ev.Kind != "" {
+		parts = append(parts, ev.Kind)
+	}
+	if ev.Value != "" {
+		parts = append(parts, fmt.Sprintf("%q", ev.Value))
+	}
+	if ev.Note != "" {
+		parts = append(parts, ev.Note)
+	}
+	if ev.SourceStep >= 0 && ev.Source != "" {
+		parts = append(parts, fmt.Sprintf("(step %d: %s)", ev.SourceStep, oneLine(ev.Source, 80)))
+	}
+	return strings.Join(parts, " ")
+}
+
+// guardURL resolves --server: a URL, host:port, or @FILE holding the URL
+// (written by guard serve --addr-file); FILE is waited for, up to 10 s, so
+// a script can start the server in the background and go on.
+func guardURL(ctx context.Context, s string) (string, error) {
+	if s == "" {
+		s = os.Getenv("PROBITY_GUARD_URL")
+	}
+	if s == "" {
+		s = defaultGuardAddr
+	}
+	if file, ok := strings.CutPrefix(s, "@"); ok {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, err := os.ReadFile(file)
+			if err == nil && strings.TrimSpace(string(b)) != "" {
+				s = strings.TrimSpace(string(b))
+				break
+			}
+			if time.Now().After(deadline) {
+				return "", withExit(ExitUsage, &probity.Error{Code: probity.ENOTFOUND, File: file, Message: "no guard server address after 10s"})
+			}
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	return s, nil
 }

@@ -1,20 +1,140 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/exec"
+	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
+
+	"github.com/probity/probity/guard"
+	"github.com/probity/probity/mcpproxy"
 )
 
-// newMCPProxyCmd is a placeholder until the command is built; it says so
-// plainly rather than pretending to work.
 func newMCPProxyCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:    "mcp-proxy",
-		Short:  "(not built yet)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return withExit(ExitUsage, errors.New("mcp-proxy is not built yet"))
+	var f guardFlags
+	var tracePath, run, listen, upstream string
+	var dropPoisoned bool
+	cmd := &cobra.Command{
+		Use:   "mcp-proxy --policy FILE [flags] -- COMMAND [ARGS...]",
+		Short: "Guard an MCP server: check every tools/call against a policy",
+		Long: `Mcp-proxy sits between an MCP host (an IDE, a desktop assistant, an agent)
+and an MCP server. Every tools/call is checked against the policy first: a
+denied call returns a tool error carrying the rule's message and the server
+never sees it; a rule with "action: approve" holds the call until a person
+answers (probity approvals, when --listen serves them too) or it times out.
+Resources and prompts pass through unchanged.
+
+At tools/list the tools' descriptions are checked for instruction-like text
+aimed at the model (tool poisoning: "ignore previous instructions", hidden
+<IMPORTANT> blocks, "do not tell the user", requests to read credentials);
+such tools are reported on stderr and in the audit log, and hidden with
+--drop-poisoned.
+
+Every call is recorded in --trace as OpenAI chat messages, one per line, which
+"probity analyze" and "probity show" read. A directory gives one file per run.
+
+The server: COMMAND [ARGS...] after "--" is started and spoken to over stdio;
+--upstream URL connects to a Streamable HTTP server instead.
+The host: by default the proxy speaks MCP on its own stdin and stdout, so a
+host starts "probity mcp-proxy ... -- SERVER" where it started SERVER; with
+--listen ADDR it serves Streamable HTTP instead (each MCP session is a run).
+Logs go to stderr only: stdout belongs to the MCP connection.`,
+		Example: `  probity mcp-proxy --policy fs-policy.yaml --trace mcp-trace.jsonl -- npx -y @modelcontextprotocol/server-filesystem /srv/data
+  probity mcp-proxy --policy fs-policy.yaml --listen 127.0.0.1:8701 --upstream http://127.0.0.1:9000/mcp
+
+  # in an MCP host's configuration, where the server was:
+  "command": "probity", "args": ["mcp-proxy", "--policy", "fs-policy.yaml", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "/srv/data"]`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 0) == (upstream == "") {
+				return withExit(ExitUsage, errors.New(`give the MCP server as "-- COMMAND [ARGS...]" or as --upstream URL (one of them)`))
+			}
+			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			g, closeGuard, err := f.open(e, logger)
+			if err != nil {
+				return err
+			}
+			defer closeGuard()
+			var backend mcp.Transport
+			if upstream != "" {
+				backend = &mcp.StreamableClientTransport{Endpoint: upstream}
+			} else {
+				c := exec.Command(args[0], args[1:]...)
+				c.Stderr = e.stderr // the server's own logs
+				// A server that ignores its closed stdin gets SIGTERM after 2s.
+				backend = &mcp.CommandTransport{Command: c, TerminateDuration: 2 * time.Second}
+			}
+			ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+			px, err := mcpproxy.Connect(ctx, backend, mcpproxy.Options{Guard: g, Logger: logger, Trace: tracePath, Run: run, DropPoisoned: dropPoisoned})
+			cancel()
+			if err != nil {
+				return withExit(ExitUsage, err)
+			}
+			defer px.Close()
+			fmt.Fprintf(e.stderr, "probity mcp-proxy: %s\n", describePolicy(g.Policy()))
+			if listen == "" {
+				err = px.ServeStdio(e.ctx, &mcp.IOTransport{Reader: readCloser{e.stdin}, Writer: writeCloser{e.stdout}})
+			} else {
+				err = serveMCPHTTP(e, px, g, listen)
+			}
+			printShadow(e.stderr, g)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
 		},
 	}
+	f.add(cmd, "none")
+	cmd.Flags().StringVar(&tracePath, "trace", "", "record calls here: a JSON Lines file, or a directory for one file per run")
+	cmd.Flags().StringVar(&run, "run", "", "run id of the stdio host (default mcp-<start time>)")
+	cmd.Flags().StringVar(&listen, "listen", "", "serve hosts over Streamable HTTP on this address (at /mcp; approvals at /v1/)")
+	cmd.Flags().StringVar(&upstream, "upstream", "", "URL of a Streamable HTTP MCP server, instead of a command")
+	cmd.Flags().BoolVar(&dropPoisoned, "drop-poisoned", false, "hide tools whose descriptions hold instruction-like text")
+	return cmd
 }
+
+// serveMCPHTTP serves the proxy at /mcp and the guard's decision and
+// approval API at /v1/ on one address.
+func serveMCPHTTP(e *env, px *mcpproxy.Proxy, g *guard.Guard, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return withExit(ExitUsage, fmt.Errorf("listen %s: %w", addr, err))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", px.Handler())
+	mux.Handle("/v1/", guard.Handler(g))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(e.stderr, "probity mcp-proxy: serving MCP on http://%s/mcp\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-e.ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// readCloser and writeCloser let the command's streams (which tests replace)
+// serve as the MCP stdio transport; closing them is the process's business.
+type readCloser struct {
+	r interface{ Read([]byte) (int, error) }
+}
+
+func (r readCloser) Read(b []byte) (int, error) { return r.r.Read(b) }
+func (readCloser) Close() error                 { return nil }
+
+type writeCloser struct {
+	w interface{ Write([]byte) (int, error) }
+}
+
+func (w writeCloser) Write(b []byte) (int, error) { return w.w.Write(b) }
+func (writeCloser) Close() error                  { return nil }

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/probity/probity/internal/mcptest"
+)
+
+// TestMCPProxyCommand runs `probity mcp-proxy` as a host would start it, in
+// front of the official filesystem MCP server (npm), and drives it over the
+// command's stdin and stdout with the official MCP Go SDK client: the denied
+// write leaves no file, the budget stops the third write, and the trace the
+// command records is readable by `probity show`.
+func TestMCPProxyCommand(t *testing.T) {
+	dir := t.TempDir()
+	work := t.TempDir()
+	server := mcptest.FilesystemServer(t, dir)
+	policyFile := filepath.Join(work, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(`
+rules:
+  - name: no-env-files
+    tools: [write_file, edit_file]
+    deny: 'args.path.endsWith(".env")'
+    message: secrets files are off limits
+budgets:
+  - name: writes-per-run
+    tools: [write_file]
+    max_calls: 2
+    per: run
+    message: at most two writes per session
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tracePath := filepath.Join(work, "trace.jsonl")
+	auditPath := filepath.Join(work, "audit.jsonl")
+
+	hostIn, proxyOut := io.Pipe() // proxy stdout -> host
+	proxyIn, hostOut := io.Pipe() // host -> proxy stdin
+	var stderr syncBuffer
+	code := make(chan int, 1)
+	args := append([]string{"mcp-proxy", "--policy", policyFile, "--trace", tracePath, "--audit", auditPath, "--run", "fs-run", "--"}, server...)
+	go func() {
+		code <- Main(args, proxyIn, proxyOut, &stderr)
+		proxyOut.Close()
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test-host", Version: "1"}, nil).
+		Connect(ctx, &mcp.IOTransport{Reader: hostIn, Writer: hostOut}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
+	}
+	call := func(path string) (bool, string) {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "write_file", Arguments: map[string]any{"path": path, "content": "x"}})
+		if err != nil {
+			t.Fatalf("write_file %s: %v", path, err)
+		}
+		var b strings.Builder
+		for _, c := range res.Content {
+			if tc, ok := c.(*mcp.TextContent); ok {
+				b.WriteString(tc.Text)
+			}
+		}
+		return res.IsError, b.String()
+	}
+	tests := []struct {
+		file    string
+		denied  bool
+		message string
+	}{
+		{".env", true, "secrets files are off limits"},
+		{"one.txt", false, "Successfully wrote"},
+		{"two.txt", false, "Successfully wrote"},
+		{"three.txt", true, "at most two writes per session"},
+	}
+	for _, tt := range tests {
+		isErr, msg := call(filepath.Join(dir, tt.file))
+		_, statErr := os.Stat(filepath.Join(dir, tt.file))
+		if isErr != tt.denied || !strings.Contains(msg, tt.message) || (statErr == nil) == tt.denied {
+			t.Errorf("write %s: error=%v %q, file exists=%v; want error=%v containing %q", tt.file, isErr, msg, statErr == nil, tt.denied, tt.message)
+		}
+	}
+	cs.Close()
+	hostOut.Close()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("mcp-proxy exit %d, want 0\nstderr:\n%s", c, stderr.String())
+		}
+	case <-ctx.Done():
+		t.Fatal("mcp-proxy did not exit after the host disconnected")
+	}
+
+	// The recorded trace reads back as a timeline.
+	var out, errb bytes.Buffer
+	if c := Main([]string{"show", tracePath}, strings.NewReader(""), &out, &errb); c != 0 {
+		t.Fatalf("show trace: exit %d: %s", c, errb.String())
+	}
+	for _, want := range []string{"write_file", "Denied by policy rule no-env-files", "Denied by policy rule writes-per-run", "Successfully wrote"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("show trace: missing %q in\n%s", want, out.String())
+		}
+	}
+	audit, err := os.ReadFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(audit), `"event":"decision"`); got != 4 {
+		t.Errorf("audit log has %d decisions, want 4", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the command's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
