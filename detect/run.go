@@ -29,6 +29,11 @@ type Report struct {
 // longer than Config.MaxStep and only its head was analysed.
 const DetectorTruncated = "truncated"
 
+// EvidenceCause is the Evidence.Kind a detector uses to name the earlier
+// step that caused what its finding is on (the call whose result failed).
+// RootCause starts the chain there rather than at the finding's step.
+const EvidenceCause = "cause"
+
 // DetectorInternal is the id of the finding Run adds when a detector failed
 // (a bug): the other detectors' findings still stand.
 const DetectorInternal = "internal-error"
@@ -119,29 +124,47 @@ func MaxSeverity(fs []probity.Finding) probity.Severity {
 
 // RootCause returns the source position of the step that best explains what
 // went wrong, or nil when no finding is medium or above. It is the earliest
-// step among the findings of the highest severity present: a cascade's
+// origin among the findings of the highest severity present: a cascade's
 // finding sits on the step where the bad value was born, not on its last
-// consumer, so the earliest serious finding is the origin of the chain.
-// Bookkeeping findings (truncated, internal-error) never count.
+// consumer, and a finding that names its cause (EvidenceCause, such as the
+// call whose result failed) starts there. Bookkeeping findings (truncated,
+// internal-error) never count.
 func RootCause(fs []probity.Finding) *int {
-	best := -1
-	bestSev := probity.SeverityMedium
-	bestIdx := 0
+	top := probity.SeverityNone
 	for _, f := range fs {
-		if f.Detector == DetectorTruncated || f.Detector == DetectorInternal || f.Severity < bestSev {
-			continue
-		}
-		if f.Severity > bestSev || best < 0 || f.StepIndex < bestIdx {
-			if f.Severity > bestSev {
-				bestSev = f.Severity
-			}
-			best, bestIdx = f.Step, f.StepIndex
+		if !bookkeeping(f) && f.Severity > top {
+			top = f.Severity
 		}
 	}
-	if best < 0 {
+	if top < probity.SeverityMedium {
 		return nil
 	}
+	best := -1
+	for _, f := range fs {
+		if bookkeeping(f) || f.Severity != top {
+			continue
+		}
+		if o := origin(f); best < 0 || o < best {
+			best = o
+		}
+	}
 	return &best
+}
+
+func bookkeeping(f probity.Finding) bool {
+	return f.Detector == DetectorTruncated || f.Detector == DetectorInternal
+}
+
+// origin is where the problem a finding reports began: its cause when it
+// names one that comes earlier, else its own step.
+func origin(f probity.Finding) int {
+	o := f.Step
+	for _, e := range f.Evidence {
+		if e.Kind == EvidenceCause && e.SourceStep >= 0 && e.SourceStep < o {
+			o = e.SourceStep
+		}
+	}
+	return o
 }
 
 // safeAnalyze runs provenance, turning a panic (a bug) into a finding so

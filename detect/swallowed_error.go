@@ -86,10 +86,10 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 				Severity:   probity.SeverityHigh,
 				Confidence: 0.9,
 				Message:    fmt.Sprintf("%s, yet the agent's next message claims success without mentioning it", describeFailure(steps[i], fail)),
-				Evidence: []probity.Evidence{
+				Evidence: append([]probity.Evidence{
 					{Kind: fail.kind, Source: fail.quote, SourceStep: steps[i].Pos.Index, Note: "the result says it failed"},
 					{Kind: "success-claim", Source: claim, SourceStep: s.Pos.Index, Note: "the agent says it worked"},
-				},
+				}, causeOf(c, i, failedCall)...),
 				BlastRadius: positions(c, reached),
 			}), true
 		}
@@ -117,9 +117,39 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 		Severity:    sev,
 		Confidence:  0.6,
 		Message:     msg,
-		Evidence:    []probity.Evidence{{Kind: fail.kind, Source: fail.quote, SourceStep: steps[i].Pos.Index, Note: "the result says it failed"}},
+		Evidence:    append([]probity.Evidence{{Kind: fail.kind, Source: fail.quote, SourceStep: steps[i].Pos.Index, Note: "the result says it failed"}}, causeOf(c, i, failedCall)...),
 		BlastRadius: positions(c, reached),
 	}), true
+}
+
+// causeOf names the action that produced the failed result at step i: the
+// tool call it answers, or else (a shell transcript, a group chat's code
+// runner) the agent step just before it. RootCause starts the chain there.
+func causeOf(c *Context, i, call int) []probity.Evidence {
+	steps := c.Trace.Steps
+	if call < 0 {
+		for j := i - 1; j >= 0 && j >= i-3; j-- {
+			if isAgent(&steps[j]) {
+				call = j
+				break
+			}
+			if !isObservation(&steps[j]) {
+				break
+			}
+		}
+	}
+	if call < 0 {
+		return nil
+	}
+	s := &steps[call]
+	ev := probity.Evidence{Kind: EvidenceCause, SourceStep: s.Pos.Index, Note: "the action that failed"}
+	if s.Tool != nil {
+		ev.Value = s.Tool.Name
+		ev.Source = clip(argsText(s.Tool), 160)
+	} else {
+		ev.Source = clip(firstLine(s.Content), 160)
+	}
+	return []probity.Evidence{ev}
 }
 
 // reactionWindow is how much of the agent's next words are read for its
