@@ -3,11 +3,13 @@ package otlp_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/probity/probity"
 	"github.com/probity/probity/internal/shareddata"
 	"github.com/probity/probity/otlp"
@@ -66,6 +68,56 @@ func FuzzRead(f *testing.F) {
 		}
 		if diff := cmp.Diff(traces, back); diff != "" {
 			t.Fatalf("round trip differs (-first +second):\n%s", diff)
+		}
+	})
+}
+
+// FuzzWrite builds a trace from arbitrary JSON in the model's own shape,
+// writes it as OTLP/JSON and reads it back: every trace with valid kinds
+// must survive unchanged. Seeds: the hand-built trace and real τ-bench runs.
+func FuzzWrite(f *testing.F) {
+	if b, err := json.Marshal(handTrace()); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"trace_id":"x","steps":[{"kind":"handoff"},{"kind":"handoff"},{"kind":"return"}]}`))
+	if dir, err := shareddata.Find(); err == nil {
+		path := filepath.Join(dir, "tau-bench", "gpt-4o-airline.json")
+		if r, err := os.Open(path); err == nil {
+			n := 0
+			_ = taubench.Read(context.Background(), path, r, func(t *probity.Trace) error {
+				if n++; n <= 3 {
+					if b, err := json.Marshal(t); err == nil {
+						f.Add(b)
+					}
+				}
+				return nil
+			})
+			r.Close()
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var tr probity.Trace
+		if json.Unmarshal(data, &tr) != nil {
+			return
+		}
+		for _, s := range tr.Steps {
+			if !s.Kind.Valid() {
+				return
+			}
+		}
+		var out bytes.Buffer
+		if err := otlp.Write(&out, &tr); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		back, err := readAll(t, "back.json", out.Bytes())
+		if err != nil {
+			t.Fatalf("Read(Write(t)): %v", err)
+		}
+		if len(back) != 1 {
+			t.Fatalf("%d traces back, want 1", len(back))
+		}
+		if diff := cmp.Diff(&tr, back[0], cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("round trip differs (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -347,7 +347,9 @@ func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans 
 			if !s.Start.Equal(unixNano(nanos(st))) {
 				sp.Attributes = append(sp.Attributes, kvs(attrStart, timeText(s.Start)))
 			}
-			if !s.End.Equal(unixNano(nanos(en))) {
+			// A handoff's span grows to enclose the sub-agent's steps, so its
+			// own end is always kept.
+			if s.Kind == probity.KindHandoff || !s.End.Equal(unixNano(nanos(en))) {
 				sp.Attributes = append(sp.Attributes, kvs(attrEnd, timeText(s.End)))
 			}
 		}
