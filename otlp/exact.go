@@ -51,7 +51,7 @@ func exactStep(s *spanRec) (probity.Step, error) {
 	if ok, _ := a.bool(attrHasTool); ok {
 		c := &probity.ToolCall{ID: a.str("gen_ai.tool.call.id"), Name: a.str("gen_ai.tool.name"), RawArgs: a.str(attrRawArgs)}
 		if a.has("gen_ai.tool.call.arguments") {
-			if args := a.str("gen_ai.tool.call.arguments"); !a.has(attrRawArgs) || args != c.RawArgs {
+			if args := a.str("gen_ai.tool.call.arguments"); args != "" && (!a.has(attrRawArgs) || args != c.RawArgs) {
 				c.Args = json.RawMessage(args)
 				if !json.Valid(c.Args) {
 					return st, errors.New("gen_ai.tool.call.arguments: not JSON")
@@ -68,6 +68,9 @@ func exactStep(s *spanRec) (probity.Step, error) {
 		st.Error = &probity.ToolError{Message: s.sp.GetStatus().GetMessage(), Code: code}
 	}
 	st.Model = modelOf(a)
+	if st.Model == nil && a.has(attrModel) {
+		st.Model = &probity.Model{}
+	}
 	if untimed, _ := a.bool(attrUntimed); untimed {
 		return st, nil
 	}
@@ -206,7 +209,7 @@ func restoreTrace(t *probity.Trace, res attrs) error {
 		for _, e := range v.GetArrayValue().GetValues() {
 			f := attrMap(e.GetKvlistValue().GetValues())
 			c := probity.ToolCall{ID: f.str("id"), Name: f.str("name"), RawArgs: f.str("raw_arguments")}
-			if f.has("arguments") {
+			if f.str("arguments") != "" {
 				c.Args = json.RawMessage(f.str("arguments"))
 				if !json.Valid(c.Args) {
 					return fmt.Errorf("%s: arguments are not JSON", attrExpected)

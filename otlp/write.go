@@ -33,6 +33,7 @@ const (
 	attrEnd      = "probity.step.end"
 	attrUntimed  = "probity.step.untimed" // the step had no time; the span's is made up
 	attrHasTool  = "probity.step.tool"
+	attrModel    = "probity.step.model" // a Model with no field set
 	attrRawArgs  = "probity.tool.raw_args"
 	attrIndex    = "probity.source.index" // the ORIGINAL position of the step
 	attrPart     = "probity.source.part"
@@ -491,6 +492,9 @@ func stepAttrs(t *probity.Trace, i int, sp *tracepb.Span, returns map[int]int) [
 	}
 	modelName := ""
 	if m := s.Model; m != nil {
+		if *m == (probity.Model{}) {
+			a = append(a, kvb(attrModel, true))
+		}
 		modelName = m.Name
 		if m.Provider != "" {
 			a = append(a, kvs("gen_ai.provider.name", m.Provider))
