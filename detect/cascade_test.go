@@ -61,43 +61,43 @@ func provRun(t *probity.Trace, ds ...Detector) []probity.Finding {
 	return fs
 }
 
-func msg(pos int, kind probity.Kind, actor, content string) probity.Step {
+func provMsg(pos int, kind probity.Kind, actor, content string) probity.Step {
 	return probity.Step{Pos: probity.Position{Index: pos}, Kind: kind, Actor: actor, Content: content}
 }
 
-func call(pos int, name, args string) probity.Step {
+func provCall(pos int, name, args string) probity.Step {
 	return probity.Step{Pos: probity.Position{Index: pos}, Kind: probity.KindToolCall, Actor: "assistant",
 		Tool: &probity.ToolCall{Name: name, Args: json.RawMessage(args)}}
 }
 
-func result(pos int, name, content string) probity.Step {
+func provResult(pos int, name, content string) probity.Step {
 	return probity.Step{Pos: probity.Position{Index: pos}, Kind: probity.KindToolResult, Actor: "tool",
 		Tool: &probity.ToolCall{Name: name}, Content: content}
 }
 
-// refundCascade is the flow of examples/refund-cascade.json: the agent
+// provRefundCascade is the flow of examples/refund-cascade.json: the agent
 // looks up #W4817216, then speaks of #W4871216 (two digits swapped), refunds
 // it and emails about it.
-func refundCascade() *probity.Trace {
+func provRefundCascade() *probity.Trace {
 	return &probity.Trace{ID: "refund", Steps: []probity.Step{
-		msg(0, probity.KindSystem, "system", "You are Acme's support agent."),
-		msg(1, probity.KindUser, "user", "Hi, I'm maya.chen@example.com. My blender arrived cracked."),
-		call(2, "get_user_details", `{"email":"maya.chen@example.com"}`),
-		result(3, "get_user_details", `{"user_id": "maya_chen_5127", "orders": ["#W4817216", "#W9021837"], "payment_methods": {"credit_card_4410": {"last_four": "4410"}}}`),
-		call(4, "get_order_details", `{"order_id":"#W4817216"}`),
-		result(5, "get_order_details", `{"order_id": "#W4817216", "status": "delivered", "items": [{"name": "Blender", "item_id": "6312958840", "price": 129.99}]}`),
-		msg(6, probity.KindAssistant, "assistant", "I found your blender order #W4871216 (delivered, $129.99, paid with your Visa ending in 4410). Shall I refund $129.99?"),
-		msg(7, probity.KindUser, "user", "Yes, please."),
-		call(8, "refund_order", `{"order_id":"#W4871216","amount":129.99,"payment_method_id":"credit_card_4410"}`),
-		result(9, "refund_order", `{"status": "refund_pending", "order_id": "#W4871216", "amount": 129.99}`),
-		call(10, "send_email", `{"to":"maya.chen@example.com","subject":"Your refund for order #W4871216","body":"We refunded $129.99."}`),
-		result(11, "send_email", `{"sent": true}`),
-		msg(12, probity.KindAssistant, "assistant", "Done! Your refund of $129.99 for order #W4871216 is on its way."),
+		provMsg(0, probity.KindSystem, "system", "You are Acme's support agent."),
+		provMsg(1, probity.KindUser, "user", "Hi, I'm maya.chen@example.com. My blender arrived cracked."),
+		provCall(2, "get_user_details", `{"email":"maya.chen@example.com"}`),
+		provResult(3, "get_user_details", `{"user_id": "maya_chen_5127", "orders": ["#W4817216", "#W9021837"], "payment_methods": {"credit_card_4410": {"last_four": "4410"}}}`),
+		provCall(4, "get_order_details", `{"order_id":"#W4817216"}`),
+		provResult(5, "get_order_details", `{"order_id": "#W4817216", "status": "delivered", "items": [{"name": "Blender", "item_id": "6312958840", "price": 129.99}]}`),
+		provMsg(6, probity.KindAssistant, "assistant", "I found your blender order #W4871216 (delivered, $129.99, paid with your Visa ending in 4410). Shall I refund $129.99?"),
+		provMsg(7, probity.KindUser, "user", "Yes, please."),
+		provCall(8, "refund_order", `{"order_id":"#W4871216","amount":129.99,"payment_method_id":"credit_card_4410"}`),
+		provResult(9, "refund_order", `{"status": "refund_pending", "order_id": "#W4871216", "amount": 129.99}`),
+		provCall(10, "send_email", `{"to":"maya.chen@example.com","subject":"Your refund for order #W4871216","body":"We refunded $129.99."}`),
+		provResult(11, "send_email", `{"sent": true}`),
+		provMsg(12, probity.KindAssistant, "assistant", "Done! Your refund of $129.99 for order #W4871216 is on its way."),
 	}}
 }
 
 func TestCascadeBlastRadius(t *testing.T) {
-	fs := provRun(refundCascade(), Cascade{})
+	fs := provRun(provRefundCascade(), Cascade{})
 	if len(fs) != 1 {
 		t.Fatalf("Cascade found %d findings, want 1: %+v", len(fs), fs)
 	}
@@ -124,7 +124,7 @@ func TestCascadeBlastRadius(t *testing.T) {
 }
 
 func TestCascadeNotOnGroundedValues(t *testing.T) {
-	tr := refundCascade()
+	tr := provRefundCascade()
 	for i := range tr.Steps {
 		s := &tr.Steps[i]
 		s.Content = strings.ReplaceAll(s.Content, "W4871216", "W4817216")
@@ -171,14 +171,14 @@ func TestCleanRunsRarelyHigh(t *testing.T) {
 	}
 }
 
-// plant is one fault planted into a clean run: it edits the trace and
+// provPlant is one fault planted into a clean run: it edits the trace and
 // returns the index of the step where a detector must fire, or -1 when the
 // run offers no place for it.
-type plant func(t *probity.Trace) int
+type provPlant func(t *probity.Trace) int
 
-// corrupt changes one digit of s (the last but one), or swaps two adjacent
+// provCorrupt changes one digit of s (the last but one), or swaps two adjacent
 // different digits when swap is set; ok is false when s has too few digits.
-func corrupt(s string, swap bool) (string, bool) {
+func provCorrupt(s string, swap bool) (string, bool) {
 	b := []byte(s)
 	var pos []int
 	for i, c := range b {
@@ -204,7 +204,7 @@ func corrupt(s string, swap bool) (string, bool) {
 	return string(b), true
 }
 
-func clone(t *probity.Trace) *probity.Trace {
+func provClone(t *probity.Trace) *probity.Trace {
 	c := *t
 	c.Steps = make([]probity.Step, len(t.Steps))
 	copy(c.Steps, t.Steps)
@@ -217,10 +217,10 @@ func clone(t *probity.Trace) *probity.Trace {
 	return &c
 }
 
-// groundedArg finds the first side-effecting call that the tool accepted
+// provGroundedArg finds the first side-effecting call that the tool accepted
 // with a grounded (or derived) argument of one of kinds, and returns the
 // step and the value as written.
-func groundedArg(tr *probity.Trace, kinds ...provenance.Kind) (int, string) {
+func provGroundedArg(tr *probity.Trace, kinds ...provenance.Kind) (int, string) {
 	a := provenance.Analyze(tr)
 	var cfg *Config
 	for i, s := range tr.Steps {
@@ -228,7 +228,7 @@ func groundedArg(tr *probity.Trace, kinds ...provenance.Kind) (int, string) {
 			continue
 		}
 		if j := tr.ResultFor(i); j >= 0 && tr.Steps[j].Error != nil {
-			continue // the tool rejected it: plant where the action took effect
+			continue // the tool rejected it: provPlant where the action took effect
 		}
 		for _, r := range a.Values(i) {
 			if r.Class != provenance.Grounded && r.Class != provenance.Derived || r.Atom.Prose || r.Atom.Path == "" {
@@ -244,11 +244,11 @@ func groundedArg(tr *probity.Trace, kinds ...provenance.Kind) (int, string) {
 	return -1, ""
 }
 
-func replaceArg(s *probity.Step, old, new string) {
+func provReplaceArg(s *probity.Step, old, new string) {
 	s.Tool.Args = json.RawMessage(strings.Replace(string(s.Tool.Args), `"`+old+`"`, `"`+new+`"`, 1))
 }
 
-func hasFinding(fs []probity.Finding, detector string, step int, min probity.Severity) bool {
+func provHasFinding(fs []probity.Finding, detector string, step int, min probity.Severity) bool {
 	for _, f := range fs {
 		if f.Detector == detector && f.StepIndex == step && f.Severity >= min {
 			return true
@@ -257,9 +257,9 @@ func hasFinding(fs []probity.Finding, detector string, step int, min probity.Sev
 	return false
 }
 
-// plantAmount replaces the first grounded amount an assistant message
+// provPlantAmount replaces the first grounded amount an assistant message
 // states with change(amount).
-func plantAmount(change func(raw string) (string, bool)) plant {
+func provPlantAmount(change func(raw string) (string, bool)) provPlant {
 	return func(tr *probity.Trace) int {
 		a := provenance.Analyze(tr)
 		for i, s := range tr.Steps {
@@ -302,33 +302,33 @@ func TestPlantedFaultsRecall(t *testing.T) {
 		name     string
 		detector Detector
 		min      probity.Severity
-		plant    plant
+		plant    provPlant
 		want     float64 // minimum recall at any severity; 0 means 0.95
 	}{
 		{"near-miss id in side-effecting call (digit changed)", UngroundedArgument{}, probity.SeverityHigh,
 			func(tr *probity.Trace) int {
-				i, v := groundedArg(tr, provenance.KindID)
-				bad, ok := corrupt(v, false)
+				i, v := provGroundedArg(tr, provenance.KindID)
+				bad, ok := provCorrupt(v, false)
 				if i < 0 || !ok {
 					return -1
 				}
-				replaceArg(&tr.Steps[i], v, bad)
+				provReplaceArg(&tr.Steps[i], v, bad)
 				return i
 			}, 0},
 		{"near-miss id in side-effecting call (digits swapped)", UngroundedArgument{}, probity.SeverityHigh,
 			func(tr *probity.Trace) int {
-				i, v := groundedArg(tr, provenance.KindID)
-				bad, ok := corrupt(v, true)
+				i, v := provGroundedArg(tr, provenance.KindID)
+				bad, ok := provCorrupt(v, true)
 				if i < 0 || !ok {
 					return -1
 				}
-				replaceArg(&tr.Steps[i], v, bad)
+				provReplaceArg(&tr.Steps[i], v, bad)
 				return i
 			}, 0},
 		{"corrupted id carried on (cascade)", Cascade{}, probity.SeverityHigh,
 			func(tr *probity.Trace) int {
-				i, v := groundedArg(tr, provenance.KindID)
-				bad, ok := corrupt(v, false)
+				i, v := provGroundedArg(tr, provenance.KindID)
+				bad, ok := provCorrupt(v, false)
 				if i < 0 || !ok {
 					return -1
 				}
@@ -351,18 +351,18 @@ func TestPlantedFaultsRecall(t *testing.T) {
 			}, 0},
 		{"date three days off in a side-effecting call", UngroundedArgument{}, probity.SeverityHigh,
 			func(tr *probity.Trace) int {
-				i, v := groundedArg(tr, provenance.KindDate)
+				i, v := provGroundedArg(tr, provenance.KindDate)
 				d, err := time.Parse("2006-01-02", v)
 				if i < 0 || err != nil {
 					return -1
 				}
-				replaceArg(&tr.Steps[i], v, d.AddDate(0, 0, 3).Format("2006-01-02"))
+				provReplaceArg(&tr.Steps[i], v, d.AddDate(0, 0, 3).Format("2006-01-02"))
 				return i
 			}, 0.9}, // 15 plantable runs: one miss is 0.93
 		{"amount digits swapped in a message", ContradictedClaim{}, probity.SeverityHigh,
-			plantAmount(func(raw string) (string, bool) { return corrupt(raw, true) }), 0},
+			provPlantAmount(func(raw string) (string, bool) { return provCorrupt(raw, true) }), 0},
 		{"amount inflated 15% in a message", ContradictedClaim{}, probity.SeverityHigh,
-			plantAmount(func(raw string) (string, bool) {
+			provPlantAmount(func(raw string) (string, bool) {
 				c, ok := provenanceCents(raw)
 				if !ok {
 					return "", false
@@ -380,7 +380,7 @@ func TestPlantedFaultsRecall(t *testing.T) {
 						if r.Atom.Kind != provenance.KindMoney || r.Class != provenance.Grounded || r.Atom.Weak() {
 							continue
 						}
-						bad, ok := corrupt(r.Atom.Raw, false)
+						bad, ok := provCorrupt(r.Atom.Raw, false)
 						if !ok {
 							continue
 						}
@@ -396,19 +396,19 @@ func TestPlantedFaultsRecall(t *testing.T) {
 			planted, found, foundHigh := 0, 0, 0
 			var missed []string
 			for _, orig := range clean {
-				tr := clone(orig)
+				tr := provClone(orig)
 				i := tc.plant(tr)
 				if i < 0 {
 					continue
 				}
 				planted++
 				fs := provRun(tr, tc.detector)
-				if hasFinding(fs, tc.detector.ID(), i, probity.SeverityLow) {
+				if provHasFinding(fs, tc.detector.ID(), i, probity.SeverityLow) {
 					found++
 				} else {
 					missed = append(missed, fmt.Sprintf("%s step %d", tr.ID, tr.Steps[i].Pos.Index))
 				}
-				if hasFinding(fs, tc.detector.ID(), i, probity.SeverityHigh) {
+				if provHasFinding(fs, tc.detector.ID(), i, probity.SeverityHigh) {
 					foundHigh++
 				} else if os.Getenv("PROBITY_DUMP") != "" {
 					for _, f := range fs {
@@ -434,11 +434,11 @@ func TestPlantedFaultsRecall(t *testing.T) {
 }
 
 func FuzzCascade(f *testing.F) {
-	fuzzSeeds(f)
+	provFuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, user, out, args, say string) {
-		tr := fuzzTrace(user, out, args, say)
+		tr := provFuzzTrace(user, out, args, say)
 		fs := provRun(tr, Cascade{})
-		checkFindings(t, tr, fs)
+		provCheckFindings(t, tr, fs)
 		for _, x := range fs {
 			if len(x.BlastRadius) == 0 {
 				t.Fatalf("cascade %+v with an empty blast radius", x)

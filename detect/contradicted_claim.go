@@ -1,7 +1,10 @@
 package detect
 
 import (
+	"encoding/json"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/provenance"
@@ -26,9 +29,19 @@ import (
 // most one finding, at the severity of its worst value, with every bad value
 // as evidence.
 //
+// A status is checked too: when a tool result describes a record (an object
+// with order_id, reservation_id, item_id or id and a "status" string or an
+// "available" boolean) and a later message names that record and, within
+// the clause that follows it, a status seen in tool results (or
+// "available", "out of stock") other than its latest one ("#W1 is
+// delivered", "#W1: Delivered", "#W1 (delivered"), the claim is high. Only
+// a status that opens the clause, after at most one linking verb, counts,
+// so "#W1 will be delivered" or "#W1 and the delivered orders" do not.
+//
 // Limits: a claim is compared by value, not by meaning. "3 t-shirts
 // available" when the tool listed 4 is a weak count and is not checked; a
-// status word ("delivered" for a pending order) is not checked; a wrong value
+// status is tied to the record named just before it, so "the order you
+// asked about is delivered" without the id is not checked; a wrong value
 // that happens to be a sum of visible numbers is taken as derived.
 type ContradictedClaim struct{}
 
@@ -41,8 +54,16 @@ func (d ContradictedClaim) Detect(c *Context) []probity.Finding {
 		return nil
 	}
 	var out []probity.Finding
+	facts := map[string]statusFact{}
+	vocab := map[string]bool{}
+	for _, st := range baseStatuses {
+		vocab[st] = true
+	}
 	for i := range c.Trace.Steps {
 		s := &c.Trace.Steps[i]
+		if s.Kind == probity.KindToolResult && s.Error == nil {
+			collectStatus(s.Content, i, facts, vocab)
+		}
 		if s.Kind != probity.KindAssistant && s.Kind != probity.KindFinal {
 			continue
 		}
@@ -50,6 +71,14 @@ func (d ContradictedClaim) Detect(c *Context) []probity.Finding {
 		sev := probity.SeverityNone
 		conf := 0.0
 		worst := -1
+		if len(facts) > 0 {
+			for _, r := range statusClaims(c, i, facts, vocab) {
+				bad = append(bad, r)
+				if sev < probity.SeverityHigh {
+					sev, worst, conf = probity.SeverityHigh, len(bad)-1, 0.7
+				}
+			}
+		}
 		for _, r := range c.Prov.Values(i) {
 			if r.Atom.Path != "" {
 				continue
@@ -128,6 +157,10 @@ func claimMessage(r provenance.Result, n int) string {
 	if n > 1 {
 		more = fmt.Sprintf(" (and %d more unsupported value(s))", n-1)
 	}
+	if strings.HasPrefix(r.Note, "status: ") {
+		return fmt.Sprintf("the agent gives %s a status the evidence contradicts (%s)%s",
+			r.Atom.Raw, strings.TrimPrefix(r.Note, "status: "), more)
+	}
 	if contradicts(r) && r.Source != nil {
 		rel := r.Note
 		if rel == "" || rel == "nearest visible value" {
@@ -138,3 +171,227 @@ func claimMessage(r provenance.Result, n int) string {
 	}
 	return fmt.Sprintf("the agent states %s %q that nothing it saw supports%s", r.Atom.Kind, r.Atom.Raw, more)
 }
+
+// The status half of contradicted-claim: "your order #W123 has been
+// delivered" when the tool said it is pending.
+
+// statusFact is what a tool result said about one record.
+type statusFact struct {
+	status string // lower case: "pending", "delivered", "available", ...
+	raw    string // the record's id as the tool wrote it
+	step   int    // index in Trace.Steps
+}
+
+// collectStatus records, from one tool result, the status of every record
+// it describes: an object with an id field (order_id, reservation_id,
+// item_id, id) and a "status" string or an "available" boolean. Later
+// results overwrite earlier ones, so a claim is checked against the latest.
+func collectStatus(content string, step int, facts map[string]statusFact, vocab map[string]bool) {
+	t := strings.TrimSpace(content)
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || len(t) > 1<<20 {
+		return
+	}
+	var v any
+	if json.Unmarshal([]byte(t), &v) != nil {
+		return
+	}
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if depth > 8 {
+			return
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			id := ""
+			for _, k := range []string{"order_id", "reservation_id", "item_id", "id"} {
+				if s, ok := x[k].(string); ok && s != "" {
+					id = s
+					break
+				}
+			}
+			if id != "" {
+				if s, ok := x["status"].(string); ok && s != "" && len(s) < 32 {
+					st := normStatus(strings.ToLower(s))
+					facts[statusKey(id)] = statusFact{status: st, raw: id, step: step}
+					vocab[st] = true
+				} else if b, ok := x["available"].(bool); ok {
+					st := "unavailable"
+					if b {
+						st = "available"
+					}
+					facts[statusKey(id)] = statusFact{status: st, raw: id, step: step}
+				}
+			}
+			for _, e := range x {
+				walk(e, depth+1)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e, depth+1)
+			}
+		}
+	}
+	walk(v, 0)
+}
+
+func statusKey(id string) string {
+	as := provenance.ExtractArgs(json.RawMessage(`{"id":` + mustJSON(id) + `}`))
+	if len(as) == 1 {
+		return as[0].Key()
+	}
+	return strings.ToLower(id)
+}
+
+func mustJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// baseStatuses are the record states named often enough in any shop or
+// booking system to be recognised before a tool has used them.
+var baseStatuses = []string{"pending", "processing", "processed", "shipped", "delivered", "cancelled", "returned",
+	"refunded", "exchanged", "confirmed", "completed"}
+
+// normStatus folds spelling variants ("canceled") into one form.
+func normStatus(s string) string {
+	if s == "canceled" {
+		return "cancelled"
+	}
+	return s
+}
+
+// mentionsStatus reports whether a clause names any status, or an action
+// that changes one.
+func mentionsStatus(clause string, vocab map[string]bool) bool {
+	for st := range vocab {
+		if strings.Contains(clause, st) {
+			return true
+		}
+	}
+	for _, w := range []string{"cancel", "return", "exchang", "modif", "refund", "updat", "chang"} {
+		if strings.Contains(clause, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// statusBefore matches what may stand between a status-and-noun and the
+// record it qualifies: "Delivered Orders (#W1 and ", "the pending order ".
+var statusBefore = regexp.MustCompile(`^(?:\s*(?:orders?|reservations?|items?|flights?)\b)?[\s(*:,\-–]*(?:#?\w+[\s,]*(?:and\s+)?)*$`)
+
+// trailingStatus returns the status word that qualifies the record right
+// after head ("delivered orders (#W1 and #W2"), or "".
+func trailingStatus(head string, vocab map[string]bool) string {
+	if k := strings.LastIndexAny(head, ".!?\n;|"); k >= 0 {
+		head = head[k+1:]
+	}
+	best, bestAt := "", -1
+	for st := range vocab {
+		if st == "" {
+			continue
+		}
+		j := strings.LastIndex(head, st)
+		if j < 0 || j > 0 && isASCIILetter(head[j-1]) || j <= bestAt {
+			continue
+		}
+		rest := head[j+len(st):]
+		if rest != "" && isASCIILetter(rest[0]) {
+			continue
+		}
+		if statusBefore.MatchString(rest) {
+			best, bestAt = st, j
+		}
+	}
+	return best
+}
+
+// statusVerbs may stand between a record and its status: "#W1 is
+// delivered", "#W1 has been cancelled", "#W1: Pending", "#W1 (delivered".
+var statusVerbs = []string{"is currently ", "is now ", "is still ", "is ", "was ", "has been ", "have been ",
+	"are ", "status is ", "status: ", "status ", "currently ", "shows as ", "shows "}
+
+// leadingStatus returns the status word a clause opens with, after markup
+// and one linking verb, or "" when it opens with anything else (a hedge
+// such as "is not" or "will be" included).
+func leadingStatus(clause string, vocab map[string]bool) string {
+	c := strings.TrimLeft(clause, " *:)(-–—_,")
+	for _, v := range statusVerbs {
+		if strings.HasPrefix(c, v) {
+			c = c[len(v):]
+			break
+		}
+	}
+	c = strings.TrimLeft(c, " *:(")
+	if strings.HasPrefix(c, "out of stock") {
+		return "unavailable"
+	}
+	end := 0
+	for end < len(c) && isASCIILetter(c[end]) {
+		end++
+	}
+	w := normStatus(c[:end])
+	switch {
+	case w == "unavailable":
+		return "unavailable"
+	case vocab[w] || w == "available":
+		return w
+	}
+	return ""
+}
+
+// statusClaims returns findings for sentences of an assistant message at
+// step i that give a record a status the latest tool result contradicts.
+func statusClaims(c *Context, i int, facts map[string]statusFact, vocab map[string]bool) []provenance.Result {
+	s := c.Trace.Steps[i]
+	text := s.Content
+	var out []provenance.Result
+	for _, r := range c.Prov.Values(i) {
+		a := r.Atom
+		if a.Path != "" || a.InCode || a.Kind != provenance.KindID {
+			continue
+		}
+		f, ok := facts[a.Key()]
+		if !ok {
+			continue
+		}
+		// The clause after the id, up to the end of the sentence or the
+		// next id, at most 80 bytes.
+		end := a.End + 80
+		if end > len(text) {
+			end = len(text)
+		}
+		clause := text[a.End:end]
+		if k := strings.IndexAny(clause, ".!?\n;#"); k >= 0 {
+			clause = clause[:k]
+		}
+		lowClause := strings.ToLower(clause)
+		claimed := leadingStatus(lowClause, vocab)
+		if claimed == "" && !mentionsStatus(lowClause, vocab) {
+			// "Delivered orders (#W1 and #W2)": only when nothing after the
+			// id speaks of its state ("your pending order #W1 has been
+			// cancelled" narrates a change).
+			claimed = trailingStatus(strings.ToLower(text[max(0, a.Start-60):a.Start]), vocab)
+		}
+		if claimed == "" || claimed == f.status {
+			continue
+		}
+		src := c.Trace.Steps[f.step]
+		tool := ""
+		if src.Tool != nil {
+			tool = src.Tool.Name
+		}
+		out = append(out, provenance.Result{
+			Atom:  a,
+			Step:  i,
+			Class: provenance.Ungrounded,
+			Source: &provenance.Source{Step: f.step, Pos: src.Pos, Kind: src.Kind, Actor: src.Actor, Tool: tool,
+				Value: fmt.Sprintf("%s: %q", f.raw, f.status)},
+			Note: fmt.Sprintf("status: the agent says %q, the tool said %q for %s at step %d",
+				claimed, f.status, f.raw, src.Pos.Index),
+		})
+	}
+	return out
+}
+
+func isASCIILetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }

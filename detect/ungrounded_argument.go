@@ -178,6 +178,9 @@ func evidenceOf(c *Context, rs []provenance.Result) []probity.Evidence {
 		}
 		if r.Source != nil {
 			e.Source = r.Source.Snippet()
+			if e.Source == "" {
+				e.Source = r.Source.Value
+			}
 			e.SourceStep = r.Source.Pos.Index
 		}
 		if e.Note == "" && r.Class == provenance.Ungrounded {

@@ -8,13 +8,13 @@ import (
 	"github.com/probity/probity"
 )
 
-func retailHistory() []probity.Step {
+func provRetailHistory() []probity.Step {
 	return []probity.Step{
-		msg(0, probity.KindUser, "user", "Hi, I'm yusuf.rossi7301@example.com. Please cancel order #W2378156, the keyboard is $272.33."),
-		call(1, "find_user_id_by_email", `{"email":"yusuf.rossi7301@example.com"}`),
-		result(2, "find_user_id_by_email", "yusuf_rossi_9620"),
-		call(3, "get_order_details", `{"order_id":"#W2378156"}`),
-		result(4, "get_order_details", `{"order_id": "#W2378156", "status": "pending", "items": [{"item_id": "1151293680", "price": 272.33}], "payment_history": [{"payment_method_id": "credit_card_9513926", "amount": 272.33}]}`),
+		provMsg(0, probity.KindUser, "user", "Hi, I'm yusuf.rossi7301@example.com. Please cancel order #W2378156, the keyboard is $272.33."),
+		provCall(1, "find_user_id_by_email", `{"email":"yusuf.rossi7301@example.com"}`),
+		provResult(2, "find_user_id_by_email", "yusuf_rossi_9620"),
+		provCall(3, "get_order_details", `{"order_id":"#W2378156"}`),
+		provResult(4, "get_order_details", `{"order_id": "#W2378156", "status": "pending", "items": [{"item_id": "1151293680", "price": 272.33}], "payment_history": [{"payment_method_id": "credit_card_9513926", "amount": 272.33}]}`),
 	}
 }
 
@@ -26,28 +26,28 @@ func TestUngroundedArgument(t *testing.T) {
 		wantMsg string
 		wantEv  probity.Evidence
 	}{
-		{"grounded call", call(5, "cancel_pending_order", `{"order_id":"#W2378156","reason":"no longer needed"}`),
+		{"grounded call", provCall(5, "cancel_pending_order", `{"order_id":"#W2378156","reason":"no longer needed"}`),
 			probity.SeverityNone, "", probity.Evidence{}},
-		{"near-miss id in a side-effecting call", call(5, "cancel_pending_order", `{"order_id":"#W2378165","reason":"no longer needed"}`),
+		{"near-miss id in a side-effecting call", provCall(5, "cancel_pending_order", `{"order_id":"#W2378165","reason":"no longer needed"}`),
 			probity.SeverityHigh, `side-effecting call to cancel_pending_order: order_id "#W2378165" is a near-miss of "#W2378156" at step 0`,
 			probity.Evidence{Value: "#W2378165", Kind: "order-id", Class: "near-miss", SourceStep: 0, Note: "two adjacent digits swapped: w2378165 vs w2378156"}},
-		{"invented id in a side-effecting call", call(5, "cancel_pending_order", `{"order_id":"#W5555555"}`),
+		{"invented id in a side-effecting call", provCall(5, "cancel_pending_order", `{"order_id":"#W5555555"}`),
 			probity.SeverityHigh, `side-effecting call to cancel_pending_order: order_id "#W5555555" appears in nothing the agent saw`,
 			probity.Evidence{Value: "#W5555555", Kind: "order-id", Class: "ungrounded", SourceStep: -1, Note: "no visible source"}},
-		{"invented id in a read-only call", call(5, "get_order_details", `{"order_id":"#W5555555"}`),
+		{"invented id in a read-only call", provCall(5, "get_order_details", `{"order_id":"#W5555555"}`),
 			probity.SeverityMedium, `call to get_order_details: order_id "#W5555555"`,
 			probity.Evidence{Value: "#W5555555", Kind: "order-id", Class: "ungrounded", SourceStep: -1, Note: "no visible source"}},
-		{"near-miss in a read-only call is still high", call(5, "get_order_details", `{"order_id":"#W2378157"}`),
+		{"near-miss in a read-only call is still high", provCall(5, "get_order_details", `{"order_id":"#W2378157"}`),
 			probity.SeverityHigh, `near-miss of "#W2378156"`,
 			probity.Evidence{Value: "#W2378157", Kind: "order-id", Class: "near-miss", SourceStep: 0, Note: "one digit changed: w2378157 vs w2378156"}},
-		{"small counts are not evidence", call(5, "update_reservation_baggages", `{"reservation_id":"#W2378156","total_baggages":3,"nonfree_baggages":1}`),
+		{"small counts are not evidence", provCall(5, "update_reservation_baggages", `{"reservation_id":"#W2378156","total_baggages":3,"nonfree_baggages":1}`),
 			probity.SeverityNone, "", probity.Evidence{}},
-		{"numbers inside a command are code", call(5, "bash", `{"command":"sed -n 1200,1260p src/app.py"}`),
+		{"numbers inside a command are code", provCall(5, "bash", `{"command":"sed -n 1200,1260p src/app.py"}`),
 			probity.SeverityNone, "", probity.Evidence{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := &probity.Trace{Steps: append(retailHistory(), tt.last)}
+			tr := &probity.Trace{Steps: append(provRetailHistory(), tt.last)}
 			fs := provRun(tr, UngroundedArgument{})
 			if tt.want == probity.SeverityNone {
 				if len(fs) != 0 {
@@ -75,8 +75,8 @@ func TestUngroundedArgument(t *testing.T) {
 }
 
 func TestUngroundedArgumentRejectedCall(t *testing.T) {
-	steps := append(retailHistory(),
-		call(5, "modify_pending_order_payment", `{"order_id":"#W2378156","payment_method_id":"credit_card_2478"}`),
+	steps := append(provRetailHistory(),
+		provCall(5, "modify_pending_order_payment", `{"order_id":"#W2378156","payment_method_id":"credit_card_2478"}`),
 		probity.Step{Pos: probity.Position{Index: 6}, Kind: probity.KindToolResult, Actor: "tool",
 			Tool: &probity.ToolCall{Name: "modify_pending_order_payment"}, Content: "Error: payment method not found",
 			Error: &probity.ToolError{}})
@@ -86,8 +86,8 @@ func TestUngroundedArgumentRejectedCall(t *testing.T) {
 	}
 }
 
-// checkFindings asserts the invariants every finding of every detector keeps.
-func checkFindings(t *testing.T, tr *probity.Trace, fs []probity.Finding) {
+// provCheckFindings asserts the invariants every finding of every detector keeps.
+func provCheckFindings(t *testing.T, tr *probity.Trace, fs []probity.Finding) {
 	t.Helper()
 	for _, f := range fs {
 		if f.StepIndex < 0 || f.StepIndex >= len(tr.Steps) || f.Step != tr.Steps[f.StepIndex].Pos.Index {
@@ -110,24 +110,24 @@ func checkFindings(t *testing.T, tr *probity.Trace, fs []probity.Finding) {
 	}
 }
 
-// fuzzTrace builds a small trace around fuzzed texts: what the user says,
+// provFuzzTrace builds a small trace around fuzzed texts: what the user says,
 // what a tool returns, the arguments of a side-effecting call and what the
 // agent then says.
-func fuzzTrace(user, toolOut, args, say string) *probity.Trace {
+func provFuzzTrace(user, toolOut, args, say string) *probity.Trace {
 	return &probity.Trace{Steps: []probity.Step{
-		msg(0, probity.KindUser, "user", user),
-		call(1, "get_order_details", `{"order_id":"#W2378156"}`),
-		result(2, "get_order_details", toolOut),
-		msg(3, probity.KindAssistant, "assistant", say),
+		provMsg(0, probity.KindUser, "user", user),
+		provCall(1, "get_order_details", `{"order_id":"#W2378156"}`),
+		provResult(2, "get_order_details", toolOut),
+		provMsg(3, probity.KindAssistant, "assistant", say),
 		{Pos: probity.Position{Index: 4, Part: 1}, Kind: probity.KindToolCall, Actor: "assistant",
 			Tool: &probity.ToolCall{Name: "cancel_pending_order", Args: json.RawMessage(args)}},
-		result(5, "cancel_pending_order", toolOut),
-		msg(6, probity.KindAssistant, "assistant", say),
+		provResult(5, "cancel_pending_order", toolOut),
+		provMsg(6, probity.KindAssistant, "assistant", say),
 	}}
 }
 
-// fuzzSeeds adds real texts from the shared data as seeds, when present.
-func fuzzSeeds(f *testing.F) {
+// provFuzzSeeds adds real texts from the shared data as seeds, when present.
+func provFuzzSeeds(f *testing.F) {
 	f.Add("cancel #W2378156 please", `{"order_id": "#W2378156", "price": 54.04}`, `{"order_id":"#W2378165"}`, "Refunded $54.40 for #W2378165.")
 	if testing.Short() {
 		return
@@ -152,9 +152,9 @@ func fuzzSeeds(f *testing.F) {
 }
 
 func FuzzUngroundedArgument(f *testing.F) {
-	fuzzSeeds(f)
+	provFuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, user, out, args, say string) {
-		tr := fuzzTrace(user, out, args, say)
-		checkFindings(t, tr, provRun(tr, UngroundedArgument{}))
+		tr := provFuzzTrace(user, out, args, say)
+		provCheckFindings(t, tr, provRun(tr, UngroundedArgument{}))
 	})
 }
