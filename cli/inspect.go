@@ -43,7 +43,7 @@ Bad files are reported on stderr after the good ones are summarised, and the
 exit status is then 2.`,
 		Example: `  probity inspect examples/
   probity inspect ../shared/data/tau-bench/gpt-4o-airline.json --format json | jq .labels.reward
-  probity inspect --from chat 'logs/*.jsonl'`,
+  probity inspect --from chatlog 'logs/*.jsonl'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format, "text", "json"); err != nil {
