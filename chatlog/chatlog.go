@@ -68,8 +68,14 @@ func Sniff(head []byte) bool {
 	return false
 }
 
-// conversation is every shape of conversation object we accept.
+// conversation is every object we accept, decoded in one pass: a
+// conversation (messages, an OpenAI or Anthropic response) or a single
+// message, told apart afterwards by shape.
 type conversation struct {
+	chatmsg.Message
+	// RoleKey shadows Message.Role so that a "role" key is seen even when
+	// empty: a message without a role is an error, not another shape.
+	RoleKey     *string           `json:"role"`
 	Messages    []chatmsg.Message `json:"messages"`
 	System      *chatmsg.Content  `json:"system"`
 	Model       string            `json:"model"`
@@ -84,11 +90,9 @@ type conversation struct {
 	Choices []struct {
 		Message *chatmsg.Message `json:"message"`
 	} `json:"choices"`
-	Object  string          `json:"object"`
-	Created int64           `json:"created"` // OpenAI: Unix seconds of the response
-	Type    string          `json:"type"`
-	Role    string          `json:"role"`
-	Content chatmsg.Content `json:"content"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"` // OpenAI: Unix seconds of the response
+	Type    string `json:"type"`
 	Usage   *struct {
 		PromptTokens     int64 `json:"prompt_tokens"`
 		CompletionTokens int64 `json:"completion_tokens"`
@@ -107,33 +111,46 @@ const (
 	shapeMessageList
 )
 
-// classify looks at the top-level keys of an object, or the first element
-// of a list.
-func classify(raw []byte) shape {
-	switch jsonx.FirstByte(raw) {
-	case '[':
-		return shapeMessageList
-	case '{':
-	default:
-		return shapeOther
-	}
-	var keys map[string]json.RawMessage
-	if json.Unmarshal(raw, &keys) != nil {
-		return shapeOther
-	}
-	if _, ok := keys["messages"]; ok {
+// shape tells a conversation from a single message.
+func (c *conversation) shape() shape {
+	switch {
+	case c.Messages != nil || c.Choices != nil || c.Type == "message":
 		return shapeConversation
-	}
-	if _, ok := keys["choices"]; ok {
-		return shapeConversation
-	}
-	if t, ok := keys["type"]; ok && string(bytes.TrimSpace(t)) == `"message"` {
-		return shapeConversation
-	}
-	if _, ok := keys["role"]; ok {
+	case c.RoleKey != nil:
+		c.Message.Role = *c.RoleKey
 		return shapeMessage
 	}
 	return shapeOther
+}
+
+// parsed is one decoded JSON value.
+type parsed struct {
+	shape shape
+	conv  conversation      // shapeConversation, shapeMessage
+	list  []chatmsg.Message // shapeMessageList
+}
+
+// parse decodes one value, in one pass. Errors are *offsetError.
+func parse(raw []byte) (*parsed, error) {
+	p := &parsed{}
+	switch jsonx.FirstByte(raw) {
+	case '[':
+		p.shape = shapeMessageList
+		if err := json.Unmarshal(raw, &p.list); err != nil {
+			return nil, unmarshalErr(err)
+		}
+	case '{':
+		if err := json.Unmarshal(raw, &p.conv); err != nil {
+			return nil, unmarshalErr(err)
+		}
+		p.shape = p.conv.shape()
+	default:
+		if !json.Valid(raw) {
+			var v json.RawMessage
+			return nil, unmarshalErr(json.Unmarshal(raw, &v))
+		}
+	}
+	return p, nil
 }
 
 // DecodeConversation decodes one conversation in any accepted shape (a
@@ -161,29 +178,27 @@ func (e *offsetError) Error() string { return e.msg }
 
 // decode turns one value into a trace. Errors are *offsetError.
 func decode(raw []byte) (*probity.Trace, error) {
+	p, err := parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	return build(p)
+}
+
+// build turns a parsed value into a trace. Errors are *offsetError.
+func build(p *parsed) (*probity.Trace, error) {
 	t := &probity.Trace{Format: Format, Meta: map[string]string{}}
 	var conv chatmsg.Converter
-	switch classify(raw) {
+	switch p.shape {
 	case shapeMessageList:
-		var msgs []chatmsg.Message
-		if err := json.Unmarshal(raw, &msgs); err != nil {
-			return nil, unmarshalErr(err)
-		}
-		return t, addMessages(t, &conv, msgs, 0)
+		return t, addMessages(t, &conv, p.list, 0)
 	case shapeMessage:
-		var m chatmsg.Message
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, unmarshalErr(err)
-		}
-		return t, addMessages(t, &conv, []chatmsg.Message{m}, 0)
+		return t, addMessages(t, &conv, []chatmsg.Message{p.conv.Message}, 0)
 	case shapeOther:
 		return nil, &offsetError{msg: "not a chat conversation: want a list of messages or an object with \"messages\", \"choices\" or \"role\""}
 	}
-	var c conversation
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, unmarshalErr(err)
-	}
-	setMeta(t, &c)
+	c := &p.conv
+	setMeta(t, c)
 	if c.System != nil {
 		if text := c.System.PlainText(); text != "" {
 			t.Steps = append(t.Steps, probity.Step{Pos: probity.Position{Index: SystemIndex}, Kind: probity.KindSystem, Actor: "system", Content: text})
@@ -209,9 +224,9 @@ func decode(raw []byte) (*probity.Trace, error) {
 		if c.Usage != nil {
 			md.InputTokens, md.OutputTokens = c.Usage.InputTokens, c.Usage.OutputTokens
 		}
-		role := c.Role
-		if role == "" {
-			role = "assistant"
+		role := "assistant"
+		if c.RoleKey != nil && *c.RoleKey != "" {
+			role = *c.RoleKey
 		}
 		if err := addMessages(t, &conv, []chatmsg.Message{{Role: role, Content: c.Content}}, 0); err != nil {
 			return nil, err
@@ -395,17 +410,13 @@ type pending struct {
 	max   int64
 }
 
-func (p *pending) add(raw []byte, line int) error {
+func (p *pending) add(m chatmsg.Message, size int, line int) error {
 	// The messages of one conversation are held until its end, so together
 	// they count as one record: an endless stream of messages must fail,
 	// not fill memory.
-	p.bytes += int64(len(raw))
+	p.bytes += int64(size)
 	if p.max > 0 && p.bytes > p.max {
 		return &offsetError{msg: (&jsonx.LimitError{What: "record", Limit: p.max}).Error() + " (one conversation of single messages)"}
-	}
-	var m chatmsg.Message
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return unmarshalErr(err)
 	}
 	if p.t == nil {
 		p.t = &probity.Trace{Format: Format, Meta: map[string]string{}}
@@ -457,21 +468,21 @@ func readLines(ctx context.Context, path, stem string, jr *jsonx.Reader, emit fu
 			}
 			continue
 		}
-		sh := classify(val)
-		if sh == shapeOther && !json.Valid(val) {
-			var v json.RawMessage
-			return fail(line, lead, unmarshalErr(json.Unmarshal(val, &v)))
+		p, e := parse(val)
+		if e != nil {
+			return fail(line, lead, e)
 		}
+		sh := p.shape
 		if mode == 0 {
 			mode = sh
 		}
 		switch {
 		case sh == shapeMessage && mode == shapeMessage:
-			if e := msgs.add(val, line); e != nil {
+			if e := msgs.add(p.conv.Message, len(val), line); e != nil {
 				return fail(line, lead, e)
 			}
 		case (sh == shapeConversation || sh == shapeMessageList) && mode != shapeMessage:
-			t, e := decode(val)
+			t, e := build(p)
 			if e != nil {
 				return fail(line, lead, e)
 			}
@@ -528,9 +539,13 @@ func readValues(ctx context.Context, path, stem string, jr *jsonx.Reader, emit f
 	var held *probity.Trace
 	n := 0
 	handle := func(raw []byte, start int64, rec int) error {
-		switch classify(raw) {
+		p, e := parse(raw)
+		if e != nil {
+			return positioned(path, ra, start, rec, e)
+		}
+		switch p.shape {
 		case shapeMessage:
-			if e := msgs.add(raw, 0); e != nil {
+			if e := msgs.add(p.conv.Message, len(raw), 0); e != nil {
 				return positioned(path, ra, start, rec, e)
 			}
 			return nil
@@ -540,8 +555,7 @@ func readValues(ctx context.Context, path, stem string, jr *jsonx.Reader, emit f
 		if msgs.t != nil {
 			return positioned(path, ra, start, rec, &offsetError{msg: "mixes single messages and whole conversations"})
 		}
-
-		t, e := decode(raw)
+		t, e := build(p)
 		if e != nil {
 			return positioned(path, ra, start, rec, e)
 		}

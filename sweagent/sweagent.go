@@ -124,20 +124,15 @@ var (
 // instance_id (else the file name without ".traj.json").
 func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trace) error) error {
 	s := jsonx.NewStream(path, r)
-	raw, start, err := s.Element(jsonx.NoRecord)
+	var tj traj
+	from, _, err := s.Decode(jsonx.NoRecord, &tj)
 	if err != nil {
 		return err
 	}
 	if err := s.End(); err != nil {
 		return err
 	}
-	if jsonx.FirstByte(raw) != '{' {
-		return s.Errorf(jsonx.NoRecord, start, "want a mini-swe-agent trajectory (an object)")
-	}
-	var tj traj
-	if err := s.Unmarshal(raw, start, jsonx.NoRecord, &tj); err != nil {
-		return err
-	}
+	start := s.Start(from)
 	sweAgent := false
 	if tj.Messages == nil && tj.History != nil {
 		tj.Messages, sweAgent = tj.History, true

@@ -236,7 +236,7 @@ func TestBadInput(t *testing.T) {
 		{"no messages", `{"info": {"exit_status": "x"}}`, `t.json: line 1, column 1: not a mini-swe-agent trajectory: no "messages" list`},
 		{"no role", `{"messages": [{"content": "x"}]}`, `t.json: line 1, column 1: messages[0] has no role`},
 		{"bad type", `{"messages": [{"role": "user", "content": 3}]}`, `t.json: line 1, column 1: messages.content: want a string, got number`},
-		{"array", `[]`, `t.json: line 1, column 1: want a mini-swe-agent trajectory (an object)`},
+		{"array", `[]`, `t.json: line 1, column 1: want an object, got array`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := sweagent.Read(context.Background(), "t.json", strings.NewReader(tc.in), func(*probity.Trace) error { return nil })

@@ -85,11 +85,16 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		raw, start, err := s.Element(rec)
-		if err != nil {
+		var r run
+		from, skipped, err := s.Decode(rec, &r)
+		if err != nil && !skipped {
 			return joinBad(append(bad, jsonx.AsError(path, err)))
 		}
-		t, perr := decodeRun(s, raw, start, rec)
+		if err != nil {
+			bad = append(bad, jsonx.AsError(path, err))
+			continue
+		}
+		t, perr := convert(s, &r, from, rec)
 		if perr != nil {
 			bad = append(bad, perr)
 			continue
@@ -123,16 +128,10 @@ func joinBad(bad []*probity.Error) error {
 	return &e
 }
 
-func decodeRun(s *jsonx.Stream, raw []byte, start int64, rec int) (*probity.Trace, *probity.Error) {
-	if jsonx.FirstByte(raw) != '{' {
-		return nil, s.Errorf(rec, start, "want a τ-bench run (an object), got %s", describe(raw))
-	}
-	var r run
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, s.UnmarshalError(start, rec, err)
-	}
+// convert turns one decoded run, read from file offset from, into a Trace.
+func convert(s *jsonx.Stream, r *run, from int64, rec int) (*probity.Trace, *probity.Error) {
 	if r.Traj == nil {
-		return nil, s.Errorf(rec, start, "not a τ-bench run: no \"traj\" list")
+		return nil, s.Errorf(rec, s.Start(from), "not a τ-bench run: no \"traj\" list")
 	}
 	taskID, trial := scalar(r.TaskID), scalar(r.Trial)
 	t := &probity.Trace{
@@ -165,7 +164,7 @@ func decodeRun(s *jsonx.Stream, raw []byte, start int64, rec int) (*probity.Trac
 		var err error
 		t.Steps, err = conv.Steps(t.Steps, i, m)
 		if err != nil {
-			return nil, s.Errorf(rec, start, "traj: %v", err)
+			return nil, s.Errorf(rec, s.Start(from), "traj: %v", err)
 		}
 		for j := n0; j < len(t.Steps); j++ {
 			st := &t.Steps[j]
@@ -243,18 +242,4 @@ func compact(raw json.RawMessage) json.RawMessage {
 		return append(json.RawMessage(nil), raw...)
 	}
 	return b.Bytes()
-}
-
-func describe(raw []byte) string {
-	switch jsonx.FirstByte(raw) {
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "a boolean"
-	}
-	return "a number"
 }

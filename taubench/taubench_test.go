@@ -267,7 +267,7 @@ func TestBadInput(t *testing.T) {
 		{"truncated", `[{"task_id": 1, "traj": []}, {"task_id": 2, "tr`, "record 1", "unexpected end of input", 1},
 		{"syntax", "[\n{\"task_id\": 1, \"traj\": [x]}]", "record 0, line 2, column 25", "malformed JSON", 0},
 		{"wrong type", `[{"task_id": 1, "traj": [{"role": "user", "content": 5}]}]`, "record 0", "want a string, got number", 0},
-		{"not an object", `[{"task_id": 1, "traj": []}, 7]`, "record 1", "want a τ-bench run (an object), got a number", 1},
+		{"not an object", `[{"task_id": 1, "traj": []}, 7]`, "record 1, line 1, column 30", "want an object, got number", 1},
 		{"no traj", `[{"task_id": 1}]`, "record 0", `no "traj"`, 0},
 		{"no role", `[{"task_id": 1, "traj": [{"content": "hi"}]}]`, "record 0", "message 0 has no role", 0},
 		{"trailing garbage", `[{"task_id": 1, "traj": []}] x`, "line 1, column 30", "malformed JSON", 1},

@@ -82,20 +82,15 @@ var exitRE = regexp.MustCompile(`^\s*exitcode:\s*(-?\d+)`)
 // file name without ".json" ("17" for 17.json), unique within the dataset.
 func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trace) error) error {
 	s := jsonx.NewStream(path, r)
-	raw, start, err := s.Element(jsonx.NoRecord)
+	var l runLog
+	from, _, err := s.Decode(jsonx.NoRecord, &l)
 	if err != nil {
 		return err
 	}
 	if err := s.End(); err != nil {
 		return err
 	}
-	if jsonx.FirstByte(raw) != '{' {
-		return s.Errorf(jsonx.NoRecord, start, "want a Who&When log (an object)")
-	}
-	var l runLog
-	if err := s.Unmarshal(raw, start, jsonx.NoRecord, &l); err != nil {
-		return err
-	}
+	start := s.Start(from)
 	if l.History == nil {
 		return s.Errorf(jsonx.NoRecord, start, "not a Who&When log: no \"history\" list")
 	}

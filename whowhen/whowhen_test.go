@@ -181,7 +181,7 @@ func TestHandCrafted(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"empty", "", "x.json: empty input"},
-		{"list", `[1]`, "x.json: line 1, column 1: want a Who&When log (an object)"},
+		{"list", `[1]`, "x.json: line 1, column 1: want an object, got array"},
 		{"no history", `{"question": "q"}`, `x.json: line 1, column 1: not a Who&When log: no "history" list`},
 		{"bad step", `{"history": [], "mistake_step": "two"}`, `x.json: line 1, column 1: mistake_step "two" is not a step number`},
 		{"history type", `{"history": {"a": 1}}`, "x.json: line 1, column 13: history: want an array, got object"},

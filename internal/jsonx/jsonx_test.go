@@ -3,11 +3,13 @@ package jsonx
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/probity/probity"
 )
 
@@ -188,4 +190,39 @@ func FuzzStream(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeTypeErrors checks that Decode reports a wrong type at the bad
+// value, skips that record, and carries on.
+func TestDecodeTypeErrors(t *testing.T) {
+	in := "[\n {\"a\": 1},\n {\"a\": \"x\"} ,\n  {\"a\": 3}, 4]"
+	s := NewStream("f.json", strings.NewReader(in))
+	if err := s.BeginArray("list"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rec := 0; s.More(); rec++ {
+		var v struct{ A int }
+		from, skipped, err := s.Decode(rec, &v)
+		switch {
+		case err != nil && skipped:
+			got = append(got, err.Error())
+		case err != nil:
+			t.Fatalf("record %d: %v", rec, err)
+		default:
+			got = append(got, fmt.Sprintf("a=%d at %d", v.A, s.Start(from)))
+		}
+	}
+	want := []string{
+		"a=1 at 3",
+		"f.json: record 1, line 3, column 10: A: want a number, got string",
+		"a=3 at 29",
+		"f.json: record 3, line 4, column 13: want an object, got number",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Decode results differ (-want +got):\n%s", diff)
+	}
+	if err := s.EndArray(4); err != nil {
+		t.Errorf("EndArray: %v", err)
+	}
 }

@@ -65,6 +65,56 @@ func (s *Stream) Element(record int) (json.RawMessage, int64, error) {
 	return raw, start, nil
 }
 
+// Decode decodes the next value straight into v, in one pass over its
+// bytes (Element followed by json.Unmarshal scans them four times). It
+// returns the file offset where the value began (see Start). A value of
+// the wrong JSON type is consumed whole (skipped is true), so the caller
+// may report it and go on with the next record; its error names the field
+// and points into the value when the input can be re-read. Any other error
+// leaves the stream unusable.
+func (s *Stream) Decode(record int, v any) (from int64, skipped bool, err error) {
+	from = s.dec.InputOffset() + s.r.bom
+	s.r.Mark(from)
+	err = s.dec.Decode(v)
+	if err == nil {
+		return from, false, nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		// Type errors count from just after the separator before the value.
+		base := s.r.afterSeparator(from)
+		off := base
+		if te.Offset > 0 {
+			off = base + te.Offset - 1
+		}
+		e := s.typeError(record, off, te)
+		if s.r.at == nil {
+			e.Where = Where(s.r, record, from)
+			e.Where = strings.Replace(e.Where, "offset", "near offset", 1)
+		}
+		return from, true, e
+	}
+	return from, false, DecodeError(s.path, s.r, from, record, err)
+}
+
+// Start returns the file offset of the first byte of the value that Decode
+// began reading at from (skipping a separator and blanks), or from itself
+// when the input cannot be re-read. It is meant for error positions.
+func (s *Stream) Start(from int64) int64 {
+	if s.r.at == nil {
+		return from
+	}
+	off, _ := s.r.skipBlanks(s.r.afterSeparator(from))
+	return off
+}
+
+func (s *Stream) typeError(record int, off int64, te *json.UnmarshalTypeError) *probity.Error {
+	if te.Field == "" {
+		return s.Errorf(record, off, "want %s, got %s", kindOf(te.Type), te.Value)
+	}
+	return s.Errorf(record, off, "%s: want %s, got %s", te.Field, kindOf(te.Type), te.Value)
+}
+
 // EndArray consumes the closing ']' and checks that only whitespace
 // follows, so a second value glued to the file is not silently dropped.
 func (s *Stream) EndArray(records int) error {
@@ -103,15 +153,11 @@ func (s *Stream) UnmarshalError(start int64, record int, err error) *probity.Err
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "value"
-		}
 		off := start
 		if te.Offset > 0 {
 			off = start + te.Offset - 1
 		}
-		return s.Errorf(record, off, "%s: want %s, got %s", field, kindOf(te.Type), te.Value)
+		return s.typeError(record, off, te)
 	case errors.As(err, &se):
 		return s.Errorf(record, start+se.Offset-1, "malformed JSON: %s", se.Error())
 	}
@@ -194,6 +240,21 @@ func DecodeError(path string, r *Reader, from int64, record int, err error) *pro
 		return e
 	}
 	return &probity.Error{Code: probity.EINVALID, File: path, Where: Where(r, record, r.Offset()), Message: "read", Err: err}
+}
+
+// afterSeparator returns the offset just past the ',' or ':' that follows
+// from (after blanks), or from when there is none: where json.Decoder
+// starts counting a value's offsets.
+func (r *Reader) afterSeparator(from int64) int64 {
+	off, ok := r.skipBlanks(from)
+	if !ok {
+		return from
+	}
+	var b [1]byte
+	if n, _ := r.at.ReadAt(b[:], off); n == 1 && (b[0] == ',' || b[0] == ':') {
+		return off + 1
+	}
+	return from
 }
 
 // skipBlanks returns the offset of the first non-whitespace byte at or
