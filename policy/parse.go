@@ -113,12 +113,9 @@ func Parse(src []byte, opts ...Option) (*Policy, error) {
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, &probity.Error{Code: probity.EINVALID, Message: "empty policy: want at least one rule or budget"}
 	}
-	if err := yaml.UnmarshalWithOptions(src, &f, yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(err)
-	}
-	astFile, err := parser.ParseBytes(src, 0)
+	astFile, err := decodeYAML(src, &f)
 	if err != nil {
-		return nil, yamlError(err)
+		return nil, err
 	}
 	loc := locator{f: astFile, src: src}
 	p := &Policy{
@@ -453,6 +450,25 @@ func (l locator) exprPos(at string, celLine, celCol int) (line, col int) {
 		off -= seg + 1 // the newline, or the space it folded into
 	}
 	return startLine, startCol
+}
+
+// decodeYAML decodes src into f and parses its syntax tree for positions.
+// The YAML library can panic on some malformed documents (found by
+// FuzzParse: "rules:  ! "); bad input must be an error, never a crash.
+func decodeYAML(src []byte, f *file) (astFile *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			astFile, err = nil, &probity.Error{Code: probity.EINVALID, Message: fmt.Sprintf("malformed YAML (%v)", r)}
+		}
+	}()
+	if err := yaml.UnmarshalWithOptions(src, f, yaml.DisallowUnknownField()); err != nil {
+		return nil, yamlError(err)
+	}
+	astFile, err = parser.ParseBytes(src, 0)
+	if err != nil {
+		return nil, yamlError(err)
+	}
+	return astFile, nil
 }
 
 // yamlError turns a go-yaml error into a *probity.Error located by line and
