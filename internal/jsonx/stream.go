@@ -137,33 +137,6 @@ func (s *Stream) End() error {
 	return s.Errorf(NoRecord, s.dec.InputOffset()+s.r.bom-1, "%s after the end of the JSON value", describeToken(tok))
 }
 
-// Unmarshal decodes raw (a record that starts at file offset start) into v,
-// reporting type errors at their position in the file.
-func (s *Stream) Unmarshal(raw []byte, start int64, record int, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
-		return s.UnmarshalError(start, record, err)
-	}
-	return nil
-}
-
-// UnmarshalError converts an error from json.Unmarshal of a record that
-// starts at file offset start.
-func (s *Stream) UnmarshalError(start int64, record int, err error) *probity.Error {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		off := start
-		if te.Offset > 0 {
-			off = start + te.Offset - 1
-		}
-		return s.typeError(record, off, te)
-	case errors.As(err, &se):
-		return s.Errorf(record, start+se.Offset-1, "malformed JSON: %s", se.Error())
-	}
-	return s.Errorf(record, start, "%v", err)
-}
-
 // Errorf returns an EINVALID *probity.Error for record at file offset off
 // (off < 0: no position known).
 func (s *Stream) Errorf(record int, off int64, format string, args ...any) *probity.Error {
