@@ -271,22 +271,60 @@ func (v *validator) fail(yamlPath, format string, args ...any) {
 	v.err = &probity.Error{Code: probity.EINVALID, File: v.path, Where: v.where(yamlPath), Message: fmt.Sprintf(format, args...)}
 }
 
-// where returns "line L, column C" of the node at yamlPath, or of its
-// nearest ancestor that exists.
+// where returns "line L, column C" of the key or node at yamlPath, or of
+// its nearest ancestor that exists. A mapping key is located by its key
+// token, which is where a reader looks for it.
 func (v *validator) where(yamlPath string) string {
 	for p := yamlPath; p != "" && p != "$"; {
-		if yp, err := yaml.PathString(p); err == nil {
-			if n, err := yp.FilterFile(v.file); err == nil && n != nil {
-				return nodeWhere(n)
+		i := strings.LastIndexAny(p, ".[")
+		if i > 0 && p[i] == '.' {
+			if n := v.node(p[:i]); n != nil {
+				if k := mappingKey(n, p[i+1:]); k != nil {
+					return nodeWhere(k)
+				}
 			}
 		}
-		i := strings.LastIndexAny(p, ".[")
+		if n := v.node(p); n != nil {
+			return nodeWhere(n)
+		}
 		if i <= 0 {
 			break
 		}
 		p = p[:i]
 	}
 	return ""
+}
+
+func (v *validator) node(path string) ast.Node {
+	if path == "$" {
+		return v.file.Docs[0].Body
+	}
+	yp, err := yaml.PathString(path)
+	if err != nil {
+		return nil
+	}
+	n, err := yp.FilterFile(v.file)
+	if err != nil {
+		return nil
+	}
+	return n
+}
+
+// mappingKey finds the key node named key in a mapping node.
+func mappingKey(n ast.Node, key string) ast.Node {
+	var values []*ast.MappingValueNode
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		values = m.Values
+	case *ast.MappingValueNode:
+		values = []*ast.MappingValueNode{m}
+	}
+	for _, mv := range values {
+		if mv.Key != nil && mv.Key.GetToken() != nil && mv.Key.GetToken().Value == key {
+			return mv.Key
+		}
+	}
+	return nil
 }
 
 func nodeWhere(n ast.Node) string {
