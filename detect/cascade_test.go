@@ -517,3 +517,43 @@ func TestOtherFormatsHighRate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkProvenanceDetectors measures provenance plus the three detectors
+// built on it over the real airline runs, against decoding the same file,
+// in one run:
+//
+//	go test -run XXX -bench ProvenanceDetectors -benchmem ./detect
+func BenchmarkProvenanceDetectors(b *testing.B) {
+	traces := provLoadTau(b, "tau-bench", "gpt-4o-airline.json")
+	raw, err := os.ReadFile(shareddata.Path(b, "tau-bench", "gpt-4o-airline.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	steps := 0
+	for _, t := range traces {
+		steps += len(t.Steps)
+	}
+	var decodeNs float64
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			var v any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		decodeNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	})
+	b.Run("analyze+detect", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, t := range traces {
+				provRun(t, UngroundedArgument{}, ContradictedClaim{}, Cascade{})
+			}
+		}
+		perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		b.ReportMetric(float64(steps)/(perOp/1e9), "steps/s")
+		if decodeNs > 0 {
+			b.ReportMetric(perOp/decodeNs, "x-decode")
+		}
+	})
+}

@@ -188,8 +188,9 @@ type statusFact struct {
 // results overwrite earlier ones, so a claim is checked against the latest.
 func collectStatus(content string, step int, facts map[string]statusFact, vocab map[string]bool) {
 	t := strings.TrimSpace(content)
-	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || len(t) > 1<<20 {
-		return
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || len(t) > 1<<20 ||
+		!strings.Contains(t, `"status"`) && !strings.Contains(t, `"available"`) {
+		return // decoding is the costly part: skip results that cannot hold a status
 	}
 	var v any
 	if json.Unmarshal([]byte(t), &v) != nil {
@@ -234,18 +235,7 @@ func collectStatus(content string, step int, facts map[string]statusFact, vocab 
 	walk(v, 0)
 }
 
-func statusKey(id string) string {
-	as := provenance.ExtractArgs(json.RawMessage(`{"id":` + mustJSON(id) + `}`))
-	if len(as) == 1 {
-		return as[0].Key()
-	}
-	return strings.ToLower(id)
-}
-
-func mustJSON(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
+func statusKey(id string) string { return provenance.IDAtom(id).Key() }
 
 // baseStatuses are the record states named often enough in any shop or
 // booking system to be recognised before a tool has used them.

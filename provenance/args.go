@@ -223,3 +223,15 @@ func digitsOf(s string) string {
 	}
 	return b.String()
 }
+
+// IDAtom returns the atom an identifier-keyed argument with value raw
+// yields ("#W2378156" → id w2378156), so callers holding an id from
+// elsewhere (a field of a tool result) can compare it by Key.
+func IDAtom(raw string) Atom {
+	t := strings.TrimSpace(raw)
+	a := Atom{Raw: raw, Kind: KindID, End: len(raw), Norm: normID(t)}
+	if strings.Contains(t, "@") {
+		a.Kind, a.Norm = KindEmail, strings.ToLower(t)
+	}
+	return a
+}

@@ -303,15 +303,23 @@ func (x *Index) noteOffsets(t string) {
 	if x.saidDay && x.saidWeek || len(t) > 1<<16 {
 		return
 	}
+	hasDay := strings.Contains(t, "day") || strings.Contains(t, "Day") || strings.Contains(t, "DAY")
+	hasWeek := strings.Contains(t, "week") || strings.Contains(t, "Week") || strings.Contains(t, "WEEK")
+	if !hasDay && !hasWeek {
+		return // the common case, without lower-casing the whole text
+	}
+	if hasWeek {
+		x.saidWeek = true
+	}
+	if !hasDay {
+		return
+	}
 	l := strings.ToLower(t)
 	for _, p := range []string{"day after", "day before", "next day", "following day", "previous day", "a day later",
 		"a day earlier", "one day later", "one day earlier"} {
 		if strings.Contains(l, p) {
 			x.saidDay = true
 		}
-	}
-	if strings.Contains(l, "week") {
-		x.saidWeek = true
 	}
 }
 
