@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,22 +21,27 @@ import (
 	"github.com/google/cel-go/interpreter"
 	celparser "github.com/google/cel-go/parser"
 	"github.com/probity/probity"
+	"github.com/probity/probity/provenance"
 )
 
 // The CEL variables a rule sees:
 //
-//	tool                  string: the tool's name
-//	args                  map: the call's arguments (JSON numbers are doubles)
-//	run                   map: {id, calls: [{tool, args, ok, failed, blocked,
-//	                      result, output, step}], messages: [{role, content, step}]}
-//	                      of the run before this call; output is a tool result
-//	                      decoded as JSON ({} when it is not JSON)
-//	tainted_by_untrusted  bool: a tool result or retrieved document earlier
-//	                      in the run held instruction-like text
+//	tool                    string: the tool's name
+//	args                    map: the call's arguments (JSON numbers are doubles)
+//	run                     map: {id, calls: [{tool, args, ok, failed, blocked,
+//	                        result, output, step}], messages: [{role, content,
+//	                        step}]} of the run before this call; output is a
+//	                        tool result decoded as JSON ({} when it is not JSON)
+//	tainted_by_untrusted    bool: some id, amount or name in the arguments first
+//	                        reached the agent through a tool result or a
+//	                        retrieved document (package provenance)
+//	untrusted_instructions  bool: a tool result or retrieved document earlier in
+//	                        the run held instruction-like text (prompt injection)
 //
-// and the functions grounded(x) (every id, amount or name in x appears in
-// what the agent was told: user, system, tool results) and provenance(x)
-// ("grounded" or "ungrounded"; the weakest class of the values in x).
+// and the functions grounded(x), true when every value in x (the arguments,
+// or a field of them) is grounded in or derived from what the agent was told,
+// and provenance(x), the weakest provenance class of the values in x:
+// "grounded", "derived", "near-miss" or "ungrounded" (package provenance).
 const (
 	ctxVar     = "_probity_ctx" // hidden: carries the evaluation to grounded() and provenance()
 	groundedFn = "_probity_grounded"
@@ -54,8 +60,9 @@ const (
 type expr struct {
 	src     string
 	prog    cel.Program
-	usesRun bool
-	loops   bool // has comprehensions: evaluated with the cost limit and ctx
+	usesRun  bool
+	usesProv bool // calls grounded or provenance, or reads tainted_by_untrusted
+	loops    bool // has comprehensions: evaluated with the cost limit and ctx
 }
 
 var ctxType = types.NewOpaqueType("probity.EvalContext")
@@ -71,6 +78,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable("args", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("run", cel.DynType),
 		cel.Variable("tainted_by_untrusted", cel.BoolType),
+		cel.Variable("untrusted_instructions", cel.BoolType),
 		cel.Variable(ctxVar, ctxType),
 		cel.Function(groundedFn, cel.Overload("probity_grounded_dyn", []*cel.Type{ctxType, cel.DynType}, cel.BoolType,
 			cel.BinaryBinding(func(c, v ref.Val) ref.Val {
@@ -78,7 +86,7 @@ func newEnv() (*cel.Env, error) {
 				if !ok {
 					return types.NewErr("grounded: no evaluation context")
 				}
-				return types.Bool(a.s.classify(v.Value()) == ClassGrounded)
+				return types.Bool(provenance.AllGrounded(a.s.provenanceOf(v, a.actor)))
 			}))),
 		cel.Function(provFn, cel.Overload("probity_provenance_dyn", []*cel.Type{ctxType, cel.DynType}, cel.StringType,
 			cel.BinaryBinding(func(c, v ref.Val) ref.Val {
@@ -86,7 +94,7 @@ func newEnv() (*cel.Env, error) {
 				if !ok {
 					return types.NewErr("provenance: no evaluation context")
 				}
-				return types.String(a.s.classify(v.Value()))
+				return types.String(provenance.Weakest(a.s.provenanceOf(v, a.actor)))
 			}))),
 		cel.Macros(
 			cel.GlobalMacro("grounded", 1, withCtx(groundedFn)),
@@ -143,6 +151,11 @@ func (p *Policy) compile(loc locator, at, src string, want resultKind) (*expr, e
 		if ri.Name == "run" {
 			x.usesRun = true
 			p.usesRun = true
+		}
+		if ri.Name == "tainted_by_untrusted" || slices.Contains(ri.OverloadIDs, "probity_grounded_dyn") ||
+			slices.Contains(ri.OverloadIDs, "probity_provenance_dyn") {
+			x.usesProv = true
+			p.usesProv = true
 		}
 	}
 	return x, nil
@@ -224,14 +237,22 @@ func (x *expr) evalKey(ctx context.Context, act *activation) (string, error) {
 // activation resolves the variables of one decision lazily: the arguments
 // are decoded, and the run built, only when an expression reads them.
 type activation struct {
-	s    *Session
-	tool ref.Val
-	raw  json.RawMessage
-	args ref.Val
+	s     *Session
+	tool  ref.Val
+	raw   json.RawMessage
+	args  ref.Val
+	actor string
 }
 
-func (a *activation) reset(s *Session, tool string, raw json.RawMessage) {
-	a.s, a.tool, a.raw, a.args = s, types.String(tool), raw, nil
+func (a *activation) reset(s *Session, tool string, raw json.RawMessage, actor string) {
+	a.s, a.tool, a.raw, a.args, a.actor = s, types.String(tool), raw, nil, actor
+}
+
+func (a *activation) argsVal() ref.Val {
+	if a.args == nil {
+		a.args = toVal(decodeArgs(a.raw))
+	}
+	return a.args
 }
 
 // ResolveName implements interpreter.Activation.
@@ -240,13 +261,12 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "tool":
 		return a.tool, true
 	case "args":
-		if a.args == nil {
-			a.args = toVal(decodeArgs(a.raw))
-		}
-		return a.args, true
+		return a.argsVal(), true
 	case "run":
 		return a.s.runValue(), true
 	case "tainted_by_untrusted":
+		return types.Bool(provenance.AnyUntrusted(a.s.provenanceOf(a.argsVal(), a.actor))), true
+	case "untrusted_instructions":
 		return types.Bool(a.s.untrusted != nil), true
 	case ctxVar:
 		return a, true

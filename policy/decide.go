@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/provenance"
 )
 
 // Decision is the policy's answer for one tool call. It says what happens,
@@ -86,7 +87,7 @@ func (p *Policy) Decide(ctx context.Context, s *Session, step probity.Step) Deci
 		return d
 	}
 	act := &s.act
-	act.reset(s, tool, args)
+	act.reset(s, tool, args, step.Actor)
 	for _, r := range pl.rules {
 		if m, ok := p.evalRule(ctx, s, act, r, pl.sideEffect, step, &d); ok {
 			d.Matches = append(d.Matches, m)
@@ -100,7 +101,7 @@ func (p *Policy) Decide(ctx context.Context, s *Session, step probity.Step) Deci
 		}
 		p.charge(ctx, s, act, pl, at, &d)
 	}
-	act.reset(nil, "", nil)
+	act.reset(nil, "", nil, "")
 	return d
 }
 
@@ -179,6 +180,9 @@ func (p *Policy) evalRule(ctx context.Context, s *Session, act *activation, r *R
 			violated = true
 			reasons = append(reasons, "deny condition holds: "+r.deny.src)
 			m.Evidence = append(m.Evidence, probity.Evidence{Kind: "condition", Value: r.deny.src, SourceStep: -1, Note: "true for this call"})
+			if r.deny.usesProv {
+				m.Evidence = append(m.Evidence, s.argEvidence(act)...)
+			}
 		}
 	}
 	if len(r.requireBefore) > 0 {
@@ -258,6 +262,31 @@ func (p *Policy) evalRule(ctx context.Context, s *Session, act *activation, r *R
 	}
 	m.Reason = strings.Join(reasons, "; ")
 	return m, true
+}
+
+// argEvidence quotes the provenance of the arguments' values that are not
+// grounded, or that came from untrusted content: what a provenance rule
+// rests on.
+func (s *Session) argEvidence(act *activation) []probity.Evidence {
+	var out []probity.Evidence
+	for _, r := range s.provenanceOf(act.argsVal(), act.actor) {
+		if r.Atom.Weak() {
+			continue
+		}
+		bad := r.Class != provenance.Grounded && r.Class != provenance.Derived
+		if !bad && !r.Untrusted() {
+			continue
+		}
+		ev := probity.Evidence{Value: r.Atom.Raw, Kind: string(r.Atom.Kind), Class: string(r.Class), SourceStep: -1, Note: r.Note}
+		if r.Source != nil {
+			ev.Source, ev.SourceStep = r.Source.Snippet(), r.Source.Step
+			if !bad {
+				ev.Note = strings.TrimPrefix(ev.Note+"; first seen in a "+string(r.Source.Kind), "; ")
+			}
+		}
+		out = append(out, ev)
+	}
+	return out
 }
 
 func orAll(globs []string) []string {

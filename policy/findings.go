@@ -20,6 +20,7 @@ func (p *Policy) Findings(t *probity.Trace) []probity.Finding {
 // FindingsContext is Findings with a context that bounds evaluation.
 func (p *Policy) FindingsContext(ctx context.Context, t *probity.Trace) []probity.Finding {
 	s := p.NewSession(t.ID, nil)
+	s.SetClock(t.Clock)
 	var out []probity.Finding
 	for i, st := range t.Steps {
 		if st.Kind == probity.KindToolCall && st.Tool != nil {

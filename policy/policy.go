@@ -92,6 +92,7 @@ type Policy struct {
 	sideEffect func(tool string) bool
 	logger     *slog.Logger
 	usesRun    bool // some expression reads run: sessions keep CEL-ready history
+	usesProv   bool // some expression asks provenance: sessions keep an index
 
 	mu    sync.RWMutex
 	plans map[string]*plan // tool name -> the rules and budgets that apply

@@ -2,12 +2,16 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	"github.com/probity/probity"
+	"github.com/probity/probity/provenance"
 )
 
 // Session is the history of one run as the policy sees it: the steps so far
@@ -33,6 +37,8 @@ type Session struct {
 	succeeded map[string]int // tool -> executed calls not known to have failed
 	calls     []callRec      // executed and blocked calls, in order
 	untrusted *probity.Evidence
+	prov      *provenance.Index // built only when a rule uses grounded, provenance or tainted_by_untrusted
+	clock     time.Time
 
 	// CEL view of the run, kept only when some expression reads run.
 	runCalls []ref.Val
@@ -79,6 +85,11 @@ func (p *Policy) NewSession(id string, ledger *Ledger) *Session {
 // history starts again, budget usage does not.
 func (s *Session) Fresh() *Session { return s.p.NewSession(s.ID, s.ledger) }
 
+// SetClock sets the run's "current time" (probity.Trace.Clock), which
+// provenance uses to resolve relative dates ("tomorrow"). Call it before the
+// first Append.
+func (s *Session) SetClock(t time.Time) { s.clock = t }
+
 // Ledger returns the budget ledger the session charges.
 func (s *Session) Ledger() *Ledger { return s.ledger }
 
@@ -99,6 +110,12 @@ func (s *Session) append(step probity.Step, blocked bool) {
 	i := len(s.steps)
 	s.steps = append(s.steps, step)
 	s.runVal = nil
+	if s.p.usesProv && !blocked {
+		if s.prov == nil {
+			s.prov = provenance.NewIndex(provenance.WithClock(s.clock))
+		}
+		s.prov.Add(step, step.Pos.Index)
+	}
 	switch step.Kind {
 	case probity.KindToolCall:
 		if step.Tool == nil {
@@ -242,34 +259,39 @@ func (s *Session) runValue() ref.Val {
 	return s.runVal
 }
 
-// Provenance classes returned by provenance() in CEL.
-const (
-	ClassGrounded   = "grounded"
-	ClassUngrounded = "ungrounded"
-)
-
-// classify returns ClassGrounded when every atom (string of three or more
-// characters, or number) in v appears in the text the agent received (user
-// and system messages, tool results, retrievals) so far, else
-// ClassUngrounded. It is an exact-match stand-in for package provenance.
-func (s *Session) classify(v any) string {
-	var atoms []string
-	collectAtoms(v, &atoms)
-	for _, a := range atoms {
-		if !s.seen(a) {
-			return ClassUngrounded
-		}
+// provenanceOf classifies the atoms of v (a CEL value: the arguments, or a
+// field of them) as if the calling agent passed them now.
+func (s *Session) provenanceOf(v ref.Val, actor string) []provenance.Result {
+	if s.prov == nil {
+		s.prov = provenance.NewIndex(provenance.WithClock(s.clock))
 	}
-	return ClassGrounded
+	b, err := json.Marshal(celJSON(v))
+	if err != nil {
+		return nil
+	}
+	return s.prov.ClassifyJSON(b, actor)
 }
 
-func (s *Session) seen(atom string) bool {
-	for _, st := range s.steps {
-		if st.Kind.IsInput() && strings.Contains(st.Content, atom) {
-			return true
+// celJSON converts a CEL value to plain Go values that encoding/json writes.
+func celJSON(v ref.Val) any {
+	switch x := v.(type) {
+	case traits.Mapper:
+		out := map[string]any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			out[fmt.Sprint(k.Value())] = celJSON(x.Get(k))
 		}
+		return out
+	case traits.Lister:
+		var out []any
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			out = append(out, celJSON(it.Next()))
+		}
+		return out
+	case types.Null:
+		return nil
 	}
-	return false
+	return v.Value()
 }
 
 func collectAtoms(v any, out *[]string) {
