@@ -58,8 +58,8 @@ const (
 
 // expr is one compiled CEL expression and where it was written.
 type expr struct {
-	src     string
-	prog    cel.Program
+	src      string
+	prog     cel.Program
 	usesRun  bool
 	usesProv bool // calls grounded or provenance, or reads tainted_by_untrusted
 	loops    bool // has comprehensions: evaluated with the cost limit and ctx
