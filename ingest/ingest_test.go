@@ -1,10 +1,12 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -180,9 +182,13 @@ func TestDirectorySkipsUnknown(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "run.json"), []byte(`[{"role": "user", "content": "hi"}]`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := collect(t, []string{dir}, ingest.Options{})
+	var logs bytes.Buffer
+	got, err := collect(t, []string{dir}, ingest.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil || len(got) != 1 || got[0].ID != "run" {
 		t.Errorf("Each(dir) = %d traces, %v; want the one chat log", len(got), err)
+	}
+	if want := "msg=\"skipping file of unknown format\" component=ingest file=" + filepath.Join(dir, "config.json"); !strings.Contains(logs.String(), want) {
+		t.Errorf("log = %q, want it to contain %q", logs.String(), want)
 	}
 	if _, err := collect(t, []string{filepath.Join(dir, "config.json")}, ingest.Options{}); err == nil {
 		t.Errorf("Each(config.json) = nil, want an unknown-format error")
