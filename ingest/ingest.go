@@ -55,7 +55,9 @@ const HeadSize = 64 << 10
 
 // Options control reading.
 type Options struct {
-	// Format forces a format by name (see Formats); "" detects it per file.
+	// Format forces a format by name (see Formats; case and common aliases
+	// such as "tau-bench", "openai" or "mini-swe-agent" are accepted); ""
+	// detects it per file.
 	Format string
 	// MaxRecordBytes caps one record: an element of a top-level list, a
 	// JSON Lines line, or a whole single-object file. 0 means
@@ -94,7 +96,21 @@ func Formats() []string {
 	return out
 }
 
+// aliases are other names people use for the formats.
+var aliases = map[string]string{
+	"tau-bench": "taubench", "tau": "taubench", "agentrx": "taubench",
+	"who-and-when": "whowhen", "whoandwhen": "whowhen",
+	"swe-agent": "sweagent", "mini-swe-agent": "sweagent", "swe": "sweagent",
+	"openai": "chatlog", "anthropic": "chatlog", "chat": "chatlog", "messages": "chatlog",
+	"otel": "otlp", "otlp-json": "otlp", "opentelemetry": "otlp",
+}
+
+// lookup finds a format by name or alias, ignoring case.
 func lookup(name string) (format, bool) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if a, ok := aliases[name]; ok {
+		name = a
+	}
 	for _, f := range formats {
 		if f.name == name {
 			return f, true

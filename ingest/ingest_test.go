@@ -206,6 +206,9 @@ func TestForcedFormat(t *testing.T) {
 	if got, want := probity.ErrorCode(err), probity.EINVALID; got != want || !strings.Contains(err.Error(), `unknown format "csv" (known formats: otlp, taubench, whowhen, sweagent, chatlog)`) {
 		t.Errorf("Format csv = %v (%s), want EINVALID listing the formats", err, got)
 	}
+	if got, err := collect(t, []string{"testdata/good/chat.jsonl"}, ingest.Options{Format: "OpenAI"}); err != nil || len(got) != 2 {
+		t.Errorf("Format OpenAI (alias of chatlog) = %d traces, %v", len(got), err)
+	}
 	if got := ingest.Formats(); !slices.Contains(got, "otlp") || len(got) != 5 {
 		t.Errorf("Formats() = %v", got)
 	}
