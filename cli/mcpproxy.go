@@ -19,7 +19,7 @@ import (
 
 func newMCPProxyCmd(e *env) *cobra.Command {
 	var f guardFlags
-	var tracePath, run, listen, upstream string
+	var tracePath, run, listen, upstream, guardAddr string
 	var dropPoisoned bool
 	cmd := &cobra.Command{
 		Use:   "mcp-proxy --policy FILE [flags] -- COMMAND [ARGS...]",
@@ -28,7 +28,8 @@ func newMCPProxyCmd(e *env) *cobra.Command {
 and an MCP server. Every tools/call is checked against the policy first: a
 denied call returns a tool error carrying the rule's message and the server
 never sees it; a rule with "action: approve" holds the call until a person
-answers (probity approvals, when --listen serves them too) or it times out.
+answers (probity approvals, served with --listen or --guard-addr) or it
+times out.
 Resources and prompts pass through unchanged.
 
 At tools/list the tools' descriptions are checked for instruction-like text
@@ -79,6 +80,13 @@ Logs go to stderr only: stdout belongs to the MCP connection.`,
 			defer px.Close()
 			fmt.Fprintf(e.stderr, "probity mcp-proxy: %s\n", describePolicy(g.Policy()))
 			if listen == "" {
+				if guardAddr != "" {
+					stop, err := serveGuardAPI(e, g, guardAddr)
+					if err != nil {
+						return err
+					}
+					defer stop()
+				}
 				err = px.ServeStdio(e.ctx, &mcp.IOTransport{Reader: readCloser{e.stdin}, Writer: writeCloser{e.stdout}})
 			} else {
 				err = serveMCPHTTP(e, px, g, listen)
@@ -95,6 +103,7 @@ Logs go to stderr only: stdout belongs to the MCP connection.`,
 	cmd.Flags().StringVar(&run, "run", "", "run id of the stdio host (default mcp-<start time>)")
 	cmd.Flags().StringVar(&listen, "listen", "", "serve hosts over Streamable HTTP on this address (at /mcp; approvals at /v1/)")
 	cmd.Flags().StringVar(&upstream, "upstream", "", "URL of a Streamable HTTP MCP server, instead of a command")
+	cmd.Flags().StringVar(&guardAddr, "guard-addr", "", "with a stdio host, also serve the decision and approvals API (/v1/) here, for probity approvals")
 	cmd.Flags().BoolVar(&dropPoisoned, "drop-poisoned", false, "hide tools whose descriptions hold instruction-like text")
 	return cmd
 }
@@ -125,6 +134,24 @@ func serveMCPHTTP(e *env, px *mcpproxy.Proxy, g *guard.Guard, addr string) error
 
 // readCloser and writeCloser let the command's streams (which tests replace)
 // serve as the MCP stdio transport; closing them is the process's business.
+// serveGuardAPI serves the guard's decision and approvals API on addr in the
+// background, so that approve rules can be answered while a stdio host
+// talks to the proxy.
+func serveGuardAPI(e *env, g *guard.Guard, addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, withExit(ExitUsage, fmt.Errorf("--guard-addr %s: %w", addr, err))
+	}
+	fmt.Fprintf(e.stderr, "probity mcp-proxy: approvals at http://%s (probity approvals --server %s)\n", ln.Addr(), ln.Addr())
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = guard.Serve(ctx, ln, g)
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
 type readCloser struct {
 	r interface{ Read([]byte) (int, error) }
 }

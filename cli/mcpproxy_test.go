@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/probity/probity/guard"
 	"github.com/probity/probity/internal/mcptest"
 )
 
@@ -32,6 +34,10 @@ rules:
     tools: [write_file, edit_file]
     deny: 'args.path.endsWith(".env")'
     message: secrets files are off limits
+  - name: approve-moves
+    tools: [move_file]
+    action: approve
+    message: moving files needs a person
 budgets:
   - name: writes-per-run
     tools: [write_file]
@@ -48,7 +54,7 @@ budgets:
 	proxyIn, hostOut := io.Pipe() // host -> proxy stdin
 	var stderr syncBuffer
 	code := make(chan int, 1)
-	args := append([]string{"mcp-proxy", "--policy", policyFile, "--trace", tracePath, "--audit", auditPath, "--run", "fs-run", "--"}, server...)
+	args := append([]string{"mcp-proxy", "--policy", policyFile, "--trace", tracePath, "--audit", auditPath, "--run", "fs-run", "--guard-addr", "127.0.0.1:0", "--"}, server...)
 	go func() {
 		code <- Main(args, proxyIn, proxyOut, &stderr)
 		proxyOut.Close()
@@ -91,6 +97,46 @@ budgets:
 			t.Errorf("write %s: error=%v %q, file exists=%v; want error=%v containing %q", tt.file, isErr, msg, statErr == nil, tt.denied, tt.message)
 		}
 	}
+
+	// A move needs a person: the call waits while an operator approves it
+	// through the guard API the command serves beside the stdio host.
+	addr := regexp.MustCompile(`approvals at (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(stderr.String())
+	if addr == nil {
+		t.Fatalf("no approvals address on stderr:\n%s", stderr.String())
+	}
+	moved := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "move_file", Arguments: map[string]any{
+			"source": filepath.Join(dir, "one.txt"), "destination": filepath.Join(dir, "moved.txt")}})
+		if err != nil {
+			t.Error(err)
+		}
+		moved <- res
+	}()
+	gc := &guard.Client{BaseURL: addr[1]}
+	var pending []guard.Approval
+	for range 500 {
+		if pending, err = gc.Approvals(ctx, guard.StatusPending); err != nil || len(pending) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(pending) != 1 || pending[0].Tool != "move_file" {
+		t.Fatalf("pending approvals = %+v (%v), want the move", pending, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "moved.txt")); err == nil {
+		t.Error("the move ran before it was approved")
+	}
+	if _, err := gc.Resolve(ctx, pending[0].ID, true, "tester", ""); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-moved; res == nil || res.IsError {
+		t.Errorf("approved move: %+v, want success", res)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "moved.txt")); err != nil {
+		t.Errorf("approved move left no moved.txt: %v", err)
+	}
+
 	cs.Close()
 	hostOut.Close()
 	select {
@@ -116,8 +162,11 @@ budgets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Count(string(audit), `"event":"decision"`); got != 4 {
-		t.Errorf("audit log has %d decisions, want 4", got)
+	if got := strings.Count(string(audit), `"event":"decision"`); got != 5 {
+		t.Errorf("audit log has %d decisions, want 5", got)
+	}
+	if !strings.Contains(string(audit), `"event":"approval","run":"fs-run"`) {
+		t.Errorf("audit log has no approval record:\n%s", audit)
 	}
 }
 
