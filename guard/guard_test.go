@@ -489,3 +489,36 @@ func TestProxyHook(t *testing.T) {
 		t.Errorf("history kinds = %v, want %v (denied call, its refusal, allowed call)", kinds, want)
 	}
 }
+
+// TestBudgetWindowsAndKeys moves the guard's clock across hour boundaries:
+// per-hour budgets start again each hour, and a key splits a budget per
+// customer.
+func TestBudgetWindowsAndKeys(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 58, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	g := newGuard(t, `
+budgets:
+  - name: emails-per-hour-per-customer
+    tools: [send_email]
+    max_calls: 2
+    per: hour
+    key: args.customer
+`, guard.Options{Now: clock})
+	send := func(customer string) string {
+		v, err := g.Decide(context.Background(), guard.Call{Run: "r-" + customer, Tool: "send_email", Args: json.RawMessage(`{"customer":"` + customer + `"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Decision
+	}
+	var got []string
+	got = append(got, send("ann"), send("ann"), send("ann"), send("bob"))
+	advance(3 * time.Minute) // 10:01: a new hour
+	got = append(got, send("ann"))
+	want := []string{"allow", "allow", "deny", "allow", "allow"}
+	if !cmp.Equal(got, want) {
+		t.Errorf("decisions = %v, want %v", got, want)
+	}
+}
