@@ -14,8 +14,43 @@ import (
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/proxy/cassette"
+	"github.com/probity/probity/proxy/match"
 	"github.com/probity/probity/proxy/vcr"
 )
+
+// Divergence is where a request first departs from the recording.
+type Divergence struct {
+	// Run and Call name the recorded interaction the request was compared
+	// with (Call is its 0-based Seq); Call equals the number of recorded
+	// calls when the recording has no more.
+	Run  string `json:"run"`
+	Call int    `json:"call"`
+	// Message is the 0-based index of the first differing message in the
+	// request's messages (or input) list, when the difference is in one.
+	Message *int `json:"message,omitempty"`
+	// Path is a JSON path into the normalised request: $.path, $.query.x,
+	// $.body.messages[3].content.
+	Path     string `json:"path"`
+	Recorded any    `json:"recorded"`
+	Received any    `json:"received"`
+	// Reason is one sentence for people.
+	Reason string `json:"reason"`
+}
+
+// VolatileFields are the request body fields replay ignores; see
+// match.VolatileFields.
+var VolatileFields = match.VolatileFields
+
+// Normalize is match.Normalize after removing a run path prefix.
+func Normalize(method, path, query string, body []byte, ignore []string) map[string]any {
+	_, path = splitRun(path)
+	return match.Normalize(method, path, query, body, ignore)
+}
+
+// Diverge is match.Diverge.
+func Diverge(recorded, received any) (path string, rec, got any, ok bool) {
+	return match.Diverge(recorded, received)
+}
 
 // ReplayOptions configures a Replayer.
 type ReplayOptions struct {
@@ -80,7 +115,7 @@ func NewReplayer(opts ReplayOptions) (*Replayer, error) {
 			body, _ := in.Request.Body.Bytes()
 			n := Normalize(in.Request.Method, in.Request.Path, in.Request.Query, body, opts.IgnoreFields)
 			r.norm = append(r.norm, n)
-			r.keys = append(r.keys, matchKey(n))
+			r.keys = append(r.keys, match.Key(n))
 		}
 		rp.runs = append(rp.runs, r)
 	}
@@ -105,7 +140,7 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := Normalize(r.Method, path, r.URL.RawQuery, body, rp.opts.IgnoreFields)
-	key := matchKey(n)
+	key := match.Key(n)
 
 	rp.mu.Lock()
 	if rp.opts.ForkAt > 0 && rp.served >= rp.opts.ForkAt {
@@ -209,7 +244,7 @@ func (rp *Replayer) divergence(cands []*replayRun, n map[string]any) Divergence 
 		if next < 0 {
 			// Every recorded call was answered: compare with the closest
 			// one, so a changed retry still shows what changed.
-			d = Divergence{Run: rr.cas.Run, Path: "$", Recorded: missing, Received: clip(n["path"]),
+			d = Divergence{Run: rr.cas.Run, Path: "$", Recorded: match.Missing, Received: match.Clip(n["path"]),
 				Reason: fmt.Sprintf("run %q recorded no calls", rr.cas.Run)}
 			for i := range rr.norm {
 				if c := rp.diverge(rr, i, n); i == 0 || score(c) >= score(d) {
@@ -233,8 +268,8 @@ func (rp *Replayer) divergence(cands []*replayRun, n map[string]any) Divergence 
 // diverge compares n with recorded call i of rr.
 func (rp *Replayer) diverge(rr *replayRun, i int, n map[string]any) Divergence {
 	p, rec, got, _ := Diverge(rr.norm[i], n)
-	d := Divergence{Run: rr.cas.Run, Call: rr.cas.Interactions[i].Seq, Message: messageIndex(p), Path: p,
-		Recorded: clip(rec), Received: clip(got)}
+	d := Divergence{Run: rr.cas.Run, Call: rr.cas.Interactions[i].Seq, Message: match.MessageIndex(p), Path: p,
+		Recorded: match.Clip(rec), Received: match.Clip(got)}
 	where := fmt.Sprintf("call %d", d.Call)
 	if d.Message != nil {
 		where += fmt.Sprintf(", message %d", *d.Message)

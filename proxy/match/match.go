@@ -1,4 +1,8 @@
-package proxy
+// Package match decides whether two model API requests are the same
+// question, and if not, where they first differ. Replay matches requests
+// with it; repro uses it to find where failing runs depart from passing
+// ones. It is kept apart from the proxy so it can be fuzzed on its own.
+package match
 
 import (
 	"bytes"
@@ -18,18 +22,17 @@ var VolatileFields = []string{"stream_options", "user", "metadata", "request_id"
 	"prompt_cache_key", "safety_identifier", "store"}
 
 // Normalize returns the canonical form of a request that replay matches
-// on: method, path (run prefix removed), query without credentials, and
+// on: method, path, query without credentials, and
 // the body (decoded JSON when it is JSON) without volatile fields and
 // without the fields in ignore. Headers are not part of it: they carry
 // SDK versions, retry counts and credentials, never the question.
 func Normalize(method, path, query string, body []byte, ignore []string) map[string]any {
-	_, path = splitRun(path)
 	n := map[string]any{"method": strings.ToUpper(method), "path": path}
 	if q, err := url.ParseQuery(query); err == nil && len(q) > 0 {
 		qm := map[string]any{}
 		for k, vs := range q {
 			lk := strings.ToLower(k)
-			if slices.Contains(secretQuery, lk) || slices.Contains(ignore, lk) {
+			if slices.Contains(CredentialQuery, lk) || slices.Contains(ignore, lk) {
 				continue
 			}
 			qm[k] = strings.Join(vs, ",")
@@ -81,34 +84,19 @@ func dropField(v any, k string) {
 	}
 }
 
-// matchKey is a normalised request as a string; equal requests have equal
-// keys because encoding/json sorts map keys.
-func matchKey(n map[string]any) string {
+// CredentialQuery are query parameters that carry credentials (Google's
+// ?key=...); they never take part in matching, as recordings redact them.
+var CredentialQuery = []string{"key", "api_key", "api-key", "apikey", "access_token", "token", "sig", "signature", "code"}
+
+// Key is a normalised request as a string; equal requests have equal keys
+// because encoding/json sorts map keys.
+func Key(n map[string]any) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
 
-// Divergence is where a request first departs from the recording.
-type Divergence struct {
-	// Run and Call name the recorded interaction the request was compared
-	// with (Call is its 0-based Seq); Call equals the number of recorded
-	// calls when the recording has no more.
-	Run  string `json:"run"`
-	Call int    `json:"call"`
-	// Message is the 0-based index of the first differing message in the
-	// request's messages (or input) list, when the difference is in one.
-	Message *int `json:"message,omitempty"`
-	// Path is a JSON path into the normalised request: $.path, $.query.x,
-	// $.body.messages[3].content.
-	Path     string `json:"path"`
-	Recorded any    `json:"recorded"`
-	Received any    `json:"received"`
-	// Reason is one sentence for people.
-	Reason string `json:"reason"`
-}
-
-// missing stands for an absent field or element in a Divergence.
-const missing = "<absent>"
+// Missing stands for an absent field or element in a divergence.
+const Missing = "<absent>"
 
 // Diverge returns the first point where received differs from recorded,
 // walking both in document order (method, path, query, then the body with
@@ -133,9 +121,9 @@ func diverge(path string, a, b any) (string, any, any, bool) {
 			}
 			switch {
 			case !ina:
-				return p, missing, vb, true
+				return p, Missing, vb, true
 			case !inb:
-				return p, va, missing, true
+				return p, va, Missing, true
 			}
 			if p, ra, rb, d := diverge(p, va, vb); d {
 				return p, ra, rb, true
@@ -154,9 +142,9 @@ func diverge(path string, a, b any) (string, any, any, bool) {
 		}
 		switch {
 		case len(x) > len(y):
-			return fmt.Sprintf("%s[%d]", path, len(y)), x[len(y)], missing, true
+			return fmt.Sprintf("%s[%d]", path, len(y)), x[len(y)], Missing, true
 		case len(y) > len(x):
-			return fmt.Sprintf("%s[%d]", path, len(x)), missing, y[len(x)], true
+			return fmt.Sprintf("%s[%d]", path, len(x)), Missing, y[len(x)], true
 		}
 		return "", nil, nil, false
 	}
@@ -202,9 +190,9 @@ func orderedKeys(x, y map[string]any) []string {
 	return append(out, rest...)
 }
 
-// messageIndex extracts N from a path starting $.body.messages[N] or
-// $.body.input[N].
-func messageIndex(path string) *int {
+// MessageIndex extracts N from a path starting $.body.messages[N] or
+// $.body.input[N], the message a difference is in.
+func MessageIndex(path string) *int {
 	for _, p := range []string{"$.body.messages[", "$.body.input["} {
 		if rest, ok := strings.CutPrefix(path, p); ok {
 			if i := strings.IndexByte(rest, ']'); i > 0 {
@@ -217,8 +205,8 @@ func messageIndex(path string) *int {
 	return nil
 }
 
-// clip shortens long values so a divergence report stays readable.
-func clip(v any) any {
+// Clip shortens long values so a divergence report stays readable.
+func Clip(v any) any {
 	const limit = 2000
 	switch x := v.(type) {
 	case string:

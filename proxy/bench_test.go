@@ -1,0 +1,205 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probity/probity/proxy/cassette"
+)
+
+// Benchmarks measure the proxy against direct calls to the same loopback
+// upstream in one run, so machine noise hits both sides alike:
+//
+//	go test ./proxy/ -run '^$' -bench . -benchtime 3000x
+
+const benchChat = "opentelemetry-instrumentation-openai/tests/traces/cassettes/test_chat/test_chat_tool_calls.yaml"
+const benchStream = "opentelemetry-instrumentation-openai/tests/traces/cassettes/test_functions/test_open_ai_function_calls_tools_streaming_parallel.yaml"
+
+// fixedUpstream answers every request with in's response.
+func fixedUpstream(b *testing.B, in cassette.Interaction) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		writeUpstream(w, in)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func pct(d []time.Duration, q float64) float64 {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return float64(s[int(q*float64(len(s)-1))].Microseconds())
+}
+
+// BenchmarkAddedLatency times a real recorded tool-call completion fetched
+// directly, through the proxy, and through the recording proxy, taking
+// turns so all three see the same conditions. Metrics are microseconds.
+func BenchmarkAddedLatency(b *testing.B) {
+	c := vcrCassette(b, benchChat)
+	in := c.Interactions[0]
+	up := fixedUpstream(b, in)
+	_, plain := startProxy(b, Options{Upstream: up.URL})
+	_, rec := startProxy(b, Options{Upstream: up.URL, RecordDir: b.TempDir()})
+	body, _ := in.Request.Body.Bytes()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	get := func(base string) time.Duration {
+		start := time.Now()
+		req, _ := http.NewRequest("POST", base+"/v1/chat/completions", strings.NewReader(string(body)))
+		req.Header.Set("Authorization", "Bearer "+openaiKey)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return time.Since(start)
+	}
+	for _, base := range []string{up.URL, plain.URL, rec.URL} {
+		for range 50 { // warm connections
+			get(base)
+		}
+	}
+	var direct, proxied, recorded []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		direct = append(direct, get(up.URL))
+		proxied = append(proxied, get(plain.URL))
+		recorded = append(recorded, get(rec.URL))
+	}
+	b.StopTimer()
+	b.ReportMetric(pct(direct, 0.5), "direct_p50_us")
+	b.ReportMetric(pct(direct, 0.99), "direct_p99_us")
+	b.ReportMetric(pct(proxied, 0.5), "proxy_p50_us")
+	b.ReportMetric(pct(proxied, 0.99), "proxy_p99_us")
+	b.ReportMetric(pct(recorded, 0.5), "record_p50_us")
+	b.ReportMetric(pct(recorded, 0.99), "record_p99_us")
+	b.ReportMetric(pct(proxied, 0.99)-pct(direct, 0.99), "added_p99_us")
+	b.ReportMetric(pct(recorded, 0.99)-pct(direct, 0.99), "added_record_p99_us")
+}
+
+// BenchmarkStreamTTFB times the first byte of a real recorded streamed
+// completion (parallel tool calls), direct and through the proxy, while the
+// upstream spaces its events 1 ms apart as a model does.
+func BenchmarkStreamTTFB(b *testing.B) {
+	c := vcrCassette(b, benchStream)
+	in := c.Interactions[0]
+	raw, _ := in.Response.Body.Bytes()
+	events := splitEvents(raw)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, ev := range events {
+			w.Write(ev)
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Millisecond)
+		}
+	}))
+	defer up.Close()
+	_, plain := startProxy(b, Options{Upstream: up.URL, RecordDir: b.TempDir()})
+	body, _ := in.Request.Body.Bytes()
+	ttfb := func(base string) (time.Duration, time.Duration) {
+		start := time.Now()
+		resp, err := http.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		br := bufio.NewReader(resp.Body)
+		if _, err := br.ReadByte(); err != nil {
+			b.Fatal(err)
+		}
+		first := time.Since(start)
+		io.Copy(io.Discard, br)
+		resp.Body.Close()
+		return first, time.Since(start)
+	}
+	var dFirst, pFirst, dAll, pAll []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, a := ttfb(up.URL)
+		dFirst, dAll = append(dFirst, f), append(dAll, a)
+		f, a = ttfb(plain.URL)
+		pFirst, pAll = append(pFirst, f), append(pAll, a)
+	}
+	b.ReportMetric(pct(dFirst, 0.5), "direct_ttfb_p50_us")
+	b.ReportMetric(pct(pFirst, 0.5), "proxy_ttfb_p50_us")
+	b.ReportMetric(pct(dFirst, 0.99), "direct_ttfb_p99_us")
+	b.ReportMetric(pct(pFirst, 0.99), "proxy_ttfb_p99_us")
+	b.ReportMetric(pct(dAll, 0.5), "direct_total_p50_us")
+	b.ReportMetric(pct(pAll, 0.5), "proxy_total_p50_us")
+}
+
+// BenchmarkLongStream sends a 64 MiB event stream through the proxy (not
+// recording, and recording with the default 64 MiB cap lowered to 1 MiB)
+// and reports the peak heap growth seen while it flows: flat means the
+// proxy holds no more than its buffers.
+func BenchmarkLongStream(b *testing.B) {
+	const total = 64 << 20
+	event := []byte("data: " + strings.Repeat("x", 1000) + "\n\n")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for sent := 0; sent < total; sent += len(event) {
+			if _, err := w.Write(event); err != nil {
+				return
+			}
+		}
+	}))
+	defer up.Close()
+	for _, mode := range []struct {
+		name string
+		opts Options
+	}{
+		{"passthrough", Options{Upstream: up.URL}},
+		{"recording-capped", Options{Upstream: up.URL, RecordDir: b.TempDir(), MaxRecordBody: 1 << 20}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			p, srv := startProxy(b, mode.opts)
+			var peak uint64
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				base := ms.HeapInuse
+				resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader("{}"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf := make([]byte, 64<<10)
+				n := 0
+				for {
+					k, err := resp.Body.Read(buf)
+					n += k
+					if n%(4<<20) < k { // sample every 4 MiB
+						runtime.ReadMemStats(&ms)
+						if ms.HeapInuse > base {
+							peak = max(peak, ms.HeapInuse-base)
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				resp.Body.Close()
+				if n < total {
+					b.Fatalf("got %d bytes, want %d", n, total)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				p.Flush(ctx)
+				cancel()
+			}
+			b.SetBytes(total)
+			b.ReportMetric(float64(peak)/(1<<20), "peak_heap_growth_MiB")
+			b.ReportMetric(float64(total)/(1<<20), "stream_MiB")
+		})
+	}
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,118 @@
+package cassette_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/probity/probity"
+	"github.com/probity/probity/internal/shareddata"
+	"github.com/probity/probity/proxy/cassette"
+	"github.com/probity/probity/proxy/vcr"
+)
+
+func TestRoundTrip(t *testing.T) {
+	c := cassette.New("r1", "https://api.openai.com", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	c.Interactions = append(c.Interactions, cassette.Interaction{Seq: 0,
+		Request:  cassette.Request{Method: "POST", Path: "/v1/chat/completions", Body: cassette.NewBody([]byte(`{"a":1}`))},
+		Response: &cassette.Response{Status: 200, Body: cassette.NewBody([]byte{0x1f, 0x8b, 0, 1}), Stream: true}})
+	b, err := cassette.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cassette.Decode(b, "x.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	raw, _ := got.Interactions[0].Response.Body.Bytes()
+	if !bytes.Equal(raw, []byte{0x1f, 0x8b, 0, 1}) {
+		t.Errorf("binary body = %v, want it back exactly", raw)
+	}
+}
+
+func TestBadCassettes(t *testing.T) {
+	cases := []struct{ in, where, msg string }{
+		{`{"format":"probity-cassette","version":1,"interactions":[`, "", "cut short"},
+		{`{"format":"probity-cassette","version":1,"interactions":[}`, "offset 58", "malformed"},
+		{`{"format":"other","version":1}`, "", "not a Probity cassette"},
+		{`{"format":"probity-cassette","version":9}`, "", "version 9 is not supported"},
+		{`{"format":"probity-cassette","version":1,"interactions":[{"request":{"method":"POST","path":"x"}}]}`, "interaction 0", "path starting with /"},
+		{`{"format":"probity-cassette","version":1,"interactions":[{"request":{"method":"POST","path":"/x"},"response":{"status":7}}]}`, "interaction 0", "not an HTTP status"},
+		{`{"format":"probity-cassette","version":1,"interactions":[{"request":{"method":"POST","path":"/x","body":{"base64":"!!"}}}]}`, "interaction 0", "bad base64"},
+		{`{"format":"probity-cassette","version":"1"}`, "offset 42", "wrong type"},
+	}
+	for _, tc := range cases {
+		_, err := cassette.Decode([]byte(tc.in), "bad.json")
+		var pe *probity.Error
+		if !errors.As(err, &pe) || pe.Code != probity.EINVALID || pe.File != "bad.json" || pe.Where != tc.where || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("Decode(%s) = %v (where %q), want EINVALID in bad.json at %q containing %q", tc.in, err, where(pe), tc.where, tc.msg)
+		}
+	}
+}
+
+func where(e *probity.Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Where
+}
+
+// FuzzRead feeds the cassette reader mutations of real cassettes (vcrpy
+// recordings converted to Probity's format): it must return a cassette or
+// an EINVALID error, never panic, and what it returns must survive a
+// round trip.
+func FuzzRead(f *testing.F) {
+	if dir, err := shareddata.Find(); err == nil {
+		files, _ := filepath.Glob(filepath.Join(dir, "cassettes/openllmetry/packages/opentelemetry-instrumentation-*/tests/cassettes/test_messages/*tools*.yaml"))
+		more, _ := filepath.Glob(filepath.Join(dir, "cassettes/openllmetry/packages/opentelemetry-instrumentation-openai/tests/traces/cassettes/test_functions/*.yaml"))
+		for _, p := range append(files, more...) {
+			if c, err := vcr.ReadFile(p); err == nil {
+				b, _ := cassette.Marshal(c)
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte(`{"format":"probity-cassette","version":1,"run":"r","interactions":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := cassette.Read(bytes.NewReader(data), "fuzz.json")
+		if err != nil {
+			if probity.ErrorCode(err) != probity.EINVALID {
+				t.Fatalf("error %v has code %s, want EINVALID", err, probity.ErrorCode(err))
+			}
+			return
+		}
+		b, err := cassette.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cassette.Decode(b, "again.json"); err != nil {
+			t.Fatalf("re-reading a written cassette: %v", err)
+		}
+	})
+}
+
+// FuzzVCR does the same for the vcrpy reader.
+func FuzzVCR(f *testing.F) {
+	if dir, err := shareddata.Find(); err == nil {
+		files, _ := filepath.Glob(filepath.Join(dir, "cassettes/openllmetry/packages/opentelemetry-instrumentation-anthropic/tests/cassettes/test_messages/*tools*.yaml"))
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte("interactions:\n- request: {method: POST, uri: 'http://x/y', body: null}\n  response: {status: {code: 200}, body: {string: ''}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := vcr.Decode(data, "fuzz.yaml"); err != nil && probity.ErrorCode(err) != probity.EINVALID {
+			t.Fatalf("error %v has code %s, want EINVALID", err, probity.ErrorCode(err))
+		}
+	})
+}
