@@ -89,7 +89,9 @@ func Connect(ctx context.Context, backend mcp.Transport, opts Options) (*Proxy, 
 		}
 		p.trace = tw
 	}
-	client := mcp.NewClient(&mcp.Implementation{Name: "probity-mcp-proxy", Version: "1"}, nil)
+	client := mcp.NewClient(&mcp.Implementation{Name: "probity-mcp-proxy", Version: "1"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { p.toolsChanged() },
+	})
 	cs, err := client.Connect(ctx, backend, nil)
 	if err != nil {
 		p.trace.close()
@@ -99,6 +101,9 @@ func Connect(ctx context.Context, backend mcp.Transport, opts Options) (*Proxy, 
 	init := cs.InitializeResult()
 	name, instructions := "probity-mcp-proxy", ""
 	caps := &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}}
+	if init != nil && init.Capabilities != nil && init.Capabilities.Tools != nil {
+		caps.Tools.ListChanged = init.Capabilities.Tools.ListChanged
+	}
 	if init != nil {
 		if init.ServerInfo != nil && init.ServerInfo.Name != "" {
 			name = init.ServerInfo.Name
@@ -125,6 +130,23 @@ func Connect(ctx context.Context, backend mcp.Transport, opts Options) (*Proxy, 
 	})
 	p.server.AddReceivingMiddleware(p.middleware)
 	return p, nil
+}
+
+// listChangedProbe is a tool the host never sees (tools/list and
+// tools/call are answered by the middleware); adding and removing it is how
+// the SDK's server is made to tell hosts that the tool list changed.
+const listChangedProbe = "probity_tools_changed"
+
+// toolsChanged passes the server's tools/list_changed on to the hosts.
+func (p *Proxy) toolsChanged() {
+	if p.server == nil {
+		return
+	}
+	p.server.AddTool(&mcp.Tool{Name: listChangedProbe, InputSchema: map[string]any{"type": "object"}},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return toolError("unavailable"), nil
+		})
+	p.server.RemoveTools(listChangedProbe)
 }
 
 // Server returns the host-facing MCP server.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -276,5 +277,54 @@ func TestToolPoisoning(t *testing.T) {
 		px.Close()
 		g.Close()
 		cancel()
+	}
+}
+
+// TestToolListChanged adds a tool to the server while a host is connected:
+// the host hears of it through the proxy and sees the new tool.
+func TestToolListChanged(t *testing.T) {
+	backend := mcp.NewServer(&mcp.Implementation{Name: "growing", Version: "1"}, nil)
+	noop := func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
+	}
+	mcp.AddTool(backend, &mcp.Tool{Name: "first"}, noop)
+	bt, et := mcp.NewInMemoryTransports()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go backend.Run(ctx, et)
+	p, _ := policy.Parse([]byte("rules:\n  - name: log-all\n    action: log\n"))
+	g, _ := guard.New(guard.Options{Policy: p})
+	defer g.Close()
+	px, err := mcpproxy.Connect(ctx, bt, mcpproxy.Options{Guard: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	changed := make(chan struct{}, 4)
+	ct, st := mcp.NewInMemoryTransports()
+	go px.ServeStdio(ctx, st)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+	}).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	mcp.AddTool(backend, &mcp.Tool{Name: "second"}, noop)
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the host heard no tools/list_changed")
+	}
+	res, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tl := range res.Tools {
+		names = append(names, tl.Name)
+	}
+	if want := []string{"first", "second"}; !cmp.Equal(names, want) {
+		t.Errorf("tools after the change = %v, want %v", names, want)
 	}
 }
