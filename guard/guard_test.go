@@ -433,6 +433,12 @@ rules:
 	if v, err := c.Decide(context.Background(), call, false); err != nil || v.Decision != "allow" {
 		t.Errorf("after the user said yes: %+v %v, want allow", v, err)
 	}
+	// The model message that makes the call may be sent too: it is not
+	// history yet, so the confirmation still counts.
+	call.Messages = append(call.Messages, json.RawMessage(`{"role":"assistant","content":"Cancelling #W1 now.","tool_calls":[{"id":"c9","type":"function","function":{"name":"cancel_order","arguments":"{\"order_id\":\"#W1\"}"}}]}`))
+	if v, err := c.Decide(context.Background(), call, false); err != nil || v.Decision != "allow" {
+		t.Errorf("with the calling message last: %+v %v, want allow", v, err)
+	}
 	call.Messages = []json.RawMessage{json.RawMessage(`{"content":"no role"}`)}
 	if _, err := c.Decide(context.Background(), call, false); probity.ErrorCode(err) != probity.EINVALID {
 		t.Errorf("message without a role: %v, want invalid", err)

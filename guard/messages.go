@@ -10,7 +10,8 @@ import (
 // sync brings the run's history up to date with the client's conversation
 // (OpenAI chat or Anthropic Messages message objects). Clients resend the
 // whole conversation with every call; only messages past those already read
-// are appended. A shorter conversation means a new one under the same run
+// are appended. A last message that makes tool calls (the one being
+// decided) is left for the next request. A shorter conversation means a new one under the same run
 // id, so the history starts again.
 func (rs *runState) sync(msgs []json.RawMessage) error {
 	if !rs.external || len(msgs) < rs.messages {
@@ -18,19 +19,36 @@ func (rs *runState) sync(msgs []json.RawMessage) error {
 		rs.messages, rs.pos, rs.external, rs.conv = 0, 0, true, chatmsg.Converter{}
 	}
 	var add []probity.Step
+	end := len(msgs)
 	for i := rs.messages; i < len(msgs); i++ {
 		var m chatmsg.Message
 		if err := json.Unmarshal(msgs[i], &m); err != nil {
 			return &probity.Error{Code: probity.EINVALID, Where: "messages[" + itoa(i) + "]", Message: "bad message", Err: err}
 		}
+		n := len(add)
 		var err error
 		if add, err = rs.conv.Steps(add, i, &m); err != nil {
 			return &probity.Error{Code: probity.EINVALID, Where: "messages[" + itoa(i) + "]", Message: err.Error()}
+		}
+		// The model message that makes the call being decided may come
+		// last: its calls have not run yet, so it waits for the next
+		// request rather than counting as history.
+		if i == len(msgs)-1 && hasCall(add[n:]) {
+			add, end = add[:n], i
 		}
 	}
 	for _, st := range add {
 		rs.s.Append(st)
 	}
-	rs.messages, rs.pos = len(msgs), len(msgs)
+	rs.messages, rs.pos = end, len(msgs)
 	return nil
+}
+
+func hasCall(steps []probity.Step) bool {
+	for _, st := range steps {
+		if st.Kind == probity.KindToolCall {
+			return true
+		}
+	}
+	return false
 }
