@@ -51,6 +51,16 @@ var injectionRules = []struct {
 	{"system", reInstr(`<\|?system\|?>|<\|im_start\|>\s*system`)},
 	{"inst]", reInstr(`\[/?INST\]`)},
 	{"<<sys>>", reInstr(`<</?SYS>>`)},
+	{"ai", reInstr(`\b(?:attention|important|urgent|note|notice|instructions?)\b[^.\n]{0,20}\b(?:ai|llm|chatbot|bot)s?\b\s*[:,-]`)},
+	{"assistant", reInstr(`\b(?:attention|important|urgent|note|notice|instructions?)\b[^.\n]{0,20}\bassistants?\b\s*[:,-]`)},
+	{"agent", reInstr(`\b(?:attention|important|urgent|note|notice|instructions?)\b[^.\n]{0,20}\bagents?\b\s*[:,-]`)},
+	{"the ", reInstr(`\bthe\s+(?:ai|assistant|agent|llm|model|bot)\s+(?:must|should|shall|has\s+to|is\s+(?:required|instructed|authori[sz]ed|permitted|allowed)\s+to)\s+(?:now\s+|immediately\s+|also\s+)?(?:call|invoke|run|execute|transfer|refund|cancel|send|delete|issue|grant|book|update|modify|approve|ignore|disregard|skip|upgrade|change|give|apply|waive)\b`)},
+	{"you ", reInstr(`\byou\s+(?:now\s+)?(?:have|are\s+granted|have\s+been\s+granted)\s+(?:full\s+|special\s+|admin\s+)?(?:permission|authori[sz]ation|clearance)\b`)},
+	{"override", reInstr(`\b(?:system|admin(?:istrator)?|developer|security)\s+override\b|\boverride\s+(?:mode|code|protocol|enabled|activated)\b`)},
+	{"ignore", reInstr(`\bignore\s+(?:the\s+)?(?:user|customer)(?:'s)?\s+(?:request|instructions?|wishes|answer|reply)\b`)},
+	{"not ", reInstr(`\b(?:do\s+not|don't)\s+(?:ask|check\s+with|verify\s+with|confirm\s+with|consult)\s+(?:the\s+)?(?:user|customer)\b`)},
+	{"never ", reInstr(`\bnever\s+(?:ask|check\s+with|verify\s+with|confirm\s+with|consult)\s+(?:the\s+)?(?:user|customer)\b`)},
+	{"instructions", reInstr(`\b(?:previous|prior|earlier|original|old)\s+instructions\s+(?:are|were|have\s+been)\s+(?:void|cancell?ed|canceled|revoked|outdated|obsolete|superseded|replaced)\b|\bbegin\s+(?:new\s+)?(?:system\s+)?instructions\b`)},
 	{" as ", reInstr(`\b(?:act|behave)\s+as\s+(?:an?\s+)?(?:unrestricted|jailbroken|developer\s+mode)\b`)},
 }
 

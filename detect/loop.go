@@ -58,7 +58,8 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 			mayChange := side || c.Config.Class(s.Tool.Name) == ClassUnknown
 			if prev, ok := lastSeen[cs.sig]; ok && prev.epoch == epoch {
 				p := calls[prev.call]
-				same := (p.res < 0 && cs.res < 0) || (p.res >= 0 && cs.res >= 0 && steps[p.res].Content == steps[cs.res].Content)
+				// An unknown answer is no evidence that anything changed.
+				same := p.res < 0 || cs.res < 0 || steps[p.res].Content == steps[cs.res].Content
 				if same {
 					sev, msg := probity.SeverityMedium, fmt.Sprintf("repeats the identical %s call of step %d with nothing changed in between", s.Tool.Name, steps[p.step].Pos.Index)
 					if side && p.res >= 0 && c.failed(p.res) {
@@ -70,6 +71,21 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 						Detector: d.ID(), Severity: sev, Confidence: 0.8, Message: msg,
 						Evidence: []probity.Evidence{
 							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(steps[p.step].Tool), 200), SourceStep: steps[p.step].Pos.Index, Note: "first call"},
+							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(s.Tool), 200), SourceStep: s.Pos.Index, Note: "identical repeat"},
+						},
+					}))
+				}
+			}
+			if prev, ok := lastSeen[cs.sig]; ok && prev.epoch != epoch && side {
+				// The same action again after the conversation moved on:
+				// a double booking or refund unless someone asked for it.
+				p := calls[prev.call]
+				if p.res < 0 || !c.failed(p.res) {
+					out = append(out, c.finding(i, probity.Finding{
+						Detector: d.ID(), Severity: probity.SeverityMedium, Confidence: 0.6,
+						Message: fmt.Sprintf("repeats the side-effecting %s call of step %d with the same arguments after it succeeded", s.Tool.Name, steps[p.step].Pos.Index),
+						Evidence: []probity.Evidence{
+							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(steps[p.step].Tool), 200), SourceStep: steps[p.step].Pos.Index, Note: "first call, which succeeded"},
 							{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(s.Tool), 200), SourceStep: s.Pos.Index, Note: "identical repeat"},
 						},
 					}))
