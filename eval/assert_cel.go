@@ -2,8 +2,7 @@ package eval
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+		"fmt"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -88,18 +87,14 @@ func (c *Check) celTrace() map[string]any {
 	}
 	m := map[string]any{"steps": []any{}, "tools": []any{}, "tool_calls": []any{}}
 	if t := c.Output.Trace; t != nil {
-		b, _ := json.Marshal(t)
-		var g map[string]any
-		if json.Unmarshal(b, &g) == nil {
-			for k, v := range g {
-				if v != nil {
-					m[k] = v
-				}
-			}
+		// Built by hand, not through a JSON round trip: it runs once per
+		// trial and the round trip showed up in load profiles.
+		steps := make([]any, len(t.Steps))
+		for i := range t.Steps {
+			steps[i] = celStep(&t.Steps[i])
 		}
-		if _, ok := m["steps"].([]any); !ok {
-			m["steps"] = []any{}
-		}
+		m["steps"] = steps
+		m["trace_id"], m["format"], m["task"] = t.ID, t.Format, t.Task
 		var tools []any
 		for _, n := range t.Tools() {
 			tools = append(tools, n)
@@ -120,5 +115,21 @@ func (c *Check) celTrace() map[string]any {
 		}
 	}
 	c.traceValue = m
+	return m
+}
+
+// celStep is one step as CEL sees it: the JSON field names of probity.Step.
+func celStep(s *probity.Step) map[string]any {
+	m := map[string]any{"kind": string(s.Kind), "content": s.Content, "actor": s.Actor, "index": int64(s.Pos.Index)}
+	if s.Tool != nil {
+		args, _ := decodeJSON(s.Tool.Args)
+		if args == nil {
+			args = map[string]any{}
+		}
+		m["tool"] = map[string]any{"id": s.Tool.ID, "name": s.Tool.Name, "args": args}
+	}
+	if s.Error != nil {
+		m["error"] = map[string]any{"message": s.Error.Message, "code": s.Error.Code}
+	}
 	return m
 }

@@ -3,11 +3,15 @@ package eval
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/probity/probity/internal/testagent"
 )
@@ -27,7 +31,33 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if os.Getenv("PROBITY_TESTAGENT_SERVE") != "" {
+		serveAgentProcess()
+	}
 	os.Exit(m.Run())
+}
+
+// serveAgentProcess serves the test agent over HTTP on loopback, prints its
+// URL, and exits when stdin closes: benchmarks run the target in its own
+// process so the harness's CPU time is measured alone.
+func serveAgentProcess() {
+	var latency time.Duration
+	if d, err := time.ParseDuration(os.Getenv("PROBITY_TESTAGENT_LATENCY")); err == nil {
+		latency = d
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("http://%s/\n", ln.Addr())
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	srv := &http.Server{Handler: &testagent.Agent{Seed: 1, Latency: latency}}
+	srv.Serve(ln)
+	os.Exit(0)
 }
 
 // startAgent serves a on a real loopback HTTP server for the test's life.

@@ -308,6 +308,9 @@ func (r *Runner) Run(ctx context.Context, w *RunWriter, prior *Run) (*RunResult,
 		}()
 	}
 	wg.Wait()
+	if c, ok := r.target.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 	res.Interrupted = ctx.Err() != nil
 	res.Elapsed = time.Since(start)
 	if werr != nil {

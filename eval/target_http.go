@@ -44,6 +44,10 @@ func newHTTPTarget(spec *HTTPTargetSpec, concurrency int, opts Options) *httpTar
 	return &httpTarget{spec: spec, client: client, header: h}
 }
 
+// CloseIdleConnections releases the connection pool when a run ends, so a
+// finished run holds no sockets or buffers.
+func (t *httpTarget) CloseIdleConnections() { t.client.CloseIdleConnections() }
+
 func (t *httpTarget) Run(ctx context.Context, req Request) (*Output, error) {
 	body, err := requestBody(t.spec.Request, req)
 	if err != nil {
