@@ -141,7 +141,7 @@ func settle(d *Decision) {
 		d.Rule, d.Reason, d.Evidence = m.Rule, m.Reason, m.Evidence
 		d.Message = m.Message
 		if d.Message == "" {
-			d.Message = m.Rule + ": " + m.Reason
+			d.Message = m.Reason
 		}
 	}
 }
