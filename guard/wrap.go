@@ -30,6 +30,7 @@ type DeniedError struct {
 	Verdict Verdict
 }
 
+// Error names the rule and what the model should be told.
 func (e *DeniedError) Error() string {
 	msg := e.Verdict.Message
 	if msg == "" {

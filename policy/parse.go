@@ -66,6 +66,7 @@ type file struct {
 // and `tools: [write_file]` mean the same.
 type stringList []string
 
+// UnmarshalYAML implements yaml.BytesUnmarshaler.
 func (s *stringList) UnmarshalYAML(b []byte) error {
 	var one string
 	if err := yaml.Unmarshal(b, &one); err == nil {
