@@ -534,30 +534,38 @@ func readLine(br *bufio.Reader, max int64) ([]byte, error) {
 // messages or of conversations, streamed element by element) or objects.
 func readValues(ctx context.Context, path, stem string, jr *jsonx.Reader, emit func(*probity.Trace) error) error {
 	s := jsonx.NewStream(path, jr)
-	ra := readerAt(jr)
+	// Offsets inside the current record resolve to lines from the stream's
+	// own bookkeeping, so stdin gets exact positions too.
+	fail := func(start int64, rec int, err error) error {
+		var oe *offsetError
+		if !errors.As(err, &oe) {
+			return jsonx.AsError(path, err)
+		}
+		return s.Errorf(rec, start+oe.off, "%s", oe.msg)
+	}
 	msgs := pending{max: jr.MaxRecordBytes()}
 	var held *probity.Trace
 	n := 0
 	handle := func(raw []byte, start int64, rec int) error {
 		p, e := parse(raw)
 		if e != nil {
-			return positioned(path, ra, start, rec, e)
+			return fail(start, rec, e)
 		}
 		switch p.shape {
 		case shapeMessage:
 			if e := msgs.add(p.conv.Message, len(raw), 0); e != nil {
-				return positioned(path, ra, start, rec, e)
+				return fail(start, rec, e)
 			}
 			return nil
 		case shapeOther:
-			return positioned(path, ra, start, rec, &offsetError{msg: "not a chat message or conversation"})
+			return fail(start, rec, &offsetError{msg: "not a chat message or conversation"})
 		}
 		if msgs.t != nil {
-			return positioned(path, ra, start, rec, &offsetError{msg: "mixes single messages and whole conversations"})
+			return fail(start, rec, &offsetError{msg: "mixes single messages and whole conversations"})
 		}
 		t, e := build(p)
 		if e != nil {
-			return positioned(path, ra, start, rec, e)
+			return fail(start, rec, e)
 		}
 		// The first conversation waits: alone in its file it is named
 		// after the file, otherwise "<file>/0".
@@ -578,7 +586,7 @@ func readValues(ctx context.Context, path, stem string, jr *jsonx.Reader, emit f
 		return emit(t)
 	}
 
-	if jsonx.FirstByte(jr.Peek(64<<10)) == '[' {
+	if s.Peek() == '[' {
 		// A top-level list: of messages (one conversation) or of
 		// conversations (one trace each), streamed.
 		if err := s.BeginArray("a list"); err != nil {
@@ -634,14 +642,6 @@ func readValues(ctx context.Context, path, stem string, jr *jsonx.Reader, emit f
 	if held != nil {
 		held.ID = stem
 		return emit(held)
-	}
-	return nil
-}
-
-// readerAt returns the re-readable input under jr, or nil.
-func readerAt(jr *jsonx.Reader) io.ReaderAt {
-	if ra, ok := jr.ReaderAt(); ok {
-		return ra
 	}
 	return nil
 }

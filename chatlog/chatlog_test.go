@@ -231,7 +231,7 @@ func TestReadErrors(t *testing.T) {
 		{"list element", `[{"role": "user", "content": "a"}, 3]`, "c.jsonl: record 1, line 1, column 36: not a chat message or conversation"},
 		{"empty", "", "c.jsonl: empty input"},
 		{"whitespace", "  \n ", "c.jsonl: line 2, column 2: unexpected end of input"},
-		{"stray close", `{"role": "user", "content": "a"}]`, "c.jsonl: line 1, column 33: malformed JSON"},
+		{"stray close", `{"role": "user", "content": "a"}]`, `c.jsonl: line 1, column 33: "]" after the end of the JSON value`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := readAll(t, "c.jsonl", strings.NewReader(tc.in))

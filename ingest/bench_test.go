@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/ingest"
@@ -19,6 +20,10 @@ import (
 // allocations per step, on real files and on large generated sets:
 //
 //	go test ./ingest -run XXX -bench Import -benchtime 5x
+//
+// Absolute MB/s depends on the machine and its load; taubench-vs-baseline
+// interleaves the importer with a naive encoding/json decode of the same
+// file and reports the ratio ("speedup"), which is the number to compare.
 //
 // peak-heap-MB samples the live heap while reading, to show that memory
 // follows the largest record rather than the file.
@@ -72,6 +77,33 @@ func BenchmarkImport(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+	if err == nil {
+		// The same comparison interleaved, iteration by iteration, so that
+		// both sides see the same machine load: speedup is how many times
+		// faster than the baseline the importer is.
+		b.Run("taubench-vs-baseline", func(b *testing.B) {
+			path := filepath.Join(dir, "tau-bench", "gpt-4o-airline.json")
+			var ours, base time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				data, err := os.ReadFile(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var v any
+				if err := json.Unmarshal(data, &v); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if err := ingest.Each(context.Background(), []string{path}, ingest.Options{}, func(*probity.Trace) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+				base += t1.Sub(t0)
+				ours += time.Since(t1)
+			}
+			b.ReportMetric(base.Seconds()/ours.Seconds(), "speedup")
 		})
 	}
 	for _, tc := range cases {

@@ -75,7 +75,7 @@ func TestBadCorpusMessages(t *testing.T) {
 		{"wrong-type-taubench.json", "record 0, line 2, column 44: reward: want a number, got string"},
 		{"invalid-utf8.json", "invalid-utf8.json: line 2, column 35: invalid UTF-8"},
 		{"nan.json", "line 1, column 31: malformed JSON: invalid character 'N'"},
-		{"deep-nesting.json", "exceeded max depth"},
+		{"deep-nesting.json", "line 1, column 10054: malformed JSON: nesting deeper than 10000"},
 		{"binary.json", "offset 0: not JSON (starts with byte 0xa5); known formats: otlp, taubench, whowhen, sweagent, chatlog"},
 		{"unknown-shape.json", "JSON of unknown shape"},
 		{"chat-bad-line.jsonl", "line 2, column 34: malformed JSON"},
@@ -222,7 +222,7 @@ func TestStdin(t *testing.T) {
 	}
 	// Unseekable input reports offsets rather than lines.
 	_, err = collect(t, []string{"-"}, ingest.Options{Stdin: io.MultiReader(strings.NewReader(`[{"task_id": 1, "traj": [}]`))})
-	if err == nil || !strings.HasPrefix(err.Error(), "<stdin>: record 0, near offset 1: malformed JSON") {
+	if err == nil || !strings.HasPrefix(err.Error(), "<stdin>: record 0, line 1, column 26: malformed JSON: invalid character '}'") {
 		t.Errorf("Each(bad stdin) = %v", err)
 	}
 }
@@ -271,7 +271,7 @@ func TestEndlessInput(t *testing.T) {
 		{"whitespace forced", "taubench", prefixed("", '\n'), "whitespace run longer than 1048576 bytes"},
 		{"whitespace after a record", "taubench", prefixed(`[{"task_id": 1, "traj": []}, `, ' '), "whitespace run longer than"},
 		{"brackets", "", prefixed("", '['), "unknown shape"},
-		{"brackets forced", "chatlog", prefixed("", '['), "exceeded max depth"},
+		{"brackets forced", "chatlog", prefixed("", '['), "nesting deeper than 10000"},
 		{"string", "", prefixed(`{"messages": [{"role": "user", "content": "`, 'a'), "record larger than the limit of 4000000 bytes"},
 		{"zeros", "", prefixed("", 0), "not JSON (starts with byte 0x00)"},
 		{"messages", "", repeat("{\"role\": \"user\", \"content\": \"more\"}\n"), "one conversation of single messages"},
@@ -341,8 +341,8 @@ func TestFIFO(t *testing.T) {
 		io.WriteString(f, `[{"task_id": 1, "trial": 0, "traj": [{"role": "user", "content": "hi"}]}, {"task_id": 2, "tr`)
 	}()
 	got, err := collect(t, []string{path}, ingest.Options{})
-	if len(got) != 1 || err == nil || !strings.Contains(err.Error(), "record 1, offset") {
-		t.Errorf("Each(fifo) = %d traces, %v; want 1 trace and a truncation error at an offset", len(got), err)
+	if len(got) != 1 || err == nil || !strings.Contains(err.Error(), "record 1, line 1, column 93: unexpected end of input") {
+		t.Errorf("Each(fifo) = %d traces, %v; want 1 trace and a truncation error at the end", len(got), err)
 	}
 }
 

@@ -270,8 +270,8 @@ func TestBadInput(t *testing.T) {
 		{"not an object", `[{"task_id": 1, "traj": []}, 7]`, "record 1, line 1, column 30", "want an object, got number", 1},
 		{"no traj", `[{"task_id": 1}]`, "record 0", `no "traj"`, 0},
 		{"no role", `[{"task_id": 1, "traj": [{"content": "hi"}]}]`, "record 0", "message 0 has no role", 0},
-		{"trailing garbage", `[{"task_id": 1, "traj": []}] x`, "line 1, column 30", "malformed JSON", 1},
-		{"deep nesting", `[{"task_id": 1, "traj": [` + strings.Repeat("[", 20000) + `]}]`, "record 0", "exceeded max depth", 0},
+		{"trailing garbage", `[{"task_id": 1, "traj": []}] x`, "line 1, column 30", `invalid character "x" after the end of the JSON value`, 1},
+		{"deep nesting", `[{"task_id": 1, "traj": [` + strings.Repeat("[", 20000) + `]}]`, "record 0, line 1, column 10024", "nesting deeper than 10000", 0},
 		{"NaN", `[{"task_id": 1, "reward": NaN, "traj": []}]`, "record 0", "malformed JSON", 0},
 		{"invalid utf-8", "[{\"task_id\": 1, \"traj\": [{\"role\": \"user\", \"content\": \"\xff\"}]}]", "line 1, column 55", "invalid UTF-8", 0},
 		{"bad record then good", `[{"task_id": 1, "traj": 3}, {"task_id": 2, "traj": []}]`, "record 0", "want an array", 1},
@@ -294,15 +294,15 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestUnseekable checks positions on input that cannot be re-read (stdin):
-// byte offsets instead of lines.
+// the stream counts lines itself, so they are exact there too.
 func TestUnseekable(t *testing.T) {
 	in := "[\n{\"task_id\": 1, \"traj\": []}, {\"task_id\": 2, \"traj\": [x]}]"
 	err := taubench.Read(context.Background(), "<stdin>", struct{ io.Reader }{strings.NewReader(in)}, func(*probity.Trace) error { return nil })
-	if got, want := fmt.Sprint(err), "<stdin>: record 1, near offset 28: malformed JSON"; !strings.HasPrefix(got, want) {
+	if got, want := fmt.Sprint(err), "<stdin>: record 1, line 2, column 53: malformed JSON"; !strings.HasPrefix(got, want) {
 		t.Errorf("Read = %q, want prefix %q", got, want)
 	}
 	err = taubench.Read(context.Background(), "<stdin>", struct{ io.Reader }{strings.NewReader("[{\"traj\": [\"\xff\"]}]")}, func(*probity.Trace) error { return nil })
-	if got, want := fmt.Sprint(err), "<stdin>: record 0, offset 12: invalid UTF-8"; !strings.HasPrefix(got, want) {
+	if got, want := fmt.Sprint(err), "<stdin>: record 0, line 1, column 13: invalid UTF-8"; !strings.HasPrefix(got, want) {
 		t.Errorf("Read = %q, want prefix %q", got, want)
 	}
 }

@@ -2,12 +2,14 @@ package jsonx
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/probity/probity"
@@ -117,7 +119,7 @@ func TestStreamErrors(t *testing.T) {
 		{"empty", "", "f.json: empty input"},
 		{"truncated", "[1, 2", "f.json: record 2, line 1, column 6: unexpected end of input (truncated file?)"},
 		{"garbage after", "[1] [2]", "f.json: line 1, column 5: an array after the end of the JSON value"},
-		{"bad start", "  ]", "f.json: line 1, column 3: malformed JSON"},
+		{"bad start", "  ]", "f.json: line 1, column 3: want a list, got \"]\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewStream("f.json", strings.NewReader(tc.in))
@@ -168,25 +170,62 @@ func TestHasKey(t *testing.T) {
 	}
 }
 
+// FuzzStream compares the stream with encoding/json: an input that
+// json.Unmarshal accepts as an array must yield the same elements at the
+// right offsets, and one it rejects must fail with a positioned error.
 func FuzzStream(f *testing.F) {
 	f.Add([]byte(`[{"a": 1}, "x", [1, 2]]`))
 	f.Add([]byte("\xef\xbb\xbf[\"\xe2\x9c\x93\"]"))
+	f.Add([]byte(`[1, -2.5e3, true, null, "a\\\"b", {"k": [{}]}]`))
+	f.Add([]byte(`[1 2]`))
+	f.Add([]byte(`[1,]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The stream strips a UTF-8 byte-order mark; encoding/json does not.
+		var want []json.RawMessage
+		wantErr := json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), &want)
+		if wantErr == nil && want == nil {
+			return // "null"
+		}
 		s := NewStream("f", bytes.NewReader(data))
-		if s.BeginArray("list") != nil {
+		var got []json.RawMessage
+		err := func() error {
+			if err := s.BeginArray("list"); err != nil {
+				return err
+			}
+			rec := 0
+			for ; s.More(); rec++ {
+				raw, start, err := s.Element(rec)
+				if err != nil {
+					return err
+				}
+				body := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+				bom := int64(len(data) - len(body))
+				if start < bom || start-bom+int64(len(raw)) > int64(len(body)) || !bytes.Equal(body[start-bom:start-bom+int64(len(raw))], raw) {
+					t.Fatalf("record %d at %d does not match the input", rec, start)
+				}
+				got = append(got, append(json.RawMessage(nil), raw...))
+			}
+			return s.EndArray(rec)
+		}()
+		if err != nil {
+			var pe *probity.Error
+			if !errors.As(err, &pe) || pe.File != "f" || pe.Code != probity.EINVALID {
+				t.Fatalf("error %v is not an EINVALID *probity.Error", err)
+			}
+			if wantErr == nil && utf8.Valid(data) {
+				t.Fatalf("stream rejects what encoding/json accepts: %v", err)
+			}
 			return
 		}
-		for rec := 0; s.More() && rec < 1000; rec++ {
-			raw, start, err := s.Element(rec)
-			if err != nil {
-				var pe *probity.Error
-				if !errors.As(err, &pe) || pe.File != "f" {
-					t.Fatalf("error %v", err)
-				}
-				return
-			}
-			if start < 0 || start+int64(len(raw)) > int64(len(data)) || !bytes.Equal(data[start:start+int64(len(raw))], raw) {
-				t.Fatalf("record %d at %d does not match the input", rec, start)
+		if wantErr != nil {
+			t.Fatalf("stream accepts what encoding/json rejects (%v)", wantErr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d elements, encoding/json has %d", len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("element %d = %s, encoding/json has %s", i, got[i], want[i])
 			}
 		}
 	})
