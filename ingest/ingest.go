@@ -8,7 +8,7 @@
 //
 //   - every failure is a *probity.Error with code EINVALID (bad content) or
 //     ENOTFOUND (missing path) naming the file and, for content, the record,
-//     line and column (or byte offset for unseekable input like stdin);
+//     line and column;
 //   - one bad file never stops the others: Each processes every input and
 //     returns a *FileErrors listing the failures at the end;
 //   - memory stays bounded: files are streamed, a single record is capped at
@@ -27,8 +27,8 @@
 //
 // Error positions: "record N" is the 0-based element of a top-level list
 // (the same numbering as Position.Index), lines and columns are 1-based,
-// columns count bytes. Inputs that cannot be re-read (stdin, pipes) give
-// byte offsets instead of lines.
+// columns count bytes. They are exact on stdin and pipes too; only an
+// importer that reads a whole file at once may fall back to "offset N" there.
 package ingest
 
 import (
