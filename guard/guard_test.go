@@ -455,6 +455,8 @@ func TestHTTPErrors(t *testing.T) {
 	}{
 		{"POST", "/v1/decide", `{"run":"r"}`, 400, probity.EINVALID},
 		{"POST", "/v1/decide", `{"tool":"x","args":[1,`, 400, probity.EINVALID},
+		{"POST", "/v1/decide", `{"tool":"x","args":{"a":1}} trailing`, 200, ""},
+		{"POST", "/v1/decide", `{"tool":7}`, 400, probity.EINVALID},
 		{"GET", "/v1/approvals/ap_nope", ``, 404, probity.ENOTFOUND},
 		{"POST", "/v1/approvals/ap_nope/approve", `{}`, 404, probity.ENOTFOUND},
 		{"POST", "/v1/message", `{"role":"wizard"}`, 400, probity.EINVALID},

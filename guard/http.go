@@ -171,7 +171,16 @@ func Serve(ctx context.Context, ln net.Listener, g *Guard) error {
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	if err := dec.Decode(v); err != nil {
-		writeError(w, &probity.Error{Code: probity.EINVALID, Message: "request body", Err: err})
+		pe := &probity.Error{Code: probity.EINVALID, Message: "request body", Err: err}
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			pe.Where = fmt.Sprintf("offset %d", se.Offset)
+		case errors.As(err, &te):
+			pe.Where = fmt.Sprintf("offset %d", te.Offset)
+		}
+		writeError(w, pe)
 		return false
 	}
 	return true
