@@ -18,9 +18,8 @@ import (
 // and get their own evidence entry (Kind "side-effect").
 //
 // Severity is high when the value reached a side-effecting action (or was
-// born in one and then carried on), medium when it reached another tool
-// call or another agent, low when it only recurs in messages and tool
-// output. Weak atoms are ignored, as are values inside code, plain numbers
+// born in one and then carried on), medium otherwise: an unsupported value
+// that the run repeats, echoes or relays is already a chain worth seeing. Weak atoms are ignored, as are values inside code, plain numbers
 // in prose, and near-misses that one arithmetic step also explains
 // (Result.AlsoDerived).
 type Cascade struct{}
@@ -45,7 +44,10 @@ func (d Cascade) Detect(c *Context) []probity.Finding {
 				continue // more likely a computed value than a corrupted copy
 			}
 			a := r.Atom
-			if a.Weak() || a.Kind == provenance.KindPath || a.Kind == provenance.KindQuoted || a.Kind == provenance.KindURL {
+			// A near-miss of a specific number is followed even inside code:
+			// "sed -n '1693,2000p'" after the listing showed line 1963.
+			nearCode := r.Class == provenance.NearMiss && a.InCode && (a.Kind == provenance.KindID || specificNumber(a))
+			if a.Weak() && !nearCode || a.Kind == provenance.KindPath || a.Kind == provenance.KindQuoted || a.Kind == provenance.KindURL {
 				continue
 			}
 			if !cascadeWorthy(r) {
@@ -60,6 +62,11 @@ func (d Cascade) Detect(c *Context) []probity.Finding {
 			if len(later) == 0 {
 				continue
 			}
+			if a.Kind == provenance.KindNumber && r.Source != nil && agentUsesLater(c, r.Source.Key, i) {
+				// The agent goes on using the visible number too: 1065 was
+				// a neighbour of line 1075, not a corrupted copy of it.
+				continue
+			}
 			out = append(out, d.finding(c, i, r, later))
 		}
 	}
@@ -69,7 +76,7 @@ func (d Cascade) Detect(c *Context) []probity.Finding {
 func (d Cascade) finding(c *Context, i int, r provenance.Result, later []int) probity.Finding {
 	steps := c.Trace.Steps
 	origin := &steps[i]
-	sev := probity.SeverityLow
+	sev := probity.SeverityMedium
 	bornInAction := origin.Kind == probity.KindToolCall && origin.Tool != nil && c.SideEffecting(origin.Tool.Name)
 	var actions []string
 	var radius []int
@@ -92,11 +99,6 @@ func (d Cascade) finding(c *Context, i int, r provenance.Result, later []int) pr
 				SourceStep: s.Pos.Index,
 				Note:       "reached side-effecting action " + s.Tool.Name,
 			})
-		case s.Kind == probity.KindToolCall || s.Kind == probity.KindHandoff ||
-			s.Actor != "" && s.Actor != origin.Actor && !s.Kind.IsInput():
-			if sev < probity.SeverityMedium {
-				sev = probity.SeverityMedium
-			}
 		}
 	}
 	if bornInAction {
@@ -104,7 +106,10 @@ func (d Cascade) finding(c *Context, i int, r provenance.Result, later []int) pr
 	}
 	radius = uniqueSorted(radius)
 	conf := 0.6
-	if r.Class == provenance.NearMiss {
+	switch {
+	case r.Class == provenance.NearMiss && r.Atom.Kind == provenance.KindNumber:
+		conf = 0.4 // a plain number near another may be a neighbour (line 1073 by 1074)
+	case r.Class == provenance.NearMiss:
 		conf = 0.85
 	}
 	what := "unsupported"
@@ -161,9 +166,39 @@ func cascadeWorthy(r provenance.Result) bool {
 	if !a.Prose {
 		return true
 	}
+	if r.Class == provenance.NearMiss && (a.Kind == provenance.KindID || specificNumber(a)) {
+		return true // a corrupted copy of a specific number, in prose or code
+	}
 	switch a.Kind {
-	case provenance.KindID, provenance.KindEmail, provenance.KindPhone, provenance.KindMoney, provenance.KindDate:
+	case provenance.KindID, provenance.KindEmail, provenance.KindPhone, provenance.KindMoney, provenance.KindDate,
+		provenance.KindSuffix:
 		return r.Class == provenance.NearMiss || a.Path == "" || strongProse(a)
+	}
+	return false
+}
+
+// specificNumber reports whether a plain number is specific enough for a
+// near-miss of it to be a corrupted copy: not a round number (agents pick
+// "lines 1080 to 1120" themselves) and not a year.
+func specificNumber(a provenance.Atom) bool {
+	n := a.Norm
+	if a.Kind != provenance.KindNumber || len(n) < 4 || n[len(n)-1] == '0' {
+		return false
+	}
+	if len(n) == 4 && (n[:2] == "19" || n[:2] == "20") {
+		return false
+	}
+	return true
+}
+
+// agentUsesLater reports whether an agent output after step i carries the
+// value with key.
+func agentUsesLater(c *Context, key string, i int) bool {
+	for _, j := range c.Prov.Consumers(key, i) {
+		switch c.Trace.Steps[j].Kind {
+		case probity.KindAssistant, probity.KindToolCall, probity.KindFinal:
+			return true
+		}
 	}
 	return false
 }

@@ -20,8 +20,8 @@ import (
 // unsupported amount and a visible amount within 50% exists: the agent is
 // talking about that value and got it wrong. Both are high, except a
 // near-miss that one arithmetic step over visible values also explains
-// (Result.AlsoDerived: "$171" near a visible 141 but also 500 - 329), which
-// is medium. An unsupported date near a visible one, or an unsupported
+// (Result.AlsoDerived: "$171" near a visible 141 but also 500 - 329), or a
+// plain number near another (line 1073 next to line 1074), which is low. An unsupported date near a visible one, or an unsupported
 // identifier, email, phone number, amount or date with nothing close, is
 // medium ("nothing supports it"); an unsupported plain number, time or
 // percentage is low. Weak atoms (small integers, years, quoted text,
@@ -137,6 +137,11 @@ func claimSeverity(r provenance.Result) (probity.Severity, float64) {
 		switch {
 		case r.Class == provenance.NearMiss && r.AlsoDerived != "":
 			return probity.SeverityMedium, 0.5
+		case r.Class == provenance.NearMiss && a.Kind == provenance.KindNumber:
+			// A plain number one digit from a visible one: line 1073 next
+			// to line 1074 is a neighbour as often as a miscopy. Cascade
+			// reports it when later steps carry it on.
+			return probity.SeverityLow, 0.4
 		case r.Class == provenance.NearMiss:
 			return probity.SeverityHigh, 0.9
 		case a.Kind == provenance.KindDate:

@@ -189,6 +189,26 @@ func (w *argWalker) str(s, path, key string) {
 		w.out = append(w.out, a)
 		return
 	}
+	if single && !code {
+		hasDate := false
+		for _, a := range atoms {
+			hasDate = hasDate || a.Kind == KindDate
+		}
+		switch {
+		case hasDate:
+			// "2024-05-15T15:00:00": a date and a time, both structured.
+			for _, a := range atoms {
+				a.Path, a.Prose, a.InCode = path, false, false
+				w.out = append(w.out, a)
+			}
+			return
+		case len(digitsOf(t)) >= 4:
+			// One token with digits that is no single value: a malformed
+			// date ("2024-50-22"), a code. It is still one value passed on.
+			w.out = append(w.out, Atom{Raw: s, Norm: normID(t), Kind: KindID, Path: path, End: len(s)})
+			return
+		}
+	}
 	for _, a := range atoms {
 		a.Path = path
 		a.InCode = a.InCode || code

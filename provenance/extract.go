@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -723,7 +724,12 @@ func scanNumber(t string, i int) (int, string, bool) {
 		frac = strings.TrimRight(t[j+1:k], "0")
 		j = k
 	}
-	intPart = strings.TrimLeft(intPart, "0")
+	// Leading zeros are dropped ("007" is 7) except in a bare number that
+	// has other digits and no decimals, where they are kept as written:
+	// "$05" is no way to write 5 dollars, and must not match it.
+	if !(len(intPart) > 1 && intPart[0] == '0' && frac == "" && j-i == len(intPart)) {
+		intPart = strings.TrimLeft(intPart, "0")
+	}
 	if intPart == "" {
 		intPart = "0"
 	}
@@ -769,7 +775,9 @@ func (s *scanner) dateNumeric(i int) (int, bool) {
 		y, _ := num(i, 4)
 		m, ok1 := num(i+5, 2)
 		d, ok2 := num(i+8, 2)
-		if ok1 && ok2 && validDate(y, m, d) && (i+10 == len(t) || !isDigit(t[i+10])) {
+		if ok1 && ok2 && validDate(max(y, 1000), m, d) && (i+10 == len(t) || !isDigit(t[i+10])) {
+			// An ISO date is a date whatever its year: "0224-05-18" is a
+			// corrupted 2024-05-18, not the number 224.
 			s.emit(Atom{Raw: t[i : i+10], Norm: fmtDate(y, m, d), Kind: KindDate, Start: i, End: i + 10})
 			e := i + 10
 			if e < len(t) && (t[e] == 'T' || t[e] == ' ') && e+1 < len(t) && isDigit(t[e+1]) {
@@ -833,7 +841,7 @@ func validDate(y, m, d int) bool {
 }
 
 func fmtDate(y, m, d int) string {
-	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Format("2006-01-02")
+	return fmt.Sprintf("%04d-%02d-%02d", y, m, d)
 }
 
 func fmtMonthDay(m, d int) string {

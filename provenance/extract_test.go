@@ -64,7 +64,8 @@ func TestExtract(t *testing.T) {
 		{"5kg bag", []short{{"5kg", "5", KindNumber}}},
 		{"a 1,000,000 users", []short{{"1,000,000", "1000000", KindNumber}}},
 		{"list: 1, 2, 3", []short{{"1", "1", KindNumber}, {"2", "2", KindNumber}, {"3", "3", KindNumber}}},
-		{"x 007", []short{{"007", "7", KindNumber}}},
+		{"x 007", []short{{"007", "007", KindNumber}}}, // leading zeros kept: "$05" is not $5
+		{"$0.50 and 0.5", []short{{"$0.50", "0.5", KindMoney}, {"0.5", "0.5", KindNumber}}},
 		{"€12 or £3.50", []short{{"€12", "12", KindMoney}, {"£3.50", "3.5", KindMoney}}},
 	}
 	for _, tt := range tests {

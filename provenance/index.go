@@ -345,11 +345,13 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 		}
 	}
 	if a.Kind == KindDate && len(a.Norm) == 10 {
-		// A full date also answers for its month and day alone ("May 20").
+		// A full date also answers for its month and day alone ("May 20"),
+		// under its own key: "May 20" is grounded by 2024-05-20, but
+		// 2204-05-20 is not grounded by 2024-05-20.
 		if input || supported(res) {
 			x.dates = append(x.dates, at)
 		}
-		mk := keyOf('m', a.Norm[5:])
+		mk := keyOf('M', a.Norm[5:])
 		me := x.entries[mk]
 		if me == nil {
 			me = &entry{input: occ{step: -1}}
@@ -439,7 +441,7 @@ func (x *Index) ownEarlier(e *entry, actor string, before int) (outOcc, bool) {
 func (x *Index) source(at occ) *Source {
 	r := &x.steps[at.step]
 	a := r.atoms[at.atom]
-	return &Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw,
+	return &Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw, Key: a.Key(),
 		text: r.text, start: a.Start, end: a.End, path: a.Path}
 }
 
@@ -478,10 +480,15 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 		keys = append(keys, keyOf(a.family(), a.Alt))
 	}
 	if a.Kind == KindDate && len(a.Norm) == 10 {
+		// A full date is grounded by the same month and day written
+		// without a year ("May 20"), never by another year's date.
 		keys = append(keys, keyOf('m', a.Norm[5:]))
 		if a.Alt != "" {
 			keys = append(keys, keyOf('m', a.Alt[5:]))
 		}
+	}
+	if a.Kind == KindDate && len(a.Norm) == 5 {
+		keys = append(keys, keyOf('M', a.Norm))
 	}
 	// 1. The value itself is visible.
 	for _, k := range keys {

@@ -17,7 +17,9 @@ func nearEligible(a Atom) bool {
 	case KindNumber:
 		// Short decimals ("2.3" and "2.1") and versions ("1.0.7") differ by
 		// a digit all the time.
-		return len(a.Norm) >= 5 && strings.Count(a.Norm, ".") <= 1
+		// Four-digit integers (line numbers, codes) qualify: a swapped
+		// pair in "1963" is as much a corrupted copy as in an order id.
+		return len(a.Norm) >= 5 && strings.Count(a.Norm, ".") <= 1 || len(a.Norm) == 4 && isDigits(a.Norm)
 	case KindEmail, KindPhone:
 		return len(a.Norm) >= 6
 	}

@@ -41,6 +41,8 @@ type Source struct {
 	Tool  string       `json:"tool,omitempty"`
 	// Value is the matching value as written at the source.
 	Value string `json:"value"`
+	// Key is the matching value's Atom.Key, to follow it through the trace.
+	Key string `json:"key,omitempty"`
 
 	// text and [start, end) locate Value for Snippet, which is computed
 	// only when asked for: most sources are never shown.
