@@ -57,9 +57,16 @@ func (f *proxyFlags) open() (net.Listener, error) {
 		return nil, withExit(ExitUsage, fmt.Errorf("listen on %s: %w", f.listen, err))
 	}
 	if f.addrFile != "" {
+		// Written whole and renamed, so a script polling for it never
+		// reads half an address.
 		tmp := f.addrFile + ".tmp"
-		if err := os.WriteFile(tmp, []byte(ln.Addr().String()+"\n"), 0o644); err == nil {
+		err := os.WriteFile(tmp, []byte(ln.Addr().String()+"\n"), 0o644)
+		if err == nil {
 			err = os.Rename(tmp, f.addrFile)
+		}
+		if err != nil {
+			ln.Close()
+			return nil, withExit(ExitUsage, fmt.Errorf("--addr-file: %w", err))
 		}
 	}
 	return ln, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/probity/probity/proxy"
 	"github.com/probity/probity/proxy/repro"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -92,6 +91,5 @@ The exit status is 0 when every run passed, 1 when some failed, 2 on bad usage.`
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	f.quiet = true
 	f.addUpstream(cmd)
-	_ = proxy.RunHeader
 	return cmd
 }

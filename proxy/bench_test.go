@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -202,4 +201,3 @@ func BenchmarkLongStream(b *testing.B) {
 	}
 }
 
-var _ = fmt.Sprint

@@ -500,12 +500,11 @@ func (f *chatFilter) flush() [][]byte {
 // anthropicFilter holds each tool_use content block from its start to its
 // stop event.
 type anthropicFilter struct {
-	g        *guardState
-	pending  map[int][][]byte
-	blocks   map[int]*chatToolCall
-	allowed  int
-	denied   int
-	released bool
+	g       *guardState
+	pending map[int][][]byte
+	blocks  map[int]*chatToolCall
+	allowed int
+	denied  int
 }
 
 func sseOut(name string, v any) []byte {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -189,7 +188,6 @@ func TestGuard(t *testing.T) {
 		t.Errorf("recorded guard decisions (-want +got):\n%s", diff)
 	}
 	assertNoSecrets(t, dir, openaiKey, anthropicKey)
-	_ = os.Getenv
 }
 
 func slicesContain(s []string, x string) bool {

@@ -253,7 +253,6 @@ type exchange struct {
 	stream      bool
 	err         string
 	guard       []cassette.GuardDecision
-	forkedFrom  string
 }
 
 const maxRequestBody = 64 << 20

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -142,5 +141,4 @@ func TestEveryRecordedInteraction(t *testing.T) {
 	if err != nil || len(direct[0].Interactions) == 0 {
 		t.Fatalf("Load(%s) = %v, %v", files[0], direct, err)
 	}
-	_ = json.Valid
 }
