@@ -200,4 +200,3 @@ func BenchmarkLongStream(b *testing.B) {
 		})
 	}
 }
-
