@@ -390,7 +390,7 @@ func isJSONLines(head []byte) bool {
 }
 
 func stemOf(path string) string {
-	base := filepath.Base(path)
+	base := strings.TrimSuffix(filepath.Base(path), ".gz")
 	for _, ext := range []string{".jsonl", ".ndjson", ".json"} {
 		base = strings.TrimSuffix(base, ext)
 	}

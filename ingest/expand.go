@@ -25,8 +25,8 @@ func (in input) name() string {
 }
 
 // Extensions are the file name endings Each reads when walking a directory
-// (".traj.json" is covered by ".json").
-var Extensions = []string{".json", ".jsonl", ".ndjson"}
+// (".traj.json" is covered by ".json"; gzip files are read through).
+var Extensions = []string{".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"}
 
 // Expand turns command-line arguments into the list of files Each would
 // read: a file as is (whatever its name), a directory walked recursively

@@ -33,6 +33,7 @@ package ingest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -261,6 +262,19 @@ func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn 
 	head, err := readHead(r)
 	if err != nil {
 		return false, &probity.Error{Code: probity.EINVALID, File: name, Where: "offset 0", Message: "read", Err: err}
+	}
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		// Gzip (traces.json.gz): read through it; positions then count in
+		// the decompressed text.
+		zr, err := gzip.NewReader(io.MultiReader(bytes.NewReader(head), r))
+		if err != nil {
+			return false, &probity.Error{Code: probity.EINVALID, File: name, Where: "offset 0", Message: "gzip", Err: err}
+		}
+		defer zr.Close()
+		r = zr
+		if head, err = readHead(r); err != nil {
+			return false, &probity.Error{Code: probity.EINVALID, File: name, Message: "gzip", Err: err}
+		}
 	}
 	if len(head) == 0 {
 		return false, &probity.Error{Code: probity.EINVALID, File: name, Message: "empty file"}

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -211,6 +212,38 @@ func TestForcedFormat(t *testing.T) {
 	}
 	if got := ingest.Formats(); !slices.Contains(got, "otlp") || len(got) != 5 {
 		t.Errorf("Formats() = %v", got)
+	}
+}
+
+// TestGzip reads a gzip-compressed chat log, by name in a directory walk,
+// and reports a corrupt one.
+func TestGzip(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/good/chat.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "chat.jsonl.gz"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := collect(t, []string{dir}, ingest.Options{})
+	if err != nil || len(got) != 2 || got[0].ID != "chat.jsonl/line-1" {
+		var ids []string
+		for _, tr := range got {
+			ids = append(ids, tr.ID)
+		}
+		t.Errorf("Each(gzip dir) = %v, %v; want the two conversations", ids, err)
+	}
+	bad := filepath.Join(dir, "bad.json.gz")
+	if err := os.WriteFile(bad, buf.Bytes()[:buf.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := collect(t, []string{bad}, ingest.Options{}); err == nil || probity.ErrorCode(err) != probity.EINVALID || !strings.Contains(err.Error(), bad) {
+		t.Errorf("truncated gzip = %v, want EINVALID naming the file", err)
 	}
 }
 

@@ -148,7 +148,7 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 		Steps:  make([]probity.Step, 0, len(tj.Messages)*3/2),
 	}
 	if t.ID == "" {
-		t.ID = strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".json"), ".traj")
+		t.ID = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".gz"), ".json"), ".traj")
 	} else {
 		t.Meta["instance_id"] = tj.InstanceID
 	}

@@ -151,7 +151,7 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 
 // traceID derives the ID from the file name ("logs/17.json" → "17").
 func traceID(path string) string {
-	base := filepath.Base(path)
+	base := strings.TrimSuffix(filepath.Base(path), ".gz")
 	base = strings.TrimSuffix(base, ".json")
 	if base == "" || base == "." || base == "<stdin>" || base == "-" {
 		return "whowhen"
