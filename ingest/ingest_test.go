@@ -231,7 +231,7 @@ func TestGzip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := collect(t, []string{dir}, ingest.Options{})
-	if err != nil || len(got) != 2 || got[0].ID != "chat.jsonl/line-1" {
+	if err != nil || len(got) != 2 || got[0].ID != "chat/line-1" {
 		var ids []string
 		for _, tr := range got {
 			ids = append(ids, tr.ID)
