@@ -36,11 +36,12 @@ A policy is a YAML file of rules over tool calls in the context of their run
 "probity analyze --policy" offline, eval assertions, and this runtime guard.
 
   probity guard serve   runs the HTTP decision service agents ask before a tool runs
-  probity guard check   decides one call, from the command line`,
+  probity guard check   decides one call, from the command line
+  probity guard report  summarises audit logs: what each rule blocked, or would have`,
 		Example: `  probity guard serve --policy examples/policies/tau-retail.yaml
   probity guard check --policy policy.yaml write_file '{"path": ".env"}'`,
 	}
-	cmd.AddCommand(newGuardServeCmd(e), newGuardCheckCmd(e))
+	cmd.AddCommand(newGuardServeCmd(e), newGuardCheckCmd(e), newGuardReportCmd(e))
 	return cmd
 }
 
