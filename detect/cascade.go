@@ -59,6 +59,11 @@ func (d Cascade) Detect(c *Context) []probity.Finding {
 			}
 			seen[key] = true
 			later := c.Prov.Consumers(key, i)
+			if yk := provenance.YearKey(a); yk != "" && c.Prov.FirstSeen(yk) == i {
+				// A year nothing before used: it is the corrupted part, and
+				// every later date in that year carries it.
+				later = c.Prov.Consumers(yk, i)
+			}
 			if len(later) == 0 {
 				continue
 			}

@@ -45,6 +45,8 @@ func roleOf(a Atom, c int64) opRole {
 	switch {
 	case a.Kind == KindPercent:
 		return opPercent
+	case a.Kind == KindNumber && len(a.Raw) > 0 && isAlpha(a.Raw[len(a.Raw)-1]):
+		return opNone // a measure with a unit ("512GB", "1000ml"), not an amount
 	case c%100 == 0 && c <= 3100 && a.Kind != KindMoney:
 		return opCount
 	case c%100 == 0 && c >= 1000000 && a.Kind != KindMoney:

@@ -2,6 +2,7 @@ package provenance
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,6 +142,30 @@ func StepAtoms(s probity.Step, clock time.Time) []Atom {
 		}
 	}
 	return atoms
+}
+
+// YearKey is the key under which Analysis.Occurrences follows the year of
+// a full date, or "" for other atoms. Classification never uses it: a
+// visible year does not ground a date.
+func YearKey(a Atom) string {
+	if a.Kind != KindDate || len(a.Norm) != 10 {
+		return ""
+	}
+	return keyOf('y', a.Norm[:4])
+}
+
+// plausibleYear reports whether a year may be the implied year of a date
+// written without one: within a year of the clock, or any year without one.
+func (x *Index) plausibleYear(y string) bool {
+	if x.clock.IsZero() {
+		return true
+	}
+	n, err := strconv.Atoi(y)
+	if err != nil {
+		return false
+	}
+	d := n - x.clock.Year()
+	return d >= -1 && d <= 1
 }
 
 // looksLikePatch reports whether an agent's text is a diff (a coding
@@ -351,6 +376,17 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 		if input || supported(res) {
 			x.dates = append(x.dates, at)
 		}
+		// The year alone is followed too, so a wrong year carried across
+		// several dates ("May 23, 2204", "May 27, 2204") is one chain.
+		yk := YearKey(a)
+		ye := x.entries[yk]
+		if ye == nil {
+			ye = &entry{input: occ{step: -1}}
+			x.entries[yk] = ye
+		}
+		if n := len(ye.steps); n == 0 || ye.steps[n-1] != int32(slot) {
+			ye.steps = append(ye.steps, int32(slot))
+		}
 		mk := keyOf('M', a.Norm[5:])
 		me := x.entries[mk]
 		if me == nil {
@@ -479,9 +515,10 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 	if a.Alt != "" {
 		keys = append(keys, keyOf(a.family(), a.Alt))
 	}
-	if a.Kind == KindDate && len(a.Norm) == 10 {
+	if a.Kind == KindDate && len(a.Norm) == 10 && x.plausibleYear(a.Norm[:4]) {
 		// A full date is grounded by the same month and day written
-		// without a year ("May 20"), never by another year's date.
+		// without a year ("May 20"), never by another year's date, and
+		// only in a year near the run's clock when it has one.
 		keys = append(keys, keyOf('m', a.Norm[5:]))
 		if a.Alt != "" {
 			keys = append(keys, keyOf('m', a.Alt[5:]))
@@ -552,9 +589,14 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 	if d, ok := x.derive(a, actor, slot, same, sameRes, false); ok {
 		return d
 	}
-	// 5. Sums of three or four visible values, small multiples of a sum.
-	if d, ok := x.derive(a, actor, slot, same, sameRes, true); ok {
-		return d
+	// 5. Sums of three or four visible values, small multiples of a sum;
+	// not for a whole amount stated in a message, which such sums of
+	// dozens of prices explain by coincidence more often than by
+	// arithmetic ("$237" as 144.07 + 45.09 + 47.84).
+	if wholeAmountClaim := a.Kind == KindMoney && a.Path == "" && !strings.Contains(a.Norm, "."); !wholeAmountClaim {
+		if d, ok := x.derive(a, actor, slot, same, sameRes, true); ok {
+			return d
+		}
 	}
 	// 6. Ungrounded: point at the closest visible value of the same kind.
 	x.nearest(&r, actor, slot)
