@@ -175,8 +175,9 @@ func cascadeWorthy(r provenance.Result) bool {
 		return true // a corrupted copy of a specific number, in prose or code
 	}
 	switch a.Kind {
-	case provenance.KindID, provenance.KindEmail, provenance.KindPhone, provenance.KindMoney, provenance.KindDate,
-		provenance.KindSuffix:
+	case provenance.KindDate:
+		return true // a date is specific wherever it is written
+	case provenance.KindID, provenance.KindEmail, provenance.KindPhone, provenance.KindMoney, provenance.KindSuffix:
 		return r.Class == provenance.NearMiss || a.Path == "" || strongProse(a)
 	}
 	return false

@@ -1013,7 +1013,7 @@ func (s *scanner) monthDate(i, j, m int) (int, bool) {
 
 func (s *scanner) emitDate(i, end, y, m, d int) {
 	raw := s.text[i:end]
-	if y > 0 && validDate(y, m, d) {
+	if y > 0 && validDate(max(y, 1000), m, d) {
 		s.emit(Atom{Raw: raw, Norm: fmtDate(y, m, d), Kind: KindDate, Start: i, End: end})
 		return
 	}
