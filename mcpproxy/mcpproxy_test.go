@@ -126,6 +126,10 @@ func TestFilesystemServer(t *testing.T) {
 	names := map[string]bool{}
 	for _, tl := range tools.Tools {
 		names[tl.Name] = true
+		// Ordinary imperative descriptions must not look poisoned.
+		if q, bad := policy.InstructionLike(tl.Description); bad {
+			t.Errorf("tool %s: description flagged as poisoned (%q)", tl.Name, q)
+		}
 	}
 	if !names["write_file"] || !names["read_text_file"] {
 		t.Fatalf("tools through the proxy: %v, want the filesystem server's", names)
