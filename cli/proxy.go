@@ -154,7 +154,7 @@ with Ctrl-C: it finishes writing the recording first.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the model API (https://api.openai.com, https://api.anthropic.com, ...)")
+	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the model API (https://api.openai.com, https://api.anthropic.com, ...), or auto: Anthropic Messages calls to api.anthropic.com, the rest to api.openai.com")
 	cmd.Flags().StringVar(&record, "record", "", "directory to record cassettes and traces into")
 	f.addListen(cmd, "127.0.0.1:8080")
 	f.addUpstream(cmd)

@@ -37,7 +37,7 @@ conversation went another way. Every run's cassette, trace and output log are
 kept in --dir, so any failing run can be replayed with 'probity replay'.
 
 The exit status is 0 when every run passed, 1 when some failed, 2 on bad usage.`,
-		Example: `  probity repro --runs 20 --concurrency 4 --upstream https://api.openai.com -- python agent.py
+		Example: `  probity repro --runs 20 --concurrency 4 -- python agent.py
   probity repro --runs 30 --pass 'exit_code == 0 && !("cancel_order" in trace.tools)' -- ./agent
   probity repro --runs 10 --format json -- node agent.js | jq .failure_rate`,
 		Args: cobra.MinimumNArgs(1),
@@ -86,7 +86,7 @@ The exit status is 0 when every run passed, 1 when some failed, 2 on bad usage.`
 	cmd.Flags().IntVar(&conc, "concurrency", 1, "how many runs at once")
 	cmd.Flags().StringVar(&pass, "pass", "", "CEL condition a passing run satisfies (default: exit_code == 0)")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for cassettes, traces and logs (default: a new ./probity-repro-* directory)")
-	cmd.Flags().StringVar(&upstream, "upstream", "https://api.openai.com", "model API the proxy forwards to")
+	cmd.Flags().StringVar(&upstream, "upstream", "auto", "model API the proxy forwards to; auto sends Anthropic Messages calls to api.anthropic.com and the rest to api.openai.com")
 	cmd.Flags().Float64Var(&level, "level", 0.95, "confidence level of the interval")
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	f.quiet = true

@@ -36,6 +36,18 @@ const RunPathPrefix = "/_probity/run/"
 // (see Options.Guard).
 type GuardFunc func(ctx context.Context, run string, call probity.ToolCall) (allow bool, message string)
 
+// AutoUpstream as Options.Upstream sends Anthropic Messages requests
+// (those with an Anthropic-Version header, or to /v1/messages) to
+// AnthropicUpstream and everything else to OpenAIUpstream, so one proxy
+// serves an agent that uses both.
+const AutoUpstream = "auto"
+
+// The upstreams AutoUpstream chooses between.
+const (
+	OpenAIUpstream    = "https://api.openai.com"
+	AnthropicUpstream = "https://api.anthropic.com"
+)
+
 // Options configures a Proxy. Only Upstream is required.
 type Options struct {
 	// Upstream is the base URL requests are forwarded to, such as
@@ -95,6 +107,7 @@ type Stats struct {
 type Proxy struct {
 	opts      Options
 	upstream  *url.URL
+	auto      bool
 	transport http.RoundTripper
 	log       *slog.Logger
 	rec       *recorder
@@ -108,7 +121,11 @@ type Proxy struct {
 
 // New returns a Proxy for opts. Close it to flush the recording.
 func New(opts Options) (*Proxy, error) {
-	u, err := url.Parse(opts.Upstream)
+	up := opts.Upstream
+	if up == AutoUpstream {
+		up = OpenAIUpstream
+	}
+	u, err := url.Parse(up)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, probity.Errorf(probity.EINVALID, "upstream %q is not an http(s) URL", opts.Upstream)
 	}
@@ -130,7 +147,7 @@ func New(opts Options) (*Proxy, error) {
 	if opts.FS == nil {
 		opts.FS = OSFS{}
 	}
-	p := &Proxy{opts: opts, upstream: u, log: opts.Logger.With("component", "proxy"),
+	p := &Proxy{opts: opts, upstream: u, auto: opts.Upstream == AutoUpstream, log: opts.Logger.With("component", "proxy"),
 		redact: newRedactor(opts.RedactHeaders, opts.RedactFields)}
 	p.transport = opts.Transport
 	if p.transport == nil {
@@ -294,7 +311,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, path string) {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	out, err := http.NewRequestWithContext(ctx, r.Method, p.upstreamURL(path, r.URL.RawQuery), bytes.NewReader(ex.reqBody))
+	base := p.upstream
+	if p.auto && (r.Header.Get("Anthropic-Version") != "" || path == "/v1/messages" || path == "/v1/messages/count_tokens") {
+		base, _ = url.Parse(AnthropicUpstream)
+	}
+	out, err := http.NewRequestWithContext(ctx, r.Method, upstreamURL(base, path, r.URL.RawQuery), bytes.NewReader(ex.reqBody))
 	if err != nil {
 		ex.err = err.Error()
 		ex.status = http.StatusBadRequest
@@ -304,7 +325,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, pa
 	copyHeader(out.Header, r.Header)
 	out.Header.Del(RunHeader)
 	out.ContentLength = int64(len(ex.reqBody))
-	out.Host = p.upstream.Host
+	out.Host = base.Host
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = nil // do not add Go's
 	}
@@ -460,11 +481,11 @@ func (c *capBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (p *Proxy) upstreamURL(path, rawQuery string) string {
-	u := *p.upstream
-	base := strings.TrimSuffix(u.Path, "/")
-	if base != "" && !strings.HasPrefix(path, base+"/") && path != base {
-		path = base + path
+func upstreamURL(base *url.URL, path, rawQuery string) string {
+	u := *base
+	prefix := strings.TrimSuffix(u.Path, "/")
+	if prefix != "" && !strings.HasPrefix(path, prefix+"/") && path != prefix {
+		path = prefix + path
 	}
 	u.Path, u.RawPath = path, ""
 	u.RawQuery = rawQuery

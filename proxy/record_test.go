@@ -68,7 +68,9 @@ func TestGroupingByConversation(t *testing.T) {
 	chat(t, srv.URL, "book a flight", "answer 1", "to Paris")                          // A2
 	chat(t, srv.URL, "cancel my order", "answer 1", "order #W1")                       // B2
 	chat(t, srv.URL, "book a flight", "answer 1", "to Paris", "answer 3", "on Monday") // A3
-	chat(t, srv.URL, "bad key")                                                        // C: a 401
+	embed, _ := http.Post(srv.URL+"/v1/embeddings", "application/json", strings.NewReader(`{"input":"Paris"}`))
+	embed.Body.Close()          // not a conversation: joins the latest run, A
+	chat(t, srv.URL, "bad key") // C: a 401
 	flush(t, p)
 	cs, err := Load(dir)
 	if err != nil {
@@ -78,7 +80,7 @@ func TestGroupingByConversation(t *testing.T) {
 	for _, c := range cs {
 		got[c.Run] = len(c.Interactions)
 	}
-	want := map[string]int{"run-0001": 3, "run-0002": 2, "run-0003": 1}
+	want := map[string]int{"run-0001": 4, "run-0002": 2, "run-0003": 1}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("runs and their calls (-want +got):\n%s", diff)
 	}
@@ -141,5 +143,39 @@ func TestCompressedPassthrough(t *testing.T) {
 	resp.Body.Close()
 	if string(got) != text || resp.Header.Get("Content-Encoding") != "" {
 		t.Errorf("replay gave %q (%q), want the text without Content-Encoding", got, resp.Header.Get("Content-Encoding"))
+	}
+}
+
+// routeRecorder is a transport that answers every request itself and
+// remembers which host it was meant for: the only way to see where the
+// auto upstream sends requests without reaching the internet.
+type routeRecorder struct{ hosts []string }
+
+func (rr *routeRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	rr.hosts = append(rr.hosts, r.URL.Host+" "+r.Host)
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{}`)), Request: r}, nil
+}
+
+func TestAutoUpstream(t *testing.T) {
+	rr := &routeRecorder{}
+	_, srv := startProxy(t, Options{Upstream: AutoUpstream, Transport: rr})
+	for _, c := range []struct{ path, hdr string }{
+		{"/v1/chat/completions", ""}, {"/v1/messages", ""}, {"/v1/threads/t1/messages", ""}, {"/v1/complete", "2023-06-01"},
+	} {
+		req, _ := http.NewRequest("POST", srv.URL+c.path, strings.NewReader(`{}`))
+		if c.hdr != "" {
+			req.Header.Set("Anthropic-Version", c.hdr)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	want := []string{"api.openai.com api.openai.com", "api.anthropic.com api.anthropic.com",
+		"api.openai.com api.openai.com", "api.anthropic.com api.anthropic.com"}
+	if diff := cmp.Diff(want, rr.hosts); diff != "" {
+		t.Errorf("upstream hosts (-want +got):\n%s", diff)
 	}
 }

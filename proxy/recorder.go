@@ -47,6 +47,7 @@ type recorder struct {
 	order    []string
 	byRespID map[string]string
 	nextAuto int
+	lastAuto string // the auto-grouped run that received the latest request
 
 	recorded, writeErrors atomic.Int64
 }
@@ -292,12 +293,21 @@ func (r *recorder) assign(ex *exchange, reqBody, respBody []byte) *runState {
 			}
 		}
 	}
+	if rs == nil && !ok && r.lastAuto != "" {
+		// Not a conversation we can read (embeddings, another provider's
+		// API): keep it with the run that was active last rather than
+		// making a run per call.
+		rs = r.runs[r.lastAuto]
+	}
 	if rs == nil {
 		r.nextAuto++
 		rs = r.run(fmt.Sprintf("run-%04d", r.nextAuto), false)
 	}
 	if ok && len(fp) > 0 {
 		rs.last = fp
+	}
+	if !rs.explicit {
+		r.lastAuto = rs.id
 	}
 	if a == apiResponses && ex.status/100 == 2 {
 		if id := responseID(respBody, ex.stream); id != "" {

@@ -170,10 +170,9 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if len(cands) == 0 {
-			rp.mu.Unlock()
-			writeError(w, http.StatusNotFound, "probity_replay_unknown_run",
-				fmt.Sprintf("probity replay: no recorded run named %q", run))
-			return
+			// A recording replayed under another run name (one cassette
+			// of a repro, say): match against every run.
+			cands = rp.runs
 		}
 	}
 	var hit *replayRun
