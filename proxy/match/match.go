@@ -21,6 +21,11 @@ import (
 var VolatileFields = []string{"stream_options", "user", "metadata", "request_id", "idempotency_key",
 	"prompt_cache_key", "safety_identifier", "store"}
 
+// ClockFields are fields, at any depth, that hold clock readings or
+// generated trace ids (tracing exports carry them in every request); they
+// change on every run, so replay ignores them.
+var ClockFields = []string{"created_at", "started_at", "ended_at", "timestamp", "trace_id", "span_id"}
+
 // Normalize returns the canonical form of a request that replay matches
 // on: method, path, query without credentials, and
 // the body (decoded JSON when it is JSON) without volatile fields and
@@ -56,6 +61,9 @@ func Normalize(method, path, query string, body []byte, ignore []string) map[str
 	if m, ok := v.(map[string]any); ok {
 		for _, k := range VolatileFields {
 			delete(m, k)
+		}
+		for _, k := range ClockFields {
+			dropField(m, k)
 		}
 		for _, k := range ignore {
 			dropField(m, k)

@@ -19,6 +19,7 @@ func TestNormalize(t *testing.T) {
 		want         string // divergence path, "" for a match
 	}{
 		{"volatile fields", `{"model":"m","user":"u1","stream_options":{"include_usage":true},"metadata":{"x":1}}`, `{"model":"m","user":"u2"}`, "", "", "/v1/x", "/v1/x", ""},
+		{"clock fields at depth", `{"data":[{"trace_id":"t1","started_at":"1","name":"x"}]}`, `{"data":[{"trace_id":"t2","started_at":"2","name":"x"}]}`, "", "", "/", "/", ""},
 		{"key order", `{"a":1,"b":[1,2]}`, `{"b":[1,2],"a":1}`, "", "", "/v1/x", "/v1/x", ""},
 		{"credentials in query", `{}`, `{}`, "key=abc&api-version=1", "key=zzz&api-version=1", "/v1/x", "/v1/x", ""},
 		{"query differs", `{}`, `{}`, "api-version=1", "api-version=2", "/v1/x", "/v1/x", "$.query.api-version"},
