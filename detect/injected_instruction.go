@@ -1,11 +1,8 @@
 package detect
 
 import (
-	"bytes"
 	"fmt"
-	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/probity/probity"
 )
@@ -29,45 +26,43 @@ func (InjectedInstruction) ID() string { return "injected-instruction" }
 // contains. The anchors are found with a plain substring search and each
 // rule's expression runs only on a small window around an anchor, so the
 // cost stays linear in the text and small even for long command outputs.
-var injectionRules = []struct {
-	anchor string
-	re     *regexp.Regexp
-}{
-	{"ignore", reInstr(`\bignore\s+` + ruleObject)},
-	{"disregard", reInstr(`\bdisregard\s+` + ruleObject)},
-	{"forget", reInstr(`\bforget\s+(?:` + ruleObject + `|everything\b)`)},
-	{"override", reInstr(`\boverride\s+` + ruleObject)},
-	{"bypass", reInstr(`\bbypass\s+` + ruleObject)},
-	{"you ", reInstr(`\byou\s+(?:are|have\s+been)\s+(?:now\s+)?(?:hereby\s+)?(?:authori[sz]ed|permitted|allowed|instructed|required|cleared|approved)\s+to\b`)},
-	{"you ", reInstr(`\byou\s+(?:must|should|need\s+to|are\s+to)\s+(?:now\s+)?(?:immediately\s+)?(?:call|invoke|run|execute|transfer|refund|cancel|send|delete|issue|grant|book|update|modify|approve|ignore|disregard)\b`)},
-	{"instruction", reInstr(`\b(?:new|updated|revised|real|actual|hidden|secret)\s+(?:system\s+)?instructions?\s*:`)},
-	{"from now on", reInstr(`\bfrom\s+now\s+on,?\s+(?:you|the\s+(?:assistant|agent))\b`)},
-	{"do not", reInstr(`\bdo\s+not\s+(?:tell|inform|notify|alert|mention\s+this\s+to)\s+the\s+(?:user|customer|human)\b`)},
-	{"without", reInstr(`\bwithout\s+(?:asking|telling|informing|notifying|confirming\s+with)\s+the\s+(?:user|customer)\b`)},
-	{"confirmation", reInstr(`\bno\s+(?:need\s+for|further)\s+(?:user\s+)?confirmation\b`)},
-	{"to the ", reInstr(`\b(?:note|message|instructions?)\s+to\s+the\s+(?:ai|assistant|agent|llm|model)\b`)},
-	{"for the ", reInstr(`\b(?:note|message|instructions?)\s+for\s+the\s+(?:ai|assistant|agent|llm|model)\b`)},
-	{"system", reInstr(`(?:^|\n)\s*(?:system|assistant)\s*:\s*(?:you|ignore|override|new|from)\b`)},
-	{"system", reInstr(`<\|?system\|?>|<\|im_start\|>\s*system`)},
-	{"inst]", reInstr(`\[/?INST\]`)},
-	{"<<sys>>", reInstr(`<</?SYS>>`)},
-	{"ai", reInstr(`\b(?:attention|important|urgent|note|notice|instructions?)\b[^.\n]{0,20}\b(?:ai|llm|chatbot|bot)s?\b\s*[:,-]`)},
-	{"assistant", reInstr(`\b(?:attention|important|urgent|note|notice|instructions?)\b[^.\n]{0,20}\bassistants?\b\s*[:,-]`)},
-	{"agent", reInstr(`\b(?:attention|important|urgent|note|notice|instructions?)\b[^.\n]{0,20}\bagents?\b\s*[:,-]`)},
-	{"the ", reInstr(`\bthe\s+(?:ai|assistant|agent|llm|model|bot)\s+(?:must|should|shall|has\s+to|is\s+(?:required|instructed|authori[sz]ed|permitted|allowed)\s+to)\s+(?:now\s+|immediately\s+|also\s+)?(?:call|invoke|run|execute|transfer|refund|cancel|send|delete|issue|grant|book|update|modify|approve|ignore|disregard|skip|upgrade|change|give|apply|waive)\b`)},
-	{"you ", reInstr(`\byou\s+(?:now\s+)?(?:have|are\s+granted|have\s+been\s+granted)\s+(?:full\s+|special\s+|admin\s+)?(?:permission|authori[sz]ation|clearance)\b`)},
-	{"override", reInstr(`\b(?:system|admin(?:istrator)?|developer|security)\s+override\b|\boverride\s+(?:mode|code|protocol|enabled|activated)\b`)},
-	{"ignore", reInstr(`\bignore\s+(?:the\s+)?(?:user|customer)(?:'s)?\s+(?:request|instructions?|wishes|answer|reply)\b`)},
-	{"not ", reInstr(`\b(?:do\s+not|don't)\s+(?:ask|check\s+with|verify\s+with|confirm\s+with|consult)\s+(?:the\s+)?(?:user|customer)\b`)},
-	{"never ", reInstr(`\bnever\s+(?:ask|check\s+with|verify\s+with|confirm\s+with|consult)\s+(?:the\s+)?(?:user|customer)\b`)},
-	{"instructions", reInstr(`\b(?:previous|prior|earlier|original|old)\s+instructions\s+(?:are|were|have\s+been)\s+(?:void|cancell?ed|canceled|revoked|outdated|obsolete|superseded|replaced)\b|\bbegin\s+(?:new\s+)?(?:system\s+)?instructions\b`)},
-	{" as ", reInstr(`\b(?:act|behave)\s+as\s+(?:an?\s+)?(?:unrestricted|jailbroken|developer\s+mode)\b`)},
+var injectionRules = []*anchoredRE{
+	injRule(`\b(?:ignore|disregard|override|bypass)\s+`+ruleObject, "ignore", "disregard", "override", "bypass"),
+	injRule(`\bforget\s+(?:`+ruleObject+`|everything\b)`, "forget"),
+	injRule(`\byou\s+(?:are|have\s+been)\s+(?:now\s+)?(?:hereby\s+)?(?:authori[sz]ed|permitted|allowed|instructed|required|cleared|approved)\s+to\b`,
+		"authori", "permitted", "allowed", "instructed", "required", "cleared", "approved"),
+	injRule(`\byou\s+(?:must|should|need\s+to|are\s+to)\s+(?:now\s+)?(?:immediately\s+)?(?:call|invoke|run|execute|transfer|refund|cancel|send|delete|issue|grant|book|update|modify|approve|ignore|disregard)\b`,
+		"you must", "you should", "you need", "you are to"),
+	injRule(`\byou\s+(?:now\s+)?(?:have|are\s+granted|have\s+been\s+granted)\s+(?:full\s+|special\s+|admin\s+)?(?:permission|authori[sz]ation|clearance)\b`,
+		"permission", "authori", "clearance"),
+	injRule(`\b(?:new|updated|revised|real|actual|hidden|secret)\s+(?:system\s+)?instructions?\s*:`, "instruction"),
+	injRule(`\bfrom\s+now\s+on,?\s+(?:you|the\s+(?:assistant|agent))\b`, "from now on"),
+	injRule(`\b(?:do\s+not|don't)\s+(?:tell|inform|notify|alert|mention\s+this\s+to)\s+the\s+(?:user|customer|human)\b`, "do not", "don't"),
+	injRule(`\b(?:do\s+not|don't|never)\s+(?:ask|check\s+with|verify\s+with|confirm\s+with|consult)\s+(?:the\s+)?(?:user|customer)\b`, "do not", "don't", "never"),
+	injRule(`\bwithout\s+(?:asking|telling|informing|notifying|confirming\s+with)\s+the\s+(?:user|customer)\b`, "without"),
+	injRule(`\bno\s+(?:need\s+for|further)\s+(?:user\s+)?confirmation\b`, "confirmation"),
+	injRule(`\b(?:note|message|instructions?)\s+(?:to|for)\s+the\s+(?:ai|assistant|agent|llm|model)\b`, "note", "message", "instruction"),
+	injRule(`\b(?:attention|important|urgent|note|notice|instructions?)\b[^.\n]{0,20}\b(?:ai|llm|chatbot|bot|assistants?|agents?)\b\s*[:,-]`,
+		"attention", "important", "urgent", "note", "notice", "instruction"),
+	injRule(`\bthe\s+(?:ai|assistant|agent|llm|model|bot)\s+(?:must|should|shall|has\s+to|is\s+(?:required|instructed|authori[sz]ed|permitted|allowed)\s+to)\s+(?:now\s+|immediately\s+|also\s+)?(?:call|invoke|run|execute|transfer|refund|cancel|send|delete|issue|grant|book|update|modify|approve|ignore|disregard|skip|upgrade|change|give|apply|waive)\b`,
+		"must", "should", "shall", "has to", "required to", "instructed to", "authorized to", "authorised to", "permitted to", "allowed to"),
+	injRule(`\b(?:system|admin(?:istrator)?|developer|security)\s+override\b|\boverride\s+(?:mode|code|protocol|enabled|activated)\b`, "override"),
+	injRule(`\bignore\s+(?:the\s+)?(?:user|customer)(?:'s)?\s+(?:request|instructions?|wishes|answer|reply)\b`, "ignore"),
+	injRule(`\b(?:previous|prior|earlier|original|old)\s+instructions\s+(?:are|were|have\s+been)\s+(?:void|cancell?ed|canceled|revoked|outdated|obsolete|superseded|replaced)\b|\bbegin\s+(?:new\s+)?(?:system\s+)?instructions\b`, "instructions"),
+	injRule(`(?:^|\n)\s*(?:system|assistant)\s*:\s*(?:you|ignore|override|new|from)\b`, "system", "assistant"),
+	injRule(`<\|?system\|?>|<\|im_start\|>\s*system`, "<system", "<|system", "<|im_start"),
+	injRule(`\[/?INST\]`, "inst]"),
+	injRule(`<</?SYS>>`, "<<sys>>", "<</sys>>"),
+	injRule(`\b(?:act|behave)\s+as\s+(?:an?\s+)?(?:unrestricted|jailbroken|developer\s+mode)\b`, "act as", "behave as"),
 }
 
 // ruleObject is what an injection tells the model to drop.
 const ruleObject = `(?:all\s+|any\s+|the\s+|your\s+|these\s+|those\s+|of\s+)*(?:previous|prior|above|earlier|preceding|existing|original|system|safety|security)?\s*(?:instructions?|directions?|prompts?|rules?|polic(?:y|ies)|guidelines?|constraints?|guardrails?)\b`
 
-func reInstr(expr string) *regexp.Regexp { return regexp.MustCompile(`(?i)` + expr) }
+// injRule compiles one case-insensitive injection pattern with its anchors.
+func injRule(expr string, anchors ...string) *anchoredRE {
+	return newAnchored(`(?i)`+expr, injectionWindow, anchors...)
+}
 
 // injectionWindow is how far before and after an anchor a match may reach.
 const injectionWindow = 160
@@ -142,53 +137,48 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 	return out
 }
 
+// injectionIndex finds every rule's anchors in one pass; injectionByAnchor
+// lists the rules each distinct anchor belongs to.
+var injectionIndex, injectionByAnchor = func() (*anchorIndex, [][]*anchoredRE) {
+	var names []string
+	at := map[string]int{}
+	var by [][]*anchoredRE
+	for _, r := range injectionRules {
+		for _, a := range r.anchors {
+			k, ok := at[string(a)]
+			if !ok {
+				k = len(names)
+				at[string(a)] = k
+				names = append(names, string(a))
+				by = append(by, nil)
+			}
+			by[k] = append(by[k], r)
+		}
+	}
+	return newAnchorIndex(names), by
+}()
+
 // findInjection returns the location of the earliest instruction-like
 // match in text, or nil. buf is scratch space reused across calls.
 func findInjection(text string, buf *[]byte) []int {
-	lower := lowerASCII(text, buf)
+	lower := lowerBytes(text, buf)
 	var best []int
-	for _, r := range injectionRules {
-		anchor := []byte(r.anchor)
-		for off := 0; off < len(lower); {
-			k := bytes.Index(lower[off:], anchor)
-			if k < 0 {
-				break
-			}
-			k += off
-			if best != nil && k-injectionWindow > best[0] {
-				break
-			}
-			from, to := max(0, k-injectionWindow), min(len(text), k+len(anchor)+injectionWindow)
-			for from > 0 && !utf8.RuneStart(text[from]) {
-				from--
-			}
-			for to < len(text) && !utf8.RuneStart(text[to]) {
-				to++
-			}
-			if loc := r.re.FindStringIndex(text[from:to]); loc != nil {
-				if best == nil || from+loc[0] < best[0] {
-					best = []int{from + loc[0], from + loc[1]}
+	injectionIndex.each(lower, func(k, a int) bool {
+		if best != nil && k-injectionWindow > best[0] {
+			return false // anchors come in text order: nothing later starts earlier
+		}
+		n := len(injectionIndex.anchors[a])
+		from, to := widen(text, k-injectionWindow, k+n+injectionWindow)
+		for _, r := range injectionByAnchor[a] {
+			for _, loc := range r.re.FindAllStringIndex(text[from:to], -1) {
+				if st, e := from+loc[0], from+loc[1]; st < k+n && k < e && (best == nil || st < best[0]) {
+					best = []int{st, e}
 				}
-				break
 			}
-			off = k + len(anchor)
 		}
-	}
+		return true
+	})
 	return best
-}
-
-// lowerASCII lower-cases the ASCII letters of s into buf (byte offsets are
-// kept, so indexes into the result are indexes into s).
-func lowerASCII(s string, buf *[]byte) []byte {
-	b := (*buf)[:0]
-	b = append(b, s...)
-	for i, ch := range b {
-		if 'A' <= ch && ch <= 'Z' {
-			b[i] = ch + 'a' - 'A'
-		}
-	}
-	*buf = b
-	return b
 }
 
 // untrusted reports whether s is content from outside the agent's chain of

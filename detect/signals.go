@@ -326,10 +326,17 @@ func jsonFailure(text string) (failure, bool) {
 }
 
 // Words with which an agent acknowledges that something went wrong.
-var reAcknowledge = regexp.MustCompile(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|retrying|retried|try again|timed out|time out|timeout|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|reproduc\w*|confirms? the (?:issue|bug|error|problem|failure))\b`)
+var reAcknowledge = newAnchored(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|retrying|retried|try again|timed out|time out|timeout|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|reproduc\w*|confirms? the (?:issue|bug|error|problem|failure))\b`, 48,
+	"error", "fail", "unable", "not able", "couldn", "could not", "cannot", "can't", "can not", "unfortunat", "sorry",
+	"apolog", "available", "insufficient", "not enough", "not found", "invalid", "denied", "declined", "rejected",
+	"work", "wrong", "incorrect", "mistake", "exception", "traceback", "retr", "try again", "time", "alternative",
+	"not possible", "not eligible", "exceed", "seems", "there ", "adjust", "investigate", "forgot", "missing",
+	"no such", "reproduc", "confirm")
 
 // Claims that something was done or works.
-var reSuccessClaim = regexp.MustCompile(`(?i)\b(?:successfully|success|succeeded|has been (?:done|made|sent|paid|booked|cancelled|canceled|refunded|processed|completed|updated|modified|changed|created|issued|submitted|applied|fixed|resolved|exchanged|returned|transferred|upgraded|added|removed|deleted|placed|reserved|scheduled|confirmed|initiated)|have been (?:cancell?ed|canceled|refunded|updated|created|processed|done|made|sent|paid|booked|fixed|resolved)|is (?:now )?(?:confirmed|complete|completed|done|fixed|resolved|booked|cancelled|canceled|working)|(?:all )?(?:the )?tests? (?:now )?pass(?:es|ed)?|(?:script|test|check|fix|reproduction) (?:now )?(?:passes|passed|works|succeeds)|all set|done|completed|complete_task_and_submit\w*|i am ready to submit|ready to submit|works? (?:correctly|as expected|now)|working (?:correctly|as expected)|fix(?:ed)? the (?:issue|bug|problem)|(?:confirms|verified|verifies) (?:that )?the fix|(?:i|we)(?:'ve| have) (?:now )?(?:successfully )?(?:cancell?ed|canceled|refunded|booked|updated|modified|changed|exchanged|returned|sent|transferred|created|issued|processed|submitted|placed|applied|added|removed|deleted|upgraded|reserved|scheduled|rebooked|fixed|resolved|completed|finished)|went through|is all set|you're all set|all taken care of)\b`)
+var reSuccessClaim = newAnchored(`(?i)\b(?:successfully|success|succeeded|has been (?:done|made|sent|paid|booked|cancelled|canceled|refunded|processed|completed|updated|modified|changed|created|issued|submitted|applied|fixed|resolved|exchanged|returned|transferred|upgraded|added|removed|deleted|placed|reserved|scheduled|confirmed|initiated)|have been (?:cancell?ed|canceled|refunded|updated|created|processed|done|made|sent|paid|booked|fixed|resolved)|is (?:now )?(?:confirmed|complete|completed|done|fixed|resolved|booked|cancelled|canceled|working)|(?:all )?(?:the )?tests? (?:now )?pass(?:es|ed)?|(?:script|test|check|fix|reproduction) (?:now )?(?:passes|passed|works|succeeds)|all set|done|completed|complete_task_and_submit\w*|i am ready to submit|ready to submit|works? (?:correctly|as expected|now)|working (?:correctly|as expected)|fix(?:ed)? the (?:issue|bug|problem)|(?:confirms|verified|verifies) (?:that )?the fix|(?:i|we)(?:'ve| have) (?:now )?(?:successfully )?(?:cancell?ed|canceled|refunded|booked|updated|modified|changed|exchanged|returned|sent|transferred|created|issued|processed|submitted|placed|applied|added|removed|deleted|upgraded|reserved|scheduled|rebooked|fixed|resolved|completed|finished)|went through|is all set|you're all set|all taken care of)\b`, 48,
+	"success", "succeeded", "succeeds", "been", " is ", "pass", "work", "all set", "done", "complete", "ready to submit",
+	"fix", "confirms", "verifie", "'ve ", " have ", "went through", "taken care")
 
 // claimsSuccess reports whether text claims success, and quotes the claim.
 // A claim immediately negated ("not successfully", "could not be
@@ -341,7 +348,8 @@ func claimsSuccess(text string) (string, bool) {
 
 // claimsSuccessAt is claimsSuccess that also returns the claim's offset.
 func claimsSuccessAt(text string) (string, int, bool) {
-	for _, loc := range reSuccessClaim.FindAllStringIndex(text, 8) {
+	var buf []byte
+	for _, loc := range reSuccessClaim.findAll(text, lowerBytes(text, &buf), 8) {
 		before := strings.ToLower(text[max(0, loc[0]-24):loc[0]])
 		if strings.Contains(before, "not ") || strings.Contains(before, "n't ") || strings.Contains(before, "unable") || strings.Contains(before, "never ") ||
 			strings.Contains(before, "other ") || strings.Contains(before, "rest of") {

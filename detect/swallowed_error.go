@@ -161,7 +161,8 @@ const reactionWindow = 400
 // failure itself), or -1.
 func firstAck(text, quote string) int {
 	at := -1
-	if loc := reAcknowledge.FindStringIndex(text); loc != nil {
+	var buf []byte
+	if loc := reAcknowledge.find(text, lowerBytes(text, &buf)); loc != nil {
 		at = loc[0]
 	}
 	if m := mentionsFailureAt(text, quote); m >= 0 && (at < 0 || m < at) {

@@ -28,7 +28,8 @@ func (UnverifiedSuccess) ID() string { return "unverified-success" }
 // Completed-action claims: "has been cancelled", "I've refunded",
 // "successfully booked". The verb says which kind of action must have
 // succeeded.
-var reActionClaim = regexp.MustCompile(`(?i)\b(?:(?:has|have) (?:now )?been|(?:i|we) have|i've|we've|successfully|is now|are now)\s+(?:successfully\s+)?(cancel+ed|refunded|booked|updated|modified|changed|exchanged|returned|sent|transferred|created|issued|processed|submitted|placed|applied|added|removed|deleted|upgraded|downgraded|credited|charged|paid|reserved|scheduled|rebooked)\b`)
+var reActionClaim = newAnchored(`(?i)\b(?:(?:has|have) (?:now )?been|(?:i|we) have|i've|we've|successfully|is now|are now)\s+(?:successfully\s+)?(cancel+ed|refunded|booked|updated|modified|changed|exchanged|returned|sent|transferred|created|issued|processed|submitted|placed|applied|added|removed|deleted|upgraded|downgraded|credited|charged|paid|reserved|scheduled|rebooked)\b`, 64,
+	"been", " have ", "i've", "we've", "successfully", " now ")
 
 // Commands that run tests or a reproduction: what verifying a change means
 // for a coding agent.
@@ -89,7 +90,25 @@ func (d UnverifiedSuccess) actionClaims(c *Context) []probity.Finding {
 	return out
 }
 
-func reActionClaimIndex(text string) []int { return reActionClaim.FindStringSubmatchIndex(text) }
+// reActionClaimIndex returns the submatch indexes of the first completed-
+// action claim in text (whole match, then the verb), or nil.
+func reActionClaimIndex(text string) []int {
+	var buf []byte
+	loc := reActionClaim.find(text, lowerBytes(text, &buf))
+	if loc == nil {
+		return nil
+	}
+	m := reActionClaim.re.FindStringSubmatchIndex(text[loc[0]:loc[1]])
+	if m == nil {
+		return nil
+	}
+	for k := range m {
+		if m[k] >= 0 {
+			m[k] += loc[0]
+		}
+	}
+	return m
+}
 
 // failedActions quotes the side-effecting calls before step i that failed:
 // the evidence that the claimed action did not happen.

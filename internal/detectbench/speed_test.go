@@ -13,6 +13,7 @@ import (
 	"github.com/probity/probity/detect"
 	"github.com/probity/probity/ingest"
 	"github.com/probity/probity/internal/shareddata"
+	"github.com/probity/probity/provenance"
 )
 
 // speedInputs are the real files the speed benchmark reads.
@@ -34,14 +35,15 @@ func speedInputs(tb testing.TB) (args, files []string) {
 // BenchmarkAnalyzeVsDecode measures, in one run, the time `probity analyze`
 // spends (import + provenance + every detector) against the time merely to
 // JSON-decode the same files into generic values, and reports the ratio
-// (goal <= 2.0), steps per second and allocations per step of analysis:
+// (goal <= 2.0), the same ratio for import alone, steps per second and
+// allocations per step of analysis (import included):
 //
 //	go test ./internal/detectbench -run '^$' -bench AnalyzeVsDecode -benchtime 3x
 func BenchmarkAnalyzeVsDecode(b *testing.B) {
 	args, files := speedInputs(b)
 	ctx := context.Background()
 	ds := detect.Default()
-	var decode, analyze time.Duration
+	var decode, imp, analyze time.Duration
 	var steps int
 	var mallocs uint64
 	var ms runtime.MemStats
@@ -59,6 +61,13 @@ func BenchmarkAnalyzeVsDecode(b *testing.B) {
 			}
 		}
 		t1 := time.Now()
+		// Import alone, so the report can say which part costs what.
+		if err := ingest.Each(ctx, args, ingest.Options{}, func(*probity.Trace) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		tImp := time.Now()
+		imp += tImp.Sub(t1)
+		t1 = tImp
 		runtime.ReadMemStats(&ms)
 		m0 := ms.Mallocs
 		err := ingest.Each(ctx, args, ingest.Options{}, func(t *probity.Trace) error {
@@ -77,35 +86,40 @@ func BenchmarkAnalyzeVsDecode(b *testing.B) {
 		analyze += t2.Sub(t1)
 	}
 	b.ReportMetric(analyze.Seconds()/decode.Seconds(), "analyze/decode")
+	b.ReportMetric(imp.Seconds()/decode.Seconds(), "import/decode")
 	b.ReportMetric(float64(steps)/analyze.Seconds(), "steps/s")
 	b.ReportMetric(float64(mallocs)/float64(steps), "allocs/step")
 }
 
-// BenchmarkDetectors times each detector alone on the same traces, to show
-// where analysis time goes.
+// BenchmarkDetectors times each detector alone on the same traces, with
+// provenance computed beforehand, to show where analysis time goes:
+//
+//	go test ./internal/detectbench -run '^$' -bench Detectors
 func BenchmarkDetectors(b *testing.B) {
 	args, _ := speedInputs(b)
 	var traces []*probity.Trace
+	var provs []*provenance.Analysis
 	if err := ingest.Each(context.Background(), args, ingest.Options{}, func(t *probity.Trace) error {
 		traces = append(traces, t)
+		provs = append(provs, provenance.Analyze(t))
 		return nil
 	}); err != nil {
 		b.Fatal(err)
 	}
+	b.Run("provenance", func(b *testing.B) {
+		for range b.N {
+			for _, t := range traces {
+				provenance.Analyze(t)
+			}
+		}
+	})
 	for _, d := range detect.Default() {
 		b.Run(d.ID(), func(b *testing.B) {
 			for range b.N {
-				for _, t := range traces {
-					detect.Run(t, nil, []detect.Detector{d})
+				for i, t := range traces {
+					d.Detect(&detect.Context{Trace: t, Prov: provs[i]})
 				}
 			}
 		})
 	}
-	b.Run("provenance-only", func(b *testing.B) {
-		for range b.N {
-			for _, t := range traces {
-				detect.Run(t, nil, []detect.Detector{})
-			}
-		}
-	})
 }
