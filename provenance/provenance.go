@@ -21,31 +21,36 @@
 // they only carry on the class they had. Each atom is classified, first match
 // wins:
 //
-//  1. grounded: a visible value has the same normalised form (a full date
-//     also matches a visible month-and-day; a partial reference matches a
-//     visible value that ends in its digits). A value a calculator tool
+//  1. grounded: a visible value has the same normalised form or an alias
+//     of it ("#W2378156" and the bare "2378156"; a user id and the local
+//     part of a visible email). A full date also matches the same month and
+//     day written without a year, when its year is within one of the clock's
+//     (never another year's full date); a partial reference matches a
+//     visible value that ends in its digits. A value a calculator tool
 //     returned is derived rather than grounded.
-//  2. derived, carried: the same actor stated it before as grounded or
-//     derived (a near-miss or ungrounded value stays so when repeated).
+//  2. carried: the same actor stated it before; a grounded or derived value
+//     becomes derived, a near-miss or ungrounded one stays so ("repeats").
 //  3. near-miss: a visible value of the same family is one edit away (one
 //     character changed or two adjacent characters swapped; for values of
 //     seven or more characters also one added or dropped). Only values
 //     specific enough for that to signal a corrupted copy qualify: ids of 5+
-//     characters, amounts of 3+, other numbers of 5+ (3+ with decimals),
-//     emails and phone numbers; dates never do (nearby dates are normal).
-//     When one arithmetic step (rule 4) also explains the value, the result
-//     says so in AlsoDerived: for short integers that coincidence is common
-//     and detectors treat such near-misses as weaker evidence.
+//     characters, amounts of 3+, integers of 4+ digits, other numbers of 5+
+//     characters, emails and phone numbers; dates never do (nearby dates are
+//     normal). When one arithmetic step over the last AmbiguityWindow steps
+//     also explains the value, the result says so in AlsoDerived: for short
+//     integers that coincidence is common and detectors treat such
+//     near-misses as weaker evidence.
 //  4. derived, one step: a difference or sum of two operands, 2..9 (or a
 //     visible count) times one, a visible percentage applied to one; a date
-//     that is the clock's date or a recent visible date moved by a number
-//     of days an input states ("30 days"), or by one day or one week when
-//     the user or system
-//     spoke of "the day after", "next day", "week"... Small integers
-//     (counts, days) only multiply and percentages only scale, so "192 - 7"
-//     explains nothing.
+//     that is the clock's date or a recent visible date moved by a number of
+//     days an input states ("30 days"), or by one day or one week when the
+//     user or system spoke of "the day after", "next day", "week". Small
+//     integers (counts, days) only multiply, percentages only scale, and
+//     measures with units ("512GB") take no part, so "192 - 7" explains
+//     nothing.
 //  5. derived, broad: a sum of three or four operands, or a small multiple
-//     of a sum of two.
+//     of a sum of two; never for a whole amount stated in a message, which
+//     such sums explain by coincidence.
 //  6. ungrounded: none of the above. The nearest visible amount (within
 //     50%) or date (within a month) is still given as Source.
 //
@@ -57,7 +62,14 @@
 // equal some sum of visible numbers is called derived; world knowledge
 // (airport codes, a country's capital) is not a source; visibility across
 // nested agents is approximated by actor names (inputs are visible to every
-// actor), so a sub-agent's tool results also ground its parent's claims.
+// actor), so a sub-agent's tool results also ground its parent's claims; a
+// count ("3 t-shirts available") is a weak atom and never checked; a value is
+// compared by value, not by what it is said about (a correct tracking number
+// attributed to the wrong order is grounded).
+//
+// Analysis follows each value by Key through the trace (Occurrences,
+// Consumers) and, for full dates, their year too (YearKey), which is what a
+// cascade's blast radius is made of.
 //
 // # Cost
 //
@@ -80,7 +92,9 @@ import (
 	"github.com/probity/probity"
 )
 
-// Analysis is the provenance of every value in one trace.
+// Analysis is the provenance of every value in one trace. It is read-only
+// once Analyze returns, so detectors may call Values, Occurrences, FirstSeen
+// and Consumers concurrently (Index is not safe for that).
 type Analysis struct {
 	trace   *probity.Trace
 	index   *Index
