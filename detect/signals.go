@@ -73,7 +73,7 @@ var (
 	reReturnCode = regexp.MustCompile(`(?i)(?:<returncode>|exit ?code[:= ]+|"exit_code"\s*:\s*|"returncode"\s*:\s*)(-?\d+)`)
 	reHTTPStatus = regexp.MustCompile(`(?i)(?:HTTP/\d(?:\.\d)? ([45]\d\d)\b|"(?:status|status_code|statusCode|code)"\s*:\s*"?([45]\d\d)\b)`)
 	reErrorLead  = regexp.MustCompile(`(?i)^\s*(?:error|exception|fatal|failed|failure|traceback|invalid|unauthori[sz]ed|forbidden|permission denied|access denied|not found|cannot|can't|could not|unable to|timed? ?out|request failed|operation failed|service unavailable|internal server error|bad request|(?:HTTP/\d(?:\.\d)?\s+)?[45]\d\d\s+[A-Z][a-z])\b[^\n]{0,200}`)
-	reErrorLine  = regexp.MustCompile(`(?m)^(?:[A-Za-z_][\w.]*(?:Error|Exception)(?::[^\n]{0,200})?|Traceback \(most recent call last\):|[^\n]{0,80}: command not found|[^\n]{0,120}: No such file or directory|panic: [^\n]{0,200}|fatal: [^\n]{0,200})$`)
+	reErrorLine  = regexp.MustCompile(`(?m)^(?:\s*[A-Za-z_][\w.]*(?:Error|Exception)(?::[^\n]{0,200})?|Traceback \(most recent call last\):|[^\n]{0,80}: command not found|[^\n]{0,120}: No such file or directory|[^\n]{0,160}: (?:Permission denied|Operation not permitted|Read-only file system|Is a directory|cannot [^\n]{0,120})|(?:panic|fatal|error|ERROR|Error|FATAL|E):? [^\n]{0,200}|[^\n]{0,80}\(execution failed\)[^\n]{0,80})$`)
 )
 
 // failureOf reports whether observation s signals a failure, and quotes it.
@@ -197,7 +197,8 @@ func failingTests(text string) (failure, bool) {
 
 // errorMarkers are substrings every reErrorLine match contains.
 var errorMarkers = []string{"Error", "Exception", "Traceback (most recent call last):", ": command not found",
-	": No such file or directory", "panic: ", "fatal: "}
+	": No such file or directory", "panic", "fatal", "error", "ERROR", "FATAL", ": Permission denied", ": Operation not permitted",
+	": Read-only file system", ": Is a directory", ": cannot ", "(execution failed)", "E "}
 
 // errorLines returns the lines of text that read as error lines (an
 // exception, "command not found", a panic), in order. Only lines holding a
