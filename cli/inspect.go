@@ -49,7 +49,7 @@ exit status is then 2.`,
 			if err := checkFormat(format, "text", "json"); err != nil {
 				return err
 			}
-			opts := ingest.Options{Format: from}
+			opts := ingest.Options{Format: from, Stdin: e.stdin}
 			sum := newInspectSummary()
 			st := newStyle(e.stdout)
 			err := ingest.Each(e.ctx, args, opts, func(t *probity.Trace) error {

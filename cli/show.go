@@ -41,7 +41,7 @@ unless --trace names one; "probity inspect FILE" lists their ids.`,
 			}
 			found := false
 			var ids []string
-			err := ingest.Each(e.ctx, args, ingest.Options{Format: from}, func(t *probity.Trace) error {
+			err := ingest.Each(e.ctx, args, ingest.Options{Format: from, Stdin: e.stdin}, func(t *probity.Trace) error {
 				if traceID != "" && t.ID != traceID {
 					if len(ids) < 10 {
 						ids = append(ids, t.ID)
