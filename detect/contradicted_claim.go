@@ -255,6 +255,21 @@ func normStatus(s string) string {
 	return s
 }
 
+// sameStatus reports whether a claimed status agrees with the recorded one:
+// equal, or one a word of the other ("pending" for "refund_pending").
+func sameStatus(claimed, recorded string) bool {
+	if claimed == recorded {
+		return true
+	}
+	words := strings.FieldsFunc(recorded, func(r rune) bool { return r == '_' || r == ' ' || r == '-' })
+	for _, w := range words {
+		if w == claimed {
+			return true
+		}
+	}
+	return false
+}
+
 // mentionsStatus reports whether a clause names any status, or an action
 // that changes one.
 func mentionsStatus(clause string, vocab map[string]bool) bool {
@@ -368,7 +383,7 @@ func statusClaims(c *Context, i int, facts map[string]statusFact, vocab map[stri
 			// cancelled" narrates a change).
 			claimed = trailingStatus(strings.ToLower(text[max(0, a.Start-60):a.Start]), vocab)
 		}
-		if claimed == "" || claimed == f.status {
+		if claimed == "" || sameStatus(claimed, f.status) {
 			continue
 		}
 		src := c.Trace.Steps[f.step]

@@ -118,3 +118,15 @@ func TestContradictedStatusFollowsActions(t *testing.T) {
 		t.Errorf("evidence source = %q at %d, want %q at 2", got, fs[0].Evidence[0].SourceStep, want)
 	}
 }
+
+func TestContradictedStatusPartOfRecorded(t *testing.T) {
+	tr := &probity.Trace{Steps: []probity.Step{
+		provResult(0, "refund_order", `{"order_id": "#W5533091", "status": "refund_pending", "amount": 129.99}`),
+		provMsg(1, probity.KindAssistant, "assistant", "The refund for order #W5533091 is pending."),
+		provMsg(2, probity.KindAssistant, "assistant", "Order #W5533091 is delivered."),
+	}}
+	fs := provRun(tr, ContradictedClaim{})
+	if len(fs) != 1 || fs[0].Step != 2 {
+		t.Errorf("findings = %+v, want one on step 2 (pending agrees with refund_pending)", fs)
+	}
+}
