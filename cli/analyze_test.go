@@ -20,7 +20,7 @@ func TestAnalyzeExitCodes(t *testing.T) {
 		return p
 	}
 	cascade := filepath.Join("..", "examples", "refund-cascade.json")
-	ok := filepath.Join("..", "examples", "refund-ok.json")
+	ok := write("clean.json", `[{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi! How can I help?"}]`)
 	bad := write("bad.json", `[{"role": "user", "content": `)
 	cfg := write("bad.yaml", "tools: [\n")
 	tests := []struct {
