@@ -23,6 +23,8 @@ type Context struct {
 	// failures memoises failure(i): several detectors ask about the same
 	// results, and reading a long command output is the costly part.
 	failures []failureMemo
+	// results indexes tool results by call id and name (see resultFor).
+	results *resultIndex
 }
 
 type failureMemo struct {

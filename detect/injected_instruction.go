@@ -86,7 +86,7 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 		// before anyone else speaks is the worst case. After a person
 		// speaks the action may be theirs, but the text still reached it.
 		action, side, personSpoke := -1, false, false
-		for j := i + 1; j < len(steps) && action < 0; j++ {
+		for j := i + 1; j < len(steps) && j <= i+lookAhead && action < 0; j++ {
 			t := &steps[j]
 			if t.Kind == probity.KindUser && !isObservation(t) {
 				personSpoke = true
@@ -98,7 +98,7 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 				} else if !personSpoke && action < 0 {
 					// A read right after: keep looking for an action in
 					// the same turn, remember the read.
-					for k := j + 1; k < len(steps); k++ {
+					for k := j + 1; k < len(steps) && k <= j+lookAhead; k++ {
 						u := &steps[k]
 						if u.Kind == probity.KindUser && !isObservation(u) {
 							break

@@ -49,7 +49,7 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 			if s.Tool.Name == "think" {
 				continue // thinking aloud twice is not acting twice
 			}
-			cs := callSig{step: i, sig: signature(s.Tool), res: c.Trace.ResultFor(i), ep: epoch}
+			cs := callSig{step: i, sig: signature(s.Tool), res: c.resultFor(i), ep: epoch}
 			calls = append(calls, cs)
 			side := c.SideEffecting(s.Tool.Name)
 			// A tool of unknown class (a shell, a browser) may change the

@@ -50,15 +50,15 @@ func (d SwallowedError) judge(c *Context, i int, fail failure) (probity.Finding,
 	// The call that failed: a retry must look like it, and calls made in
 	// the same message as it were decided before the failure was seen.
 	failedCall := -1
-	for j := i - 1; j >= 0; j-- {
-		if steps[j].Kind == probity.KindToolCall && c.Trace.ResultFor(j) == i {
+	for j := i - 1; j >= 0 && j >= i-lookBack; j-- {
+		if steps[j].Kind == probity.KindToolCall && c.resultFor(j) == i {
 			failedCall = j
 			break
 		}
 	}
 	var reached []int
 	spoke := -1
-	for j := i + 1; j < len(steps) && len(reached) < 8; j++ {
+	for j := i + 1; j < len(steps) && j <= i+lookAhead && len(reached) < 8; j++ {
 		s := &steps[j]
 		if !isAgent(s) {
 			if s.Kind == probity.KindUser && !isObservation(s) {
@@ -151,6 +151,14 @@ func causeOf(c *Context, i, call int) []probity.Evidence {
 	}
 	return []probity.Evidence{ev}
 }
+
+// lookBack and lookAhead bound how far from a failed result a detector
+// looks for its call and for the agent's reaction, so that a trace of a
+// million steps costs linear time.
+const (
+	lookBack  = 256
+	lookAhead = 256
+)
 
 // reactionWindow is how much of the agent's next words are read for its
 // reaction to a failure.

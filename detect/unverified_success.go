@@ -58,7 +58,7 @@ func (d UnverifiedSuccess) actionClaims(c *Context) []probity.Finding {
 		s := &steps[i]
 		if s.Kind == probity.KindToolCall && s.Tool != nil && c.Config.Class(s.Tool.Name) != ClassReadOnly && !c.Config.Calculator(s.Tool.Name) {
 			// A tool of unknown class (a shell) may have done the action.
-			if r := c.Trace.ResultFor(i); r < 0 || !c.failed(r) {
+			if r := c.resultFor(i); r < 0 || !c.failed(r) {
 				succeeded[s.Tool.Name] = true
 				anySide = true
 			}
@@ -120,7 +120,7 @@ func failedActions(c *Context, i int) []probity.Evidence {
 		if s.Kind != probity.KindToolCall || s.Tool == nil || !c.SideEffecting(s.Tool.Name) {
 			continue
 		}
-		if r := c.Trace.ResultFor(j); r >= 0 {
+		if r := c.resultFor(j); r >= 0 {
 			if f, ok := c.failure(r); ok {
 				ev = append(ev, probity.Evidence{Kind: f.kind, Value: s.Tool.Name, Source: f.quote, SourceStep: steps[r].Pos.Index, Note: "this action failed"})
 			}
@@ -184,7 +184,7 @@ func (d UnverifiedSuccess) finalClaim(c *Context) (probity.Finding, bool) {
 		cmd := commandEnds(argsText(s.Tool))
 		isTest := reTestCommand.MatchString(cmd)
 		if isTest {
-			lastTest, lastTestRes = i, c.Trace.ResultFor(i)
+			lastTest, lastTestRes = i, c.resultFor(i)
 		} else if lastEdit < 0 && (reEditCommand.MatchString(cmd) || isFileWriteTool(c, s.Tool.Name)) {
 			lastEdit = i
 		}
