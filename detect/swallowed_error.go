@@ -271,13 +271,9 @@ func leafValues(t *probity.ToolCall) []kv {
 	return out
 }
 
-// mentionsFailure reports whether text repeats a distinctive word of the
-// failure: an identifier or number ("HAT030", "SECRET_KEY", "305",
-// "reproduce_app_foo"), the kind of word an agent quotes when it reacts.
-func mentionsFailure(text, quote string) bool { return mentionsFailureAt(text, quote) >= 0 }
-
-// mentionsFailureAt is mentionsFailure returning the offset of the mention,
-// or -1.
+// mentionsFailureAt returns the offset in text of a distinctive word of the
+// failure quote (an identifier or number such as "HAT030", "SECRET_KEY",
+// "305": what an agent repeats when it reacts), or -1.
 func mentionsFailureAt(text, quote string) int {
 	for _, w := range strings.FieldsFunc(quote, func(r rune) bool {
 		return !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z')
