@@ -92,6 +92,12 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 				personSpoke = true
 				continue
 			}
+			if !personSpoke && ranCode(steps, j) {
+				// A group chat's agent wrote code that a runner executed:
+				// an action without a tool call.
+				action = j
+				break
+			}
 			if t.Kind == probity.KindToolCall && t.Tool != nil && t.Tool.Name != "think" {
 				if c.SideEffecting(t.Tool.Name) {
 					action, side = j, true
@@ -117,7 +123,11 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 		sev, msg := probity.SeverityLow, "a tool result carries instruction-like text; no action followed it"
 		var reach []int
 		ev := []probity.Evidence{{Kind: "instruction", Source: quote, SourceStep: s.Pos.Index, Note: "untrusted content giving orders"}}
-		if action >= 0 {
+		if action >= 0 && steps[action].Tool == nil {
+			reach = []int{action}
+			ev = append(ev, probity.Evidence{Kind: "action", Value: "code", Source: clip(firstLine(steps[action].Content), 160), SourceStep: steps[action].Pos.Index, Note: "code the agent then ran"})
+			sev, msg = probity.SeverityMedium, "instruction-like text in untrusted content is followed by code the agent ran"
+		} else if action >= 0 {
 			a := steps[action].Tool
 			reach = []int{action}
 			ev = append(ev, probity.Evidence{Kind: "action", Value: a.Name, Source: clip(argsText(a), 160), SourceStep: steps[action].Pos.Index, Note: "the action that followed"})
@@ -179,6 +189,18 @@ func findInjection(text string, buf *[]byte) []int {
 		return true
 	})
 	return best
+}
+
+// ranCode reports whether step j is an agent message with a code block
+// that a runner executed next (an unlinked tool result follows), as in
+// AutoGen-style group chats where a terminal agent runs what others write.
+func ranCode(steps []probity.Step, j int) bool {
+	t := &steps[j]
+	if t.Kind != probity.KindAssistant || !strings.Contains(t.Content, "```") || j+1 >= len(steps) {
+		return false
+	}
+	n := &steps[j+1]
+	return n.Kind == probity.KindToolResult && (n.Tool == nil || n.Tool.ID == "")
 }
 
 // untrusted reports whether s is content from outside the agent's chain of
