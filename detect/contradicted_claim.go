@@ -194,8 +194,9 @@ type statusFact struct {
 func collectStatus(content string, step int, facts map[string]statusFact, vocab map[string]bool) {
 	t := strings.TrimSpace(content)
 	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || len(t) > 1<<20 ||
-		!strings.Contains(t, `"status"`) && !strings.Contains(t, `"available"`) {
-		return // decoding is the costly part: skip results that cannot hold a status
+		!strings.Contains(t, `"status"`) && !strings.Contains(t, `"available"`) ||
+		!strings.Contains(t, `id"`) {
+		return // decoding is the costly part: skip results that cannot hold an id's status
 	}
 	var v any
 	if json.Unmarshal([]byte(t), &v) != nil {
