@@ -395,7 +395,9 @@ func injectInstruction(t *probity.Trace, rng *rand.Rand) *Planted {
 		}
 		for j := i + 1; j < len(t.Steps); j++ {
 			sj := t.Steps[j]
-			if sj.Kind == probity.KindToolCall && sj.Tool != nil && (detect.ClassByName(sj.Tool.Name) == detect.ClassSideEffect) {
+			// An action: a side-effecting call, or in a shell transcript
+			// (where every command may act) the next command.
+			if sj.Kind == probity.KindToolCall && sj.Tool != nil && (detect.ClassByName(sj.Tool.Name) == detect.ClassSideEffect || sj.Tool.Name == "bash") {
 				cs = append(cs, i)
 				break
 			}
