@@ -2,7 +2,7 @@ package eval
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"

@@ -305,7 +305,12 @@ func yamlToJSON(data []byte) ([]byte, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return []byte("null"), nil
 	}
-	return yaml.YAMLToJSON(data)
+	var j []byte
+	err := safeYAML(func() (err error) {
+		j, err = yaml.YAMLToJSON(data)
+		return err
+	})
+	return j, err
 }
 
 func parseJSONList(path string, j []byte) ([]Case, error) {

@@ -229,7 +229,11 @@ func LoadSuite(path string) (*Suite, error) {
 // ParseSuite parses a suite from data; path names it in errors and anchors
 // relative paths.
 func ParseSuite(path string, data []byte) (*Suite, error) {
-	file, err := parser.ParseBytes(data, 0)
+	var file *ast.File
+	err := safeYAML(func() (err error) {
+		file, err = parser.ParseBytes(data, 0)
+		return err
+	})
 	if err != nil {
 		return nil, yamlError(path, err)
 	}
@@ -243,7 +247,9 @@ func ParseSuite(path string, data []byte) (*Suite, error) {
 		}
 	}
 	var s Suite
-	if err := yaml.UnmarshalWithOptions(data, &s, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
+	if err := safeYAML(func() error {
+		return yaml.UnmarshalWithOptions(data, &s, yaml.DisallowUnknownField(), yaml.Strict())
+	}); err != nil {
 		return nil, yamlError(path, err)
 	}
 	s.Path = path
@@ -254,6 +260,17 @@ func ParseSuite(path string, data []byte) (*Suite, error) {
 		return nil, v.err
 	}
 	return &s, nil
+}
+
+// safeYAML runs a go-yaml call, turning a panic inside the library (the
+// fuzzer found one on odd tags) into an error: bad input must never crash.
+func safeYAML(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("YAML the parser cannot handle (%v)", r)
+		}
+	}()
+	return f()
 }
 
 // validator records the first semantic error with the position of the key
