@@ -67,7 +67,7 @@ func (d Cascade) Detect(c *Context) []probity.Finding {
 			if len(later) == 0 {
 				continue
 			}
-			if a.Kind == provenance.KindNumber && r.Source != nil && agentUsesLater(c, r.Source.Key, i) {
+			if a.Kind == provenance.KindNumber && r.Source != nil && agentUsesLater(c, r.Source.Key(), i) {
 				// The agent goes on using the visible number too: 1065 was
 				// a neighbour of line 1075, not a corrupted copy of it.
 				continue

@@ -1,7 +1,6 @@
 package provenance
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -510,7 +509,10 @@ func scale(t string, e int, norm string) (int, string) {
 func (s *scanner) phone(i int) int {
 	t := s.text
 	j := i
-	var d []byte
+	// Digits go to a fixed array: this runs for every number in every
+	// text, and most are not phone numbers.
+	var dbuf [16]byte
+	d := dbuf[:0]
 	groups := 0
 	plus := false
 	if j < len(t) && t[j] == '+' {
@@ -526,6 +528,9 @@ func (s *scanner) phone(i int) int {
 			if k-j-1 < 2 || k-j-1 > 4 || k >= len(t) || t[k] != ')' {
 				return 0
 			}
+			if len(d)+k-j-1 > len(dbuf) {
+				return 0
+			}
 			d = append(d, t[j+1:k]...)
 			groups++
 			j = k + 1
@@ -535,6 +540,9 @@ func (s *scanner) phone(i int) int {
 				k++
 			}
 			if k == j || k-j > 4 {
+				return 0
+			}
+			if len(d)+k-j > len(dbuf) {
 				return 0
 			}
 			d = append(d, t[j:k]...)
@@ -841,7 +849,9 @@ func validDate(y, m, d int) bool {
 }
 
 func fmtDate(y, m, d int) string {
-	return fmt.Sprintf("%04d-%02d-%02d", y, m, d)
+	b := [10]byte{byte('0' + y/1000%10), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + m/10), byte('0' + m%10), '-', byte('0' + d/10), byte('0' + d%10)}
+	return string(b[:])
 }
 
 func fmtMonthDay(m, d int) string {

@@ -24,9 +24,24 @@ type occ struct {
 // entry is what the index knows of one value (Key): where it first came in
 // as input, and where each actor first stated it.
 type entry struct {
-	input occ // first occurrence in an input step; step -1 when none
-	outs  []outOcc
-	steps []int32 // every step the value appears in, ascending
+	input  occ // first occurrence in an input step; step -1 when none
+	outs   []outOcc
+	steps  []int32 // every step the value appears in, ascending
+	inline [3]int32
+}
+
+// newEntry hands out entries from a slab, with steps backed by the entry's
+// own small array: most values appear in a few steps, and an index makes
+// one entry per distinct value.
+func (x *Index) newEntry() *entry {
+	if len(x.slab) == 0 {
+		x.slab = make([]entry, 256)
+	}
+	e := &x.slab[0]
+	x.slab = x.slab[1:]
+	e.input = occ{step: -1}
+	e.steps = e.inline[:0]
+	return e
 }
 
 type outOcc struct {
@@ -72,6 +87,8 @@ type Index struct {
 	steps     []stepRec
 	byPos     map[int]int // pos given to Add → steps slot
 	entries   map[string]*entry
+	kbuf      []byte              // scratch for keys (see get)
+	slab      []entry             // see newEntry
 	suffix    map[uint64][]string // last 2..6 digits (see suffixKey) → keys
 	// saidDay and saidWeek record that a person spoke of a day or a week
 	// before or after something, which licenses those date offsets.
@@ -320,6 +337,14 @@ func supported(r *Result) bool {
 	return r != nil && (r.Class == Grounded || r.Class == Derived || r.Class == NearMiss && r.AlsoDerived != "")
 }
 
+// get returns the entry of the value with family fam and normal form norm,
+// building its key in a scratch buffer: looking up a value already known
+// allocates nothing.
+func (x *Index) get(fam byte, norm string) *entry {
+	x.kbuf = append(append(append(x.kbuf[:0], fam), ':'), norm...)
+	return x.entries[string(x.kbuf)]
+}
+
 func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res *Result) int32 {
 	var class Class
 	also := ""
@@ -329,7 +354,7 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 	for _, k := range aliases(a) {
 		e := x.entries[k]
 		if e == nil {
-			e = &entry{input: occ{step: -1}}
+			e = x.newEntry()
 			x.entries[k] = e
 		}
 		if input && e.input.step < 0 {
@@ -339,10 +364,10 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 			e.outs = append(e.outs, outOcc{actor: actor, at: occ{step: int32(slot), atom: ai}, class: class})
 		}
 	}
-	k := a.Key()
-	e := x.entries[k]
+	e := x.get(a.family(), a.Norm)
 	if e == nil {
-		e = &entry{input: occ{step: -1}}
+		k := a.Key()
+		e = x.newEntry()
 		x.entries[k] = e
 		if a.Kind != KindSuffix && a.Kind != KindDate && a.Kind != KindTime && len(trailingDigits(a.Norm)) >= 4 {
 			x.suffixPending = append(x.suffixPending, k)
@@ -381,7 +406,7 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 		yk := YearKey(a)
 		ye := x.entries[yk]
 		if ye == nil {
-			ye = &entry{input: occ{step: -1}}
+			ye = x.newEntry()
 			x.entries[yk] = ye
 		}
 		if n := len(ye.steps); n == 0 || ye.steps[n-1] != int32(slot) {
@@ -390,7 +415,7 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 		mk := keyOf('M', a.Norm[5:])
 		me := x.entries[mk]
 		if me == nil {
-			me = &entry{input: occ{step: -1}}
+			me = x.newEntry()
 			x.entries[mk] = me
 		}
 		if input && me.input.step < 0 {
@@ -477,7 +502,8 @@ func (x *Index) ownEarlier(e *entry, actor string, before int) (outOcc, bool) {
 func (x *Index) source(at occ) *Source {
 	r := &x.steps[at.step]
 	a := r.atoms[at.atom]
-	return &Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw, Key: a.Key(),
+	return &Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw,
+		fam: a.family(), norm: a.Norm,
 		text: r.text, start: a.Start, end: a.End, path: a.Path}
 }
 
@@ -486,8 +512,8 @@ func (x *Index) source(at occ) *Source {
 // their results, which may serve as operands ("121 × 3 = 363").
 func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []Result) Result {
 	r := Result{Atom: a, Class: Ungrounded}
-	key := a.Key()
 	if a.Kind == KindSuffix {
+		key := a.Key()
 		// The digits themselves ("last_four": "2478"), someone else's
 		// partial reference, or a longer value ending so.
 		for _, k := range []string{keyOf('n', strings.TrimLeft(a.Norm, "0")), key} {
@@ -511,7 +537,26 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 		}
 		return r
 	}
-	keys := append([]string{key}, aliases(a)...)
+	grounded := func(e *entry) bool {
+		if e == nil {
+			return false
+		}
+		at, ok := x.visible(e, actor, slot)
+		if !ok {
+			return false
+		}
+		r.Class, r.Source = Grounded, x.source(at)
+		if x.steps[at.step].calc {
+			r.Class, r.Note = Derived, "computed by tool "+x.steps[at.step].tool
+		}
+		return true
+	}
+	// 1. The value itself is visible (the common case: no allocation).
+	self := x.get(a.family(), a.Norm)
+	if grounded(self) {
+		return r
+	}
+	keys := aliases(a)
 	if a.Alt != "" {
 		keys = append(keys, keyOf(a.family(), a.Alt))
 	}
@@ -527,20 +572,14 @@ func (x *Index) classify(a Atom, actor string, slot int, same []Atom, sameRes []
 	if a.Kind == KindDate && len(a.Norm) == 5 {
 		keys = append(keys, keyOf('M', a.Norm))
 	}
-	// 1. The value itself is visible.
+	// ... or one of its other forms is.
 	for _, k := range keys {
-		if e := x.entries[k]; e != nil {
-			if at, ok := x.visible(e, actor, slot); ok {
-				r.Class, r.Source = Grounded, x.source(at)
-				if x.steps[at.step].calc {
-					r.Class, r.Note = Derived, "computed by tool "+x.steps[at.step].tool
-				}
-				return r
-			}
+		if grounded(x.entries[k]) {
+			return r
 		}
 	}
 	// 2. The same actor derived it before: it carries that class on.
-	if e := x.entries[key]; e != nil {
+	if e := self; e != nil {
 		if o, ok := x.ownEarlier(e, actor, slot); ok {
 			r.Source = x.source(o.at)
 			switch o.class {

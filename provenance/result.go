@@ -41,14 +41,23 @@ type Source struct {
 	Tool  string       `json:"tool,omitempty"`
 	// Value is the matching value as written at the source.
 	Value string `json:"value"`
-	// Key is the matching value's Atom.Key, to follow it through the trace.
-	Key string `json:"key,omitempty"`
 
 	// text and [start, end) locate Value for Snippet, which is computed
 	// only when asked for: most sources are never shown.
 	text       string
 	start, end int
 	path       string
+	fam        byte
+	norm       string
+}
+
+// Key returns the matching value's Atom.Key, to follow it through the
+// trace with Analysis.Occurrences; "" for a Source built by hand.
+func (s *Source) Key() string {
+	if s == nil || s.fam == 0 {
+		return ""
+	}
+	return keyOf(s.fam, s.norm)
 }
 
 // Snippet quotes the source around Value on one line, at most about 100
