@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -186,4 +188,76 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestMCPProxyHTTP runs the command with both sides on Streamable HTTP: an
+// MCP Go SDK server upstream, hosts connecting to --listen.
+func TestMCPProxyHTTP(t *testing.T) {
+	type pathArgs struct {
+		Path string `json:"path"`
+	}
+	var mu sync.Mutex
+	var seen []string
+	upstream := mcp.NewServer(&mcp.Implementation{Name: "files", Version: "1"}, nil)
+	mcp.AddTool(upstream, &mcp.Tool{Name: "delete_file", Description: "Deletes a file."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, a pathArgs) (*mcp.CallToolResult, any, error) {
+			mu.Lock()
+			seen = append(seen, a.Path)
+			mu.Unlock()
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "deleted " + a.Path}}}, nil, nil
+		})
+	up := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return upstream }, nil))
+	defer up.Close()
+	work := t.TempDir()
+	policyFile := filepath.Join(work, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("rules:\n  - name: keep-git\n    tools: [delete_file]\n    deny: 'args.path.startsWith(\".git\")'\n    message: the repository stays\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr}
+	root := newRootCmd(e)
+	root.SetArgs([]string{"mcp-proxy", "--policy", policyFile, "--listen", "127.0.0.1:0", "--upstream", up.URL, "--trace", work})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var url string
+	for range 500 {
+		if m := regexp.MustCompile(`serving MCP on (http://\S+/mcp)`).FindStringSubmatch(stderr.String()); m != nil {
+			url = m[1]
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if url == "" {
+		t.Fatalf("mcp-proxy did not start:\n%s", stderr.String())
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path   string
+		denied bool
+	}{{".git/config", true}, {"tmp/x", false}} {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "delete_file", Arguments: map[string]any{"path": tt.path}})
+		if err != nil || res.IsError != tt.denied {
+			t.Errorf("delete %s: %v %+v, want denied=%v", tt.path, err, res, tt.denied)
+		}
+	}
+	cs.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("mcp-proxy: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"tmp/x"}; strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Errorf("the upstream server saw %v, want %v (never the denied call)", seen, want)
+	}
+	// --trace DIR: one file per MCP session.
+	files, _ := filepath.Glob(filepath.Join(work, "mcp-*.jsonl"))
+	if len(files) != 1 {
+		t.Errorf("trace files %v, want one per session", files)
+	}
 }
