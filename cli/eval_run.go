@@ -49,7 +49,7 @@ Gate conditions (all optional, all must hold):
 
 Assertion types: equals, contains, regex, json-path, json-schema, numeric,
 tool-called, tool-not-called, arguments-match, sequence, max-steps, max-cost,
-max-latency, cel, no-findings, judge. Shorthands: {cel: EXPR}, {equals: V},
+max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: V},
 {contains: S}, {regex: P}.`,
 		Example: `  probity eval run examples/eval/suite.yaml
   probity eval run suite.yaml --out run.jsonl --format json

@@ -191,3 +191,39 @@ func TestParseReply(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyAssertion runs a real policy file over the trace: refunding
+// before looking the order up breaks an order rule.
+func TestPolicyAssertion(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"policy.yaml": `
+rules:
+  - name: lookup-first
+    tools: [refund]
+    require_before: get_order
+`})
+	for _, tc := range []struct {
+		trace string
+		pass  bool
+	}{
+		{traceJSON, true},
+		{`[{"role": "user", "content": "refund #W1"},
+		   {"role": "assistant", "content": "", "tool_calls": [{"id": "c2", "type": "function", "function": {"name": "refund", "arguments": "{\"order_id\": \"#W1\"}"}}]},
+		   {"role": "tool", "tool_call_id": "c2", "content": "ok"},
+		   {"role": "assistant", "content": "done"}]`, false},
+	} {
+		a, err := compilePolicy(&Suite{Dir: dir}, &AssertSpec{Type: AssertPolicy, File: "policy.yaml"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := a.Check(context.Background(), &Check{Output: &Output{Value: "done", Trace: mustTrace(t, tc.trace)}})
+		if r.Pass != tc.pass {
+			t.Errorf("Pass = %v (%s), want %v", r.Pass, r.Message, tc.pass)
+		}
+		if !tc.pass && !strings.Contains(r.Message, "policy:lookup-first") {
+			t.Errorf("message %q does not name the rule", r.Message)
+		}
+	}
+	if _, err := compilePolicy(&Suite{Dir: dir}, &AssertSpec{Type: AssertPolicy, File: "nope.yaml"}); err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("missing policy file error = %v, want it to name the file", err)
+	}
+}

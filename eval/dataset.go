@@ -160,11 +160,7 @@ func nullToEmpty(m json.RawMessage) json.RawMessage {
 }
 
 func splitTags(s string) []string {
-	var out []string
-	for _, t := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' }) {
-		out = append(out, t)
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' })
 }
 
 // decodeStrict decodes one JSON object, rejecting unknown keys so a typo
