@@ -12,21 +12,24 @@ import (
 // saw supports: an order id, amount, date, email or other identifier that is
 // neither in the system prompt, the user's messages, tool results or other
 // agents' messages, nor derivable from them (see package provenance for the
-// classes).
+// classes). One finding per call lists every unsupported value in it.
 //
-// Severity is high when the tool has side effects (Context.SideEffecting) or
-// when the value is a near-miss of a visible one (one character changed,
-// added, dropped or swapped: the signature of a corrupted copy), medium
-// otherwise. An ungrounded (not near-miss) value in a call whose result is
-// an error is medium even for a side-effecting tool: the tool rejected it,
-// so nothing changed. A near-miss that one arithmetic step over visible values also
-// explains (Result.AlsoDerived) counts as a near-miss only for
-// side-effecting tools. Weak atoms (small integers, years, quoted text, numbers inside
-// commands and code) are never reported, and values inside free-text
-// arguments (a summary, a reason) only when they are identifiers or
-// contact details, at medium at most unless they are near-misses: an
-// agent's own prose legitimately contains words and numbers no source has.
-// One finding per call lists every unsupported value in it.
+// Severity:
+//   - high for a near-miss of a visible value in a structured argument (one
+//     character changed, added, dropped or swapped: the signature of a
+//     corrupted copy), whatever the tool;
+//   - high for an ungrounded value passed to a side-effecting tool
+//     (Context.SideEffecting), unless the tool rejected the call (its result
+//     is an error): then nothing changed and it is medium;
+//   - medium otherwise, and for a near-miss that one arithmetic step over
+//     visible values also explains (Result.AlsoDerived) unless the tool has
+//     side effects.
+//
+// Weak atoms (small integers, years, quoted text, numbers inside commands
+// and code) are never reported. Values inside free-text arguments (a
+// summary, a reason) are reported only when they are identifiers, money or
+// contact details, and at medium: an agent's own prose legitimately holds
+// words and numbers no source has.
 type UngroundedArgument struct{}
 
 // ID returns "ungrounded-argument".
