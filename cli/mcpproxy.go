@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -79,9 +80,24 @@ Logs go to stderr only: stdout belongs to the MCP connection.`,
 			}
 			defer px.Close()
 			fmt.Fprintf(e.stderr, "probity mcp-proxy: %s\n", describePolicy(g.Policy()))
+			// When the server goes away the proxy stops too, so the host
+			// sees its server end rather than a proxy that fails every call.
+			sctx, stop := context.WithCancel(e.ctx)
+			defer stop()
+			var serverGone atomic.Bool
+			go func() {
+				select {
+				case <-px.Done():
+					serverGone.Store(sctx.Err() == nil)
+					stop()
+				case <-sctx.Done():
+				}
+			}()
+			e := *e
+			e.ctx = sctx
 			if listen == "" {
 				if guardAddr != "" {
-					stop, err := serveGuardAPI(e, g, guardAddr)
+					stop, err := serveGuardAPI(&e, g, guardAddr)
 					if err != nil {
 						return err
 					}
@@ -89,9 +105,12 @@ Logs go to stderr only: stdout belongs to the MCP connection.`,
 				}
 				err = px.ServeStdio(e.ctx, &mcp.IOTransport{Reader: readCloser{e.stdin}, Writer: writeCloser{e.stdout}})
 			} else {
-				err = serveMCPHTTP(e, px, g, listen)
+				err = serveMCPHTTP(&e, px, g, listen)
 			}
 			printShadow(e.stderr, g)
+			if serverGone.Load() {
+				return withExit(ExitUsage, errors.New("the MCP server exited"))
+			}
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}

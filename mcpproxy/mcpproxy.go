@@ -62,6 +62,8 @@ type Proxy struct {
 	server  *mcp.Server
 	trace   *traceWriter
 
+	done chan struct{} // closed when the server's session ends
+
 	mu       sync.Mutex
 	poisoned map[string]string // tool -> quote, as last listed
 	listed   map[string]bool   // runs whose tool list was recorded
@@ -98,6 +100,11 @@ func Connect(ctx context.Context, backend mcp.Transport, opts Options) (*Proxy, 
 		return nil, fmt.Errorf("mcp-proxy: connect to server: %w", err)
 	}
 	p.backend = cs
+	p.done = make(chan struct{})
+	go func() {
+		_ = cs.Wait()
+		close(p.done)
+	}()
 	init := cs.InitializeResult()
 	name, instructions := "probity-mcp-proxy", ""
 	caps := &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}}
@@ -148,6 +155,10 @@ func (p *Proxy) toolsChanged() {
 		})
 	p.server.RemoveTools(listChangedProbe)
 }
+
+// Done is closed when the connection to the MCP server ends (the server
+// exited or hung up), after which every call fails.
+func (p *Proxy) Done() <-chan struct{} { return p.done }
 
 // Server returns the host-facing MCP server.
 func (p *Proxy) Server() *mcp.Server { return p.server }
