@@ -270,6 +270,7 @@ type exchange struct {
 	stream      bool
 	err         string
 	guard       []cassette.GuardDecision
+	ready       bool // set by the recorder's complete, under its lock
 }
 
 const maxRequestBody = 64 << 20
@@ -287,12 +288,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ex := &exchange{run: sanitizeRun(run), start: start, method: r.Method, path: path, query: r.URL.RawQuery,
 		reqHeader: r.Header.Clone()}
+	if p.rec != nil {
+		p.rec.reserve(ex)
+	}
 	defer func() {
 		ex.dur = p.opts.Now().Sub(start)
 		p.log.Info("exchange", "method", ex.method, "path", ex.path, "run", ex.run, "status", ex.status,
 			"ms", float64(ex.dur.Microseconds())/1000, "error", ex.err)
 		if p.rec != nil {
-			p.rec.enqueue(ex)
+			p.rec.complete(ex)
 		}
 	}()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))

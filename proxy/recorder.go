@@ -40,6 +40,7 @@ type recorder struct {
 	changed  chan struct{}
 	wake     chan struct{}
 	stopping bool
+	flushers int // callers waiting in flush: write now, do not batch
 	stopped  chan struct{}
 
 	// Owned by the writer goroutine.
@@ -92,10 +93,21 @@ func existingAutoRuns(dir string) int {
 	return n
 }
 
-func (r *recorder) enqueue(ex *exchange) {
+// reserve takes ex's place in the queue when its request arrives, so
+// exchanges are recorded in arrival order even when a later request
+// finishes first.
+func (r *recorder) reserve(ex *exchange) {
 	r.mu.Lock()
 	r.queue = append(r.queue, ex)
 	r.enqueued++
+	r.mu.Unlock()
+}
+
+// complete marks ex finished; the writer takes finished exchanges from
+// the front of the queue.
+func (r *recorder) complete(ex *exchange) {
+	r.mu.Lock()
+	ex.ready = true
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -103,27 +115,49 @@ func (r *recorder) enqueue(ex *exchange) {
 	}
 }
 
+// writeInterval is the least time between two writes of the recording.
+// Each write replaces whole files, so a long run written after every call
+// would cost time quadratic in its length; batching keeps a busy proxy's
+// disk work bounded while the files stay at most this stale.
+const writeInterval = 250 * time.Millisecond
+
 func (r *recorder) loop() {
 	defer close(r.stopped)
+	var pending int64 // exchanges added but not yet written
+	var lastWrite time.Time
 	for {
 		r.mu.Lock()
-		batch := r.queue
-		r.queue = nil
-		stopping := r.stopping
+		n := 0
+		for n < len(r.queue) && r.queue[n].ready {
+			n++
+		}
+		batch := r.queue[:n:n]
+		r.queue = r.queue[n:]
+		stopping, urgent := r.stopping, r.flushers > 0
 		r.mu.Unlock()
-		if len(batch) == 0 {
+		for _, ex := range batch {
+			r.add(ex)
+		}
+		pending += int64(len(batch))
+		if pending == 0 {
 			if stopping {
 				return
 			}
 			<-r.wake
 			continue
 		}
-		for _, ex := range batch {
-			r.add(ex)
+		if wait := writeInterval - time.Since(lastWrite); wait > 0 && !stopping && !urgent {
+			select {
+			case <-r.wake:
+			case <-time.After(wait):
+			}
+			continue
 		}
 		r.writeDirty()
+		lastWrite = time.Now()
 		r.mu.Lock()
-		r.done += int64(len(batch))
+		r.done += pending
+		pending = 0
 		close(r.changed)
 		r.changed = make(chan struct{})
 		r.mu.Unlock()
@@ -133,7 +167,17 @@ func (r *recorder) loop() {
 func (r *recorder) flush(ctx context.Context) error {
 	r.mu.Lock()
 	target := r.enqueued
+	r.flushers++
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.flushers--
+		r.mu.Unlock()
+	}()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 	for {
 		r.mu.Lock()
 		done, ch := r.done, r.changed

@@ -152,10 +152,13 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer p.active.Add(-1)
 		ex := &exchange{run: sanitizeRun(run), start: p.opts.Now(), method: r.Method, path: path, query: r.URL.RawQuery,
 			reqHeader: r.Header.Clone(), reqBody: body}
+		if p.rec != nil {
+			p.rec.reserve(ex)
+		}
 		defer func() {
 			ex.dur = p.opts.Now().Sub(ex.start)
 			if p.rec != nil {
-				p.rec.enqueue(ex)
+				p.rec.complete(ex)
 			}
 		}()
 		p.forward(w, r, ex, path)

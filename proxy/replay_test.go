@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -131,6 +132,7 @@ func TestReplayForkAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { fork.Close(context.Background()) })
 	srv := replayServer(t, ReplayOptions{Cassettes: cs, ForkAt: 1, Fork: fork})
 	before := up.count()
 	if st, hdr, _ := send(t, srv.URL, "/v1/messages", body, nil); st != 200 || hdr.Get("X-Probity-Replay") == "" {
