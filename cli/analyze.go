@@ -42,6 +42,11 @@ their names (cancel, refund, send, update, ...); --config names them exactly:
                  "evidence": [{"value", "kind", "class", "source", "source_step", "note"}],
                  "blast_radius": [steps]}]}
 
+Verdict: fail when a finding is high, suspect when one is medium, else ok.
+root_cause_step is the earliest origin among the most severe findings (a
+cascade's birth, the call whose result failed), or null. A step longer than
+256 KiB is analysed only in its head, and says so in a low "truncated" finding.
+
 Exit status: 0 when no finding reaches --fail-on (default none: never), 1 when
 one does, 2 on bad input (bad files are listed after the good ones are analysed).`,
 		Example: `  probity analyze examples/
