@@ -166,6 +166,17 @@ func TestLoop(t *testing.T) {
 			qCall("3", "search", `{"q": "a"}`), qResult("3", "search", "none"), qCall("4", "list_items", `{}`), qResult("4", "list_items", "[]"),
 			qCall("5", "search", `{"q": "a"}`), qResult("5", "search", "none"), qCall("6", "list_items", `{}`), qResult("6", "list_items", "[]")),
 			[]qGot{{"loop", "medium", 4}, {"loop", "medium", 6}, {"loop", "medium", 8}, {"loop", "high", 10}}},
+		{"a stall: reworded searches that all fail", qTrace(
+			qCall("1", "search_flights", `{"q": "JFK SEA"}`), qResult("1", "search_flights", "Error: no flights"),
+			qCall("2", "search_flights", `{"q": "JFK to SEA"}`), qResult("2", "search_flights", "Error: no flights"),
+			qCall("3", "search_flights", `{"q": "New York Seattle"}`), qResult("3", "search_flights", "Error: none found"),
+			qCall("4", "search_flights", `{"q": "NYC SEA"}`), qResult("4", "search_flights", "Error: no flights")),
+			[]qGot{{"loop", "medium", 6}}},
+		{"searches that find things are progress", qTrace(
+			qCall("1", "search_flights", `{"q": "a"}`), qResult("1", "search_flights", "[1]"),
+			qCall("2", "search_flights", `{"q": "b"}`), qResult("2", "search_flights", "[2]"),
+			qCall("3", "search_flights", `{"q": "c"}`), qResult("3", "search_flights", "[3]"),
+			qCall("4", "search_flights", `{"q": "d"}`), qResult("4", "search_flights", "[4]")), nil},
 		{"think twice is fine", qTrace(qCall("1", "think", `{"thought": "hm"}`), qResult("1", "think", ""), qCall("2", "think", `{"thought": "hm"}`), qResult("2", "think", "")), nil},
 	}
 	for _, tt := range tests {

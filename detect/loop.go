@@ -105,6 +105,7 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 		}
 	}
 	out = append(out, d.repeatedMessages(c)...)
+	out = append(out, d.stalls(c, calls)...)
 	return strongestPerStep(out)
 }
 
@@ -181,6 +182,51 @@ func stepsOf(cs []callSig) []int {
 		out[i] = x.step
 	}
 	return out
+}
+
+// stallRun is how many consecutive calls of one tool without progress make
+// a stall.
+const stallRun = 4
+
+// stalls finds near-identical retries: a run of stallRun or more calls of
+// the same tool, nobody else speaking in between, each answered by a
+// failure or by the same answer as before. The arguments may differ (a
+// search reworded again and again); the lack of progress is the signal.
+func (d Loop) stalls(c *Context, calls []callSig) []probity.Finding {
+	steps := c.Trace.Steps
+	var out []probity.Finding
+	start := 0
+	for k := 1; k <= len(calls); k++ {
+		if k < len(calls) && d.sameStall(c, calls[k-1], calls[k]) {
+			continue
+		}
+		if n := k - start; n >= stallRun {
+			first, last := calls[start], calls[k-1]
+			name := steps[first.step].Tool.Name
+			out = append(out, c.finding(last.step, probity.Finding{
+				Detector: d.ID(), Severity: probity.SeverityMedium, Confidence: 0.7,
+				Message: fmt.Sprintf("the agent is stalling: %d calls to %s in a row, none making progress", n, name),
+				Evidence: []probity.Evidence{
+					{Kind: "stall", Value: name, Source: clip(steps[first.res].Content, 160), SourceStep: steps[first.step].Pos.Index, Note: "the first of the calls and its answer"},
+				},
+				BlastRadius: positions(c, stepsOf(calls[start:k])),
+			}))
+		}
+		start = k
+	}
+	return out
+}
+
+// sameStall reports whether call b continues a stall that call a is part
+// of: same tool, same epoch, both answered, and b's answer is a failure or
+// equal to a's.
+func (d Loop) sameStall(c *Context, a, b callSig) bool {
+	steps := c.Trace.Steps
+	if a.res < 0 || b.res < 0 || a.ep != b.ep || steps[a.step].Tool.Name != steps[b.step].Tool.Name {
+		return false
+	}
+	bothFailed := c.failed(a.res) && c.failed(b.res)
+	return bothFailed || steps[a.res].Content == steps[b.res].Content
 }
 
 // repeatedMessages finds the agent sending the same substantial message
