@@ -173,11 +173,15 @@ func invocationParams(raw json.RawMessage) invocation {
 // restoreTrace fills t's metadata from the resource attributes Write wrote.
 func restoreTrace(t *probity.Trace, res attrs) error {
 	t.ID = res.str(attrTraceID)
+	// Source and Format describe the file this trace was read from: the
+	// analyze and inspect contracts promise "source" is the input path. The
+	// ones a conversion recorded are kept in Meta; step positions still
+	// point at the original messages.
 	if res.has(attrSource) {
-		t.Source = res.str(attrSource)
+		setMeta(t, MetaOriginalSource, res.str(attrSource))
 	}
 	if res.has(attrFormat) {
-		t.Format = res.str(attrFormat)
+		setMeta(t, MetaOriginalFormat, res.str(attrFormat))
 	}
 	t.Task = res.str(attrTask)
 	if c := res.str(attrClock); c != "" {
@@ -227,4 +231,19 @@ func restoreTrace(t *probity.Trace, res attrs) error {
 		}
 	}
 	return nil
+}
+
+// Meta keys under which Read keeps the source file and format that a
+// converted trace was first read from.
+const (
+	MetaOriginalSource = "original_source"
+	MetaOriginalFormat = "original_format"
+)
+
+// setMeta sets t.Meta[k] = v, creating the map when needed.
+func setMeta(t *probity.Trace, k, v string) {
+	if t.Meta == nil {
+		t.Meta = map[string]string{}
+	}
+	t.Meta[k] = v
 }

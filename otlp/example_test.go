@@ -26,14 +26,14 @@ func ExampleWrite() {
 		panic(err)
 	}
 	_ = otlp.Read(context.Background(), "run-1.otlp.json", &buf, func(back *probity.Trace) error {
-		fmt.Println(back.ID, back.Source, back.Format)
+		fmt.Println(back.ID, back.Source, back.Format, "converted from", back.Meta[otlp.MetaOriginalSource])
 		for _, s := range back.Steps {
 			fmt.Println(s.Pos.Index, s.Kind, s.Actor, s.Content, s.Tool != nil, s.Error != nil)
 		}
 		return nil
 	})
 	// Output:
-	// run-1 chat.json chatlog
+	// run-1 run-1.otlp.json otlp converted from chat.json
 	// 0 user user Refund order #W42 false false
 	// 1 tool_call assistant  true false
 	// 2 tool_result tool timeout true true

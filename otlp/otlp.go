@@ -49,10 +49,13 @@
 // attributes every span carries probity.step.* attributes and the resource
 // carries probity.trace.*, probity.labels.*, probity.meta.* attributes; Read
 // recognises them and restores the trace exactly, including the ORIGINAL
-// source position (probity.source.index / part / line / span_id) and source
-// file and format. This is deliberate: a finding on a converted trace points
-// at the message in the file the trace was first read from, not at a span in
-// the OTLP carrier file.
+// source position (probity.source.index / part / line / span_id). This is
+// deliberate: a finding on a converted trace points at the message in the
+// file the trace was first read from, not at a span in the OTLP carrier file.
+// Source and Format, though, name the file actually read and "otlp" (the
+// analyze and inspect JSON contracts promise the input path); the original
+// file and format are kept in Meta under MetaOriginalSource and
+// MetaOriginalFormat.
 //
 // # Bad input
 //

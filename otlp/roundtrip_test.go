@@ -42,7 +42,30 @@ func roundTrip(t testing.TB, traces []*probity.Trace) ([]*probity.Trace, []byte)
 	if err != nil {
 		t.Fatalf("Read(Write(traces)): %v", err)
 	}
+	for _, g := range got {
+		if g.Source != "converted.otlp.json" || g.Format != otlp.Format {
+			t.Errorf("trace %s read from converted.otlp.json has source %q, format %q; want the carrier file and %q",
+				g.ID, g.Source, g.Format, otlp.Format)
+		}
+		restoreOriginal(g)
+	}
 	return got, buf.Bytes()
+}
+
+// restoreOriginal puts back the source and format a converted trace was
+// first read from (Read keeps them in Meta), so the model can be compared.
+func restoreOriginal(t *probity.Trace) {
+	if v, ok := t.Meta[otlp.MetaOriginalSource]; ok {
+		t.Source = v
+		delete(t.Meta, otlp.MetaOriginalSource)
+	}
+	if v, ok := t.Meta[otlp.MetaOriginalFormat]; ok {
+		t.Format = v
+		delete(t.Meta, otlp.MetaOriginalFormat)
+	}
+	if len(t.Meta) == 0 {
+		t.Meta = nil
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -195,6 +218,9 @@ func TestWritePlainProtojson(t *testing.T) {
 	back, err := readAll(t, "again.json", again)
 	if err != nil {
 		t.Fatalf("Read(protojson re-marshal): %v", err)
+	}
+	for _, b := range back {
+		restoreOriginal(b)
 	}
 	if diff := cmp.Diff([]*probity.Trace{handTrace()}, back); diff != "" {
 		t.Errorf("after a plain protojson decode and encode (-want +got):\n%s", diff)

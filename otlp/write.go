@@ -165,7 +165,7 @@ func traceIDFor(t *probity.Trace, used map[string]bool) []byte {
 		id = b
 	}
 	for n := 0; id == nil || used[string(id)]; n++ {
-		seed := "probity.trace\x00" + t.Source + "\x00" + t.ID
+		seed := "probity.trace\x00" + originalSource(t) + "\x00" + t.ID
 		if n > 0 {
 			seed += fmt.Sprintf("\x00%d", n)
 		}
@@ -174,6 +174,15 @@ func traceIDFor(t *probity.Trace, used map[string]bool) []byte {
 	}
 	used[string(id)] = true
 	return id
+}
+
+// originalSource is the file t was first read from: its own Source, or
+// the one a conversion recorded in Meta.
+func originalSource(t *probity.Trace) string {
+	if v := t.Meta[MetaOriginalSource]; v != "" {
+		return v
+	}
+	return t.Source
 }
 
 func spanIDFor(tid []byte, label string) []byte {
@@ -264,7 +273,13 @@ func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans 
 	if svc := t.Meta["service.name"]; svc != "" {
 		service = svc // an OTLP trace keeps its service in Jaeger and Tempo
 	}
-	res := []*commonpb.KeyValue{kvs("service.name", service), kvs(attrTraceID, t.ID), kvs(attrSource, t.Source), kvs(attrFormat, t.Format)}
+	// A trace that was itself read from a conversion keeps naming the file
+	// it was first read from, however many conversions it goes through.
+	source, format := originalSource(t), t.Format
+	if v := t.Meta[MetaOriginalFormat]; v != "" {
+		format = v
+	}
+	res := []*commonpb.KeyValue{kvs("service.name", service), kvs(attrTraceID, t.ID), kvs(attrSource, source), kvs(attrFormat, format)}
 	if t.Task != "" {
 		res = append(res, kvs(attrTask, t.Task))
 	}
@@ -285,6 +300,9 @@ func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans 
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if k == MetaOriginalSource || k == MetaOriginalFormat {
+			continue // written as probity.source and probity.format above
+		}
 		res = append(res, kvs(prefixMeta+k, t.Meta[k]))
 	}
 
