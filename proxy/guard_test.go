@@ -198,3 +198,48 @@ func slicesContain(s []string, x string) bool {
 	}
 	return false
 }
+
+// TestGuardResponsesStream denies the function calls of real recorded
+// Responses API streams (an OpenAI Agents SDK workflow): neither the
+// item events nor the final response may carry them.
+func TestGuardResponsesStream(t *testing.T) {
+	c := vcrCassette(t, "opentelemetry-instrumentation-openai-agents/tests/cassettes/test_complete_handoff_with_tools/test_router_analytics_complete_workflow.yaml")
+	up := newUpstream(t)
+	deny := func(context.Context, string, probity.ToolCall) (bool, string) { return false, "read-only session" }
+	_, srv := startProxy(t, Options{Upstream: up.URL, Guard: deny})
+	cl := openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey(openaiKey), option.WithMaxRetries(0))
+	streams := 0
+	for _, in := range c.Interactions {
+		if in.Request.Path != "/v1/responses" || !in.Response.Stream || len(wantToolNames(in)) == 0 {
+			continue
+		}
+		streams++
+		up.push(in)
+		b, _ := in.Request.Body.Bytes()
+		s := cl.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{}, option.WithRequestBody("application/json", b))
+		var final responses.Response
+		for s.Next() {
+			ev := s.Current()
+			if ev.Item.Type == "function_call" {
+				t.Errorf("event %s carries function_call %s", ev.Type, ev.Item.Name)
+			}
+			if ev.Type == "response.completed" {
+				final = ev.Response
+			}
+		}
+		if err := s.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range final.Output {
+			if it.Type == "function_call" {
+				t.Errorf("response.completed still lists function_call %s", it.Name)
+			}
+		}
+		if !strings.Contains(final.OutputText(), "read-only session") {
+			t.Errorf("final output text %q, want the refusal", final.OutputText())
+		}
+	}
+	if streams == 0 {
+		t.Fatal("no streamed function call in the cassette")
+	}
+}
