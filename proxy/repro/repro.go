@@ -551,6 +551,13 @@ func WriteText(w io.Writer, r *Report) {
 			fmt.Fprintf(w, "  %d. %d runs (%s): %s\n", i+1, len(m.Runs), strings.Join(m.Runs, ", "), m.Description)
 		}
 	}
+	run := "RUN"
+	for _, res := range r.Results {
+		if !res.Pass && res.Cassette != "" {
+			run = res.ID
+			break
+		}
+	}
 	fmt.Fprintf(w, "cassettes in %s; replay a run with: probity replay %s\n", filepath.Join(r.Dir, "cassettes"),
-		filepath.Join(r.Dir, "cassettes", "RUN.json"))
+		filepath.Join(r.Dir, "cassettes", run+".json"))
 }
