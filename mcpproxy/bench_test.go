@@ -15,11 +15,11 @@ import (
 	"github.com/probity/probity/policy"
 )
 
-// BenchmarkProxyOverhead measures what the proxy adds to a tools/call on
-// loopback: the same call from an MCP Go SDK client to an MCP Go SDK server
-// over Streamable HTTP, directly and through the proxy (host side and server
-// side both Streamable HTTP), with a policy of three rules and a budget. It
-// reports p50 and p99 of each; the difference is the proxy's cost:
+// BenchmarkProxyOverhead measures what the proxy adds to a tools/call: the
+// same call from an MCP Go SDK client to an MCP Go SDK server, directly and
+// through the proxy (with a policy of three rules and a budget), over
+// Streamable HTTP on loopback and over in-memory transports. It reports p50
+// and p99 of each; the difference is the proxy's cost:
 //
 //	go test ./mcpproxy -run '^$' -bench ProxyOverhead -benchmem
 func BenchmarkProxyOverhead(b *testing.B) {
@@ -68,10 +68,33 @@ budgets:
 	proxySrv := httptest.NewServer(px.Handler())
 	defer proxySrv.Close()
 
-	for _, tc := range []struct{ name, url string }{{"direct", backendSrv.URL}, {"via-proxy", proxySrv.URL}} {
+	// In memory: the same pair of hops without HTTP, isolating the proxy's
+	// own work (a guard decision and one more JSON-RPC hop).
+	memServer := func() mcp.Transport {
+		ct, st := mcp.NewInMemoryTransports()
+		go backend.Run(ctx, st)
+		return ct
+	}
+	memProxy := func() mcp.Transport {
+		pxm, err := mcpproxy.Connect(ctx, memServer(), mcpproxy.Options{Guard: g})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ct, st := mcp.NewInMemoryTransports()
+		go pxm.ServeStdio(ctx, st)
+		return ct
+	}
+	for _, tc := range []struct {
+		name      string
+		transport func() mcp.Transport
+	}{
+		{"http-direct", func() mcp.Transport { return &mcp.StreamableClientTransport{Endpoint: backendSrv.URL} }},
+		{"http-via-proxy", func() mcp.Transport { return &mcp.StreamableClientTransport{Endpoint: proxySrv.URL} }},
+		{"memory-direct", memServer},
+		{"memory-via-proxy", memProxy},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
-			cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).
-				Connect(ctx, &mcp.StreamableClientTransport{Endpoint: tc.url}, nil)
+			cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(ctx, tc.transport(), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
