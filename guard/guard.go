@@ -31,8 +31,6 @@ import (
 	"github.com/probity/probity/policy"
 )
 
-func itoa(i int) string { return strconv.Itoa(i) }
-
 // Options configures a Guard. Only Policy is required.
 type Options struct {
 	// Policy is the compiled policy to enforce.

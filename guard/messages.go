@@ -2,6 +2,7 @@ package guard
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/internal/chatmsg"
@@ -23,12 +24,12 @@ func (rs *runState) sync(msgs []json.RawMessage) error {
 	for i := rs.messages; i < len(msgs); i++ {
 		var m chatmsg.Message
 		if err := json.Unmarshal(msgs[i], &m); err != nil {
-			return &probity.Error{Code: probity.EINVALID, Where: "messages[" + itoa(i) + "]", Message: "bad message", Err: err}
+			return &probity.Error{Code: probity.EINVALID, Where: fmt.Sprintf("messages[%d]", i), Message: "bad message", Err: err}
 		}
 		n := len(add)
 		var err error
 		if add, err = rs.conv.Steps(add, i, &m); err != nil {
-			return &probity.Error{Code: probity.EINVALID, Where: "messages[" + itoa(i) + "]", Message: err.Error()}
+			return &probity.Error{Code: probity.EINVALID, Where: fmt.Sprintf("messages[%d]", i), Message: err.Error()}
 		}
 		// The model message that makes the call being decided may come
 		// last: its calls have not run yet, so it waits for the next
