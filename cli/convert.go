@@ -134,7 +134,7 @@ func runConvert(e *env, args []string, to, out, from string) error {
 	}))
 	n := 0
 	progress := isTerminal(e.stderr) // people see progress; logs and pipes do not
-	inErr := ingest.Each(e.ctx, args, ingest.Options{Format: from, Logger: log}, func(t *probity.Trace) error {
+	inErr := ingest.Each(e.ctx, args, ingest.Options{Format: from, Logger: log, Stdin: e.stdin}, func(t *probity.Trace) error {
 		n++
 		if progress && n%50 == 0 {
 			fmt.Fprintf(e.stderr, "\rprobity: converted %d traces…", n)
@@ -162,6 +162,11 @@ func runConvert(e *env, args []string, to, out, from string) error {
 			return err
 		}
 		if n > 0 || inErr == nil {
+			// CreateTemp makes the file private (0600); an output file is
+			// an ordinary file, readable as the umask allows.
+			if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+				return err
+			}
 			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
 			}
