@@ -301,6 +301,9 @@ func streamMessages(a api, events []sseEvent) []Message {
 					hasContent = hasContent || *ch.Delta.Content != ""
 				}
 				for _, tc := range ch.Delta.ToolCalls {
+					if !sane(tc.Index) {
+						continue
+					}
 					for len(calls) <= tc.Index {
 						calls = append(calls, newCall("", "", ""))
 					}
@@ -336,6 +339,9 @@ func streamMessages(a api, events []sseEvent) []Message {
 				} `json:"delta"`
 			}
 			if json.Unmarshal(ev.Data, &e) != nil {
+				continue
+			}
+			if !sane(e.Index) {
 				continue
 			}
 			switch e.Type {
@@ -383,6 +389,13 @@ func streamMessages(a api, events []sseEvent) []Message {
 	}
 	return nil
 }
+
+// maxIndex bounds the indexes a stream may use for tool calls and content
+// blocks: real streams use a handful, and a hostile or broken one must not
+// make the proxy allocate without limit.
+const maxIndex = 1024
+
+func sane(i int) bool { return i >= 0 && i < maxIndex }
 
 // responseID returns the "id" of a Responses API response, for linking a
 // later request's previous_response_id to its run.

@@ -375,6 +375,9 @@ func (f *chatFilter) event(raw []byte, ev sseEvent) [][]byte {
 			f.pending[ch.Index] = p
 		}
 		for _, tc := range ch.Delta.ToolCalls {
+			if !sane(tc.Index) {
+				continue
+			}
 			for len(p.calls) <= tc.Index {
 				p.calls = append(p.calls, newCall("", "", ""))
 			}

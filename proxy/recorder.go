@@ -220,6 +220,14 @@ func (r *recorder) runIDs() []string {
 
 // add redacts ex, assigns it to a run and appends it to that run's cassette.
 func (r *recorder) add(ex *exchange) {
+	defer func() {
+		// Bodies come from the network; a bug in reading one must cost
+		// that exchange's trace, not the proxy.
+		if v := recover(); v != nil {
+			r.writeErrors.Add(1)
+			r.log.Error("exchange not recorded: internal error", "path", ex.path, "panic", fmt.Sprint(v))
+		}
+	}()
 	var secrets []string
 	reqHeader := r.redact.header(ex.reqHeader, &secrets)
 	respHeader := r.redact.header(ex.respHeader, &secrets)

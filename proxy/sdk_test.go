@@ -18,6 +18,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
+	"github.com/probity/probity"
 	"github.com/probity/probity/proxy/cassette"
 )
 
@@ -276,4 +277,29 @@ func TestSDKRecordAndReplay(t *testing.T) {
 		}
 	}
 	assertNoSecrets(t, dir, openaiKey, anthropicKey)
+}
+
+// FuzzWire feeds the readers of provider bodies (requests, whole responses
+// and event streams of the three APIs) mutations of real recorded bodies:
+// they run on the proxy's writer and guard paths, so they must never panic.
+func FuzzWire(f *testing.F) {
+	for _, tc := range sdkCases {
+		c := vcrCassette(f, tc.file)
+		for _, in := range c.Interactions {
+			req, _ := in.Request.Body.Bytes()
+			resp, _ := in.Response.Body.Bytes()
+			f.Add(in.Request.Path, req, resp, in.Response.Stream)
+		}
+	}
+	f.Add("/v1/chat/completions", []byte(`{}`), []byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":-1}]}}]}\n\n"), true)
+	f.Fuzz(func(t *testing.T, path string, req, resp []byte, stream bool) {
+		a := apiOf(path)
+		requestConversation(a, req)
+		responseMessages(a, resp, stream)
+		responseID(resp, stream)
+		g := &guardState{ctx: context.Background(), guard: func(context.Context, string, probity.ToolCall) (bool, string) { return false, "no" }}
+		g.body(a, resp)
+		rec := httptest.NewRecorder()
+		g.stream(rec, bytes.NewReader(resp), a, nil)
+	})
 }
