@@ -202,6 +202,10 @@ func (w *argWalker) str(s, path, key string) {
 				w.out = append(w.out, a)
 			}
 			return
+		case isYearMonth(t):
+			// "2025-03": a month, which "this month" and the clock give;
+			// month precision is not checked.
+			return
 		case len(digitsOf(t)) >= 4:
 			// One token with digits that is no single value: a malformed
 			// date ("2024-50-22"), a code. It is still one value passed on.
@@ -254,4 +258,17 @@ func IDAtom(raw string) Atom {
 		a.Kind, a.Norm = KindEmail, strings.ToLower(t)
 	}
 	return a
+}
+
+// isYearMonth reports whether t is a month written as YYYY-MM, YYYY/MM or
+// MM/YYYY.
+func isYearMonth(t string) bool {
+	switch len(t) {
+	case 7:
+		if isDigits(t[:4]) && (t[4] == '-' || t[4] == '/') && isDigits(t[5:]) {
+			return true
+		}
+		return isDigits(t[:2]) && t[2] == '/' && isDigits(t[3:])
+	}
+	return false
 }

@@ -142,6 +142,8 @@ func TestExtractArgs(t *testing.T) {
 			[]pathed{{"email", "a@b.com", KindEmail, false}, {"phone", "5551234567", KindPhone, false},
 				{"refund_amount", "54.04", KindMoney, false}}},
 		{`not json 12345678`, []pathed{{"", "12345678", KindID, true}}},
+		{`{"date":"2024-50-22","month":"2025-03","code":"AB-12-34"}`,
+			[]pathed{{"code", "ab1234", KindID, false}, {"date", "20245022", KindID, false}}},
 		{``, []pathed{}},
 	}
 	for _, tt := range tests {

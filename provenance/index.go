@@ -24,7 +24,8 @@ type occ struct {
 // entry is what the index knows of one value (Key): where it first came in
 // as input, and where each actor first stated it.
 type entry struct {
-	input  occ // first occurrence in an input step; step -1 when none
+	input  occ // first occurrence in an input every actor sees; step -1 when none
+	scoped []scopedOcc
 	outs   []outOcc
 	steps  []int32 // every step the value appears in, ascending
 	inline [3]int32
@@ -44,6 +45,31 @@ func (x *Index) newEntry() *entry {
 	return e
 }
 
+// scopedOcc is the first occurrence of a value in a tool result only the
+// agent that called the tool saw (nested agents).
+type scopedOcc struct {
+	scope string
+	at    occ
+}
+
+// addInput records an input occurrence, by scope.
+func (e *entry) addInput(at occ, scope string) {
+	if scope == "" {
+		if e.input.step < 0 {
+			e.input = at
+		}
+		return
+	}
+	for _, sc := range e.scoped {
+		if sc.scope == scope {
+			return
+		}
+	}
+	if len(e.scoped) < 8 {
+		e.scoped = append(e.scoped, scopedOcc{scope: scope, at: at})
+	}
+}
+
 type outOcc struct {
 	actor string
 	at    occ
@@ -52,6 +78,7 @@ type outOcc struct {
 }
 
 type stepRec struct {
+	scope string // for a tool result: the agent that called the tool, when several agents call tools
 	kind  probity.Kind
 	actor string
 	pos   probity.Position
@@ -87,9 +114,14 @@ type Index struct {
 	steps     []stepRec
 	byPos     map[int]int // pos given to Add → steps slot
 	entries   map[string]*entry
-	kbuf      []byte              // scratch for keys (see get)
-	slab      []entry             // see newEntry
-	suffix    map[uint64][]string // last 2..6 digits (see suffixKey) → keys
+	kbuf      []byte // scratch for keys (see get)
+	// callers, lastCaller and callerSet track which agent called which
+	// tool, to scope tool results (see scopeOf).
+	callers    map[string]string
+	lastCaller string
+	callerSet  map[string]bool
+	slab       []entry             // see newEntry
+	suffix     map[uint64][]string // last 2..6 digits (see suffixKey) → keys
 	// saidDay and saidWeek record that a person spoke of a day or a week
 	// before or after something, which licenses those date offsets.
 	saidDay, saidWeek bool
@@ -185,6 +217,44 @@ func (x *Index) plausibleYear(y string) bool {
 	return d >= -1 && d <= 1
 }
 
+// scopeOf returns the agent that alone sees step s: for a tool result, the
+// agent whose call it answers, once more than one agent has called tools
+// (nested agents, where a parent sees a sub-agent's findings only through
+// what the sub-agent returns). Everything else, and every tool result in a
+// single-agent run or a shared multi-agent history, is seen by all.
+func (x *Index) scopeOf(s probity.Step) string {
+	switch s.Kind {
+	case probity.KindToolCall:
+		if s.Actor == "" {
+			return ""
+		}
+		if x.callers == nil {
+			x.callers = map[string]string{}
+		}
+		if s.Tool != nil && s.Tool.ID != "" {
+			x.callers[s.Tool.ID] = s.Actor
+		}
+		x.lastCaller = s.Actor
+		if !x.callerSet[s.Actor] {
+			if x.callerSet == nil {
+				x.callerSet = map[string]bool{}
+			}
+			x.callerSet[s.Actor] = true
+		}
+	case probity.KindToolResult:
+		if len(x.callerSet) < 2 {
+			return ""
+		}
+		if s.Tool != nil && s.Tool.ID != "" {
+			if a, ok := x.callers[s.Tool.ID]; ok {
+				return a
+			}
+		}
+		return x.lastCaller
+	}
+	return ""
+}
+
 // looksLikePatch reports whether an agent's text is a diff (a coding
 // agent's submission): its numbers and hashes are code, not claims.
 func looksLikePatch(t string) bool {
@@ -201,6 +271,7 @@ func looksLikePatch(t string) bool {
 func (x *Index) Add(s probity.Step, pos int) []Result {
 	atoms := StepAtoms(s, x.clock)
 	rec := stepRec{kind: s.Kind, actor: s.Actor, pos: s.Pos, text: s.Content, atoms: atoms, input: s.Kind.IsInput()}
+	rec.scope = x.scopeOf(s)
 	if s.Tool != nil {
 		rec.tool = s.Tool.Name
 		rec.calc = s.Kind == probity.KindToolResult && isCalculator(s.Tool.Name)
@@ -357,8 +428,8 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 			e = x.newEntry()
 			x.entries[k] = e
 		}
-		if input && e.input.step < 0 {
-			e.input = occ{step: int32(slot), atom: ai}
+		if input {
+			e.addInput(occ{step: int32(slot), atom: ai}, x.steps[slot].scope)
 		}
 		if !input && (class == Grounded || class == Derived) && len(e.outs) < 16 {
 			e.outs = append(e.outs, outOcc{actor: actor, at: occ{step: int32(slot), atom: ai}, class: class})
@@ -379,9 +450,7 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 	}
 	first := e.steps[0]
 	if input {
-		if e.input.step < 0 {
-			e.input = at
-		}
+		e.addInput(at, x.steps[slot].scope)
 	} else {
 		found := false
 		for _, o := range e.outs {
@@ -418,8 +487,8 @@ func (x *Index) insert(a Atom, slot int, ai int32, input bool, actor string, res
 			me = x.newEntry()
 			x.entries[mk] = me
 		}
-		if input && me.input.step < 0 {
-			me.input = at
+		if input {
+			me.addInput(at, x.steps[slot].scope)
 		}
 	}
 	if a.family() == 'n' && a.Kind != KindID && (input || supported(res)) {
@@ -480,6 +549,11 @@ func suffixKey(d string) uint64 {
 func (x *Index) visible(e *entry, actor string, before int) (occ, bool) {
 	if e.input.step >= 0 && int(e.input.step) < before {
 		return e.input, true
+	}
+	for _, sc := range e.scoped {
+		if (actor == "" || sc.scope == actor) && int(sc.at.step) < before {
+			return sc.at, true
+		}
 	}
 	for _, o := range e.outs {
 		if actor != "" && o.actor != "" && o.actor != actor && int(o.at.step) < before {

@@ -168,3 +168,39 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+func TestNestedAgentsSeeOnlyTheirToolResults(t *testing.T) {
+	steps := func(returned string) []probity.Step {
+		return []probity.Step{
+			step(probity.KindUser, "user", "Why was I charged more this month?"),
+			{Kind: probity.KindToolCall, Actor: "support", Tool: &probity.ToolCall{ID: "c1", Name: "get_customer", Args: json.RawMessage(`{}`)}},
+			{Kind: probity.KindToolResult, Actor: "tool", Tool: &probity.ToolCall{ID: "c1", Name: "get_customer"}, Content: `{"customer_id": "C-20931"}`},
+			{Kind: probity.KindHandoff, Actor: "support", Content: "Billing question for C-20931."},
+			{Kind: probity.KindToolCall, Actor: "billing", Tool: &probity.ToolCall{ID: "c2", Name: "get_invoice", Args: json.RawMessage(`{"customer_id":"C-20931"}`)}},
+			{Kind: probity.KindToolResult, Actor: "tool", Tool: &probity.ToolCall{ID: "c2", Name: "get_invoice"}, Content: `{"invoice_id": "INV-2025-03-20931", "total": 58.2}`},
+			{Kind: probity.KindReturn, Actor: "billing", Content: returned},
+		}
+	}
+	tests := []struct {
+		returned string
+		want     Class
+	}{
+		{"The invoice INV-2025-03-20931 totals $58.20.", Grounded},
+		{"The invoice totals $58.20.", Ungrounded}, // the id stayed inside the billing agent
+	}
+	for _, tt := range tests {
+		x := NewIndex()
+		for i, s := range steps(tt.returned) {
+			s.Pos.Index = i
+			x.Add(s, i)
+		}
+		r := x.Add(probity.Step{Kind: probity.KindAssistant, Actor: "support", Content: "See invoice INV-2025-03-20931."}, 7)
+		if len(r) != 1 || r[0].Class != tt.want {
+			t.Errorf("support agent citing the invoice after return %q: %+v, want %s", tt.returned, r, tt.want)
+		}
+		// The billing agent itself saw the invoice.
+		if got := x.Classify(r[0].Atom, "billing").Class; got != Grounded {
+			t.Errorf("billing agent citing its own tool result: %s, want grounded", got)
+		}
+	}
+}
