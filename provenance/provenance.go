@@ -17,8 +17,11 @@
 // For an atom an actor states at step i, the sources are what that actor
 // could see before i: every input step (system, user, tool result,
 // retrieval, return) and every message of another actor (a shared
-// multi-agent history). The actor's own earlier outputs are not evidence;
-// they only carry on the class they had. Each atom is classified, first match
+// multi-agent history, as in Who&When). Once more than one agent calls
+// tools (nested agents, as in OTLP traces), a tool result is seen only by
+// the agent whose call it answers: a parent learns a sub-agent's findings
+// through its return or its messages. The actor's own earlier outputs are
+// not evidence; they only carry on the class they had. Each atom is classified, first match
 // wins:
 //
 //  1. grounded: a visible value has the same normalised form or an alias
@@ -61,8 +64,8 @@
 // or from older operands is called ungrounded; a wrong value that happens to
 // equal some sum of visible numbers is called derived; world knowledge
 // (airport codes, a country's capital) is not a source; visibility across
-// nested agents is approximated by actor names (inputs are visible to every
-// actor), so a sub-agent's tool results also ground its parent's claims; a
+// nested agents is approximated by actor names (another agent's message is
+// visible to all, arithmetic operands are not scoped); a
 // count ("3 t-shirts available") is a weak atom and never checked; a value is
 // compared by value, not by what it is said about (a correct tracking number
 // attributed to the wrong order is grounded).
