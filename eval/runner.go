@@ -95,7 +95,9 @@ func NewRunner(s *Suite, cases []Case, opts Options) (*Runner, error) {
 	}
 	if rl := s.RateLimit; rl != nil {
 		if rl.RequestsPerSecond > 0 {
-			r.rps = rate.NewLimiter(rate.Limit(rl.RequestsPerSecond), max(1, int(rl.RequestsPerSecond)))
+			// Burst 1 paces requests evenly instead of letting a second's
+			// worth out at once, which is what providers' limits punish.
+			r.rps = rate.NewLimiter(rate.Limit(rl.RequestsPerSecond), 1)
 		}
 		if rl.TokensPerMinute > 0 {
 			r.tpm = rate.NewLimiter(rate.Limit(float64(rl.TokensPerMinute)/60), rl.TokensPerMinute)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/probity/probity/internal/testagent"
 )
@@ -21,7 +22,7 @@ target:
 ` + target + `
 trials: 4
 concurrency: 6
-timeout: 300ms
+timeout: 1s
 retries: 2
 cases:
   - {id: good, input: {answer: ok, p: 1, tools: [lookup]}, expected: {answer: ok}}
@@ -56,7 +57,6 @@ func TestRunErrorsStayApartExec(t *testing.T) {
 	}
 	target := fmt.Sprintf("  exec: {command: [%q], env: {PROBITY_TESTAGENT_EXEC: '1', PROBITY_AGENT_SEED: '1'}}", exe)
 	src := strings.Replace(errorCasesSuite(target), "  - {id: limited, input: {error: \"429\", answer: ok}, expected: {answer: ok}}\n", "", 1)
-	src = strings.Replace(src, "timeout: 300ms", "timeout: 1s", 1)
 	dir := writeFiles(t, map[string]string{"s.yaml": src})
 	run, res := runSuite(t, filepath.Join(dir, "s.yaml"), Options{})
 	checkErrorRun(t, run, res, map[string]string{"http500": "crash", "crash": "crash", "hang": "timeout", "garbage": "garbage"})
@@ -202,5 +202,29 @@ func TestCacheKeysIncludeTrial(t *testing.T) {
 	entries, _ := filepath.Glob(filepath.Join(dir, "cache", "*", "*.json"))
 	if len(entries) != 20 {
 		t.Errorf("cache entries = %d, want 20", len(entries))
+	}
+}
+
+// TestRateLimitPacesRequests: with requests_per_second 40 and burst 1, 20
+// trials complete over at least 19/40 s whatever the concurrency. (Starts
+// are stamped before the limiter's wait, so completions are compared.)
+func TestRateLimitPacesRequests(t *testing.T) {
+	url := startAgent(t, &testagent.Agent{Seed: 8})
+	dir := writeFiles(t, map[string]string{
+		"s.yaml": "name: rl\ntarget: {http: {url: '" + url + "'}}\ntrials: 20\nconcurrency: 16\nrate_limit: {requests_per_second: 40}\ncases: [{id: a, input: {answer: ok}, expected: {answer: ok}}]\nassert: [{type: equals, path: $.answer}]\n",
+	})
+	run, _ := runSuite(t, filepath.Join(dir, "s.yaml"), Options{})
+	var first, last time.Time
+	for i, tr := range run.Trials {
+		end := tr.Started.Add(time.Duration(tr.LatencyMS * float64(time.Millisecond)))
+		if i == 0 || end.Before(first) {
+			first = end
+		}
+		if end.After(last) {
+			last = end
+		}
+	}
+	if span, want := last.Sub(first), 19*25*time.Millisecond*9/10; span < want {
+		t.Errorf("20 trials at 40 requests/s completed within %v, want at least %v", span, want)
 	}
 }

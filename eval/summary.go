@@ -48,7 +48,8 @@ type SuiteSummary struct {
 	Trials int `json:"trials"`
 	Passes int `json:"passes"`
 	Errors int `json:"errors"`
-	// PassRate is Passes/Trials.
+	// PassRate is the mean of the cases' pass rates (see SuiteInterval); it
+	// is Passes/Trials when every case has the same number of valid trials.
 	PassRate float64 `json:"pass_rate"`
 	// Interval is the two-sided 95% interval of the pass rate and
 	// LowerBound its one-sided 95% lower bound, both cluster-aware (see
@@ -130,55 +131,69 @@ type GateCheck struct {
 	Detail string  `json:"detail"`
 }
 
-// SuiteInterval is the cluster-aware interval of a suite pass rate: trials
-// of one case are correlated, so they are worth fewer independent trials.
+// SuiteInterval estimates a suite pass rate and its cluster-aware interval
+// from each case's trial scores (1 pass, 0 fail).
 //
-// The rule: with N valid trials in G cases and pooled pass rate p̂, the
-// cluster-robust variance v of p̂ with the small-sample correction G/(G−1)
-// (CR1, stats.ClusteredSECR1; METHODS §1, Miller 2024) over the binomial
-// variance p̂(1−p̂)/N is the design effect deff, bounded to [1, m] where m is
-// the most trials any case has (a case counts at least as one observation).
-// The effective sample size is n_eff = N/deff, and the interval is Wilson's
-// at (p̂, n_eff) with Student-t critical values on G−1 degrees of freedom
-// instead of normal ones (METHODS §1's small-G correction): two-sided at
-// level for the interval, one-sided (the level quantile) for the lower
-// bound the gate uses. When p̂ is 0 or 1 the correlation cannot be estimated
-// and deff = m, the worst case, so all-pass over G cases counts as about G
-// passes, not N. With a single case, its trials are independent draws of
-// it: deff = 1 and normal critical values.
+// The estimate is the mean of the cases' pass rates: each case weighs the
+// same, whatever number of valid trials it has (it equals passes/trials when
+// every case has the same number, and it is τ-bench's pass^1). Pooling
+// trials instead would let the cases that sequential stopping or target
+// errors cut short count for less.
+//
+// The interval: trials of one case are correlated, so they are worth fewer
+// independent trials. Following METHODS §1 ("aggregate per task first"),
+// the standard error is the CR1 cluster-robust SE of the case means
+// (stats.ClusteredSECR1 over one score per case: the sample variance of the
+// case rates over G, Miller 2024). Its ratio to the binomial variance
+// p̂(1−p̂)/N of N valid trials is the design effect deff, bounded to [1, m]
+// where m is the most trials any case has (a case counts at least as one
+// observation). The effective sample size is n_eff = N/deff, and the
+// interval is Wilson's at (p̂, n_eff) with Student-t critical values on G−1
+// degrees of freedom instead of normal ones (METHODS §1's small-G
+// correction): two-sided at level for the interval, one-sided (the level
+// quantile) for the lower bound the gate uses. When p̂ is 0 or 1 the
+// correlation cannot be estimated and deff = m, the worst case, so all-pass
+// over G cases counts as about G passes, not N. With a single case, its
+// trials are independent draws of it: deff = 1 and normal critical values.
 //
 // Simulated coverage of the two-sided 95% interval (case rates drawn from
 // {0.5, 0.7, 0.85, 0.95, 1}; 4000 suites each): 0.956 at G = 8, m = 10;
 // 0.954 at G = 20, m = 10; 0.951 at G = 50, m = 10; conservative (0.99) at
 // G = 4. Without the corrections (CR0, normal) it was 0.905, 0.932, 0.942
-// and 0.842. TestSuiteIntervalCovers checks it end to end.
+// and 0.842. TestSuiteIntervalCovers and TestSuiteIntervalCoverageSimulated
+// check it.
 func SuiteInterval(perCase [][]float64, level float64) (p, lo, hi, lower, nEff, deff float64) {
-	n, m, g := 0, 0, 0
-	sum := 0.0
+	n, m := 0, 0
+	var rates [][]float64
 	for _, c := range perCase {
 		if len(c) == 0 {
 			continue
 		}
-		g++
 		n += len(c)
 		m = max(m, len(c))
+		sum := 0.0
 		for _, x := range c {
 			sum += x
 		}
+		rates = append(rates, []float64{sum / float64(len(c))})
 	}
+	g := len(rates)
 	if n == 0 {
 		return math.NaN(), 0, 1, 0, 0, math.NaN()
 	}
-	p = sum / float64(n)
+	for _, r := range rates {
+		p += r[0]
+	}
+	p /= float64(g)
 	zTwo := stdNormalQuantile(1 - (1-level)/2)
 	zOne := stdNormalQuantile(level)
 	switch {
 	case g == 1:
 		deff = 1
-	case p == 0 || p == 1:
+	case p <= 0 || p >= 1:
 		deff = float64(m)
 	default:
-		_, se := stats.ClusteredSECR1(perCase)
+		_, se := stats.ClusteredSECR1(rates)
 		deff = se * se / (p * (1 - p) / float64(n))
 		deff = math.Max(1, math.Min(float64(m), deff))
 	}
