@@ -234,14 +234,14 @@ func (d Loop) sameStall(c *Context, a, b callSig) bool {
 func (d Loop) repeatedMessages(c *Context) []probity.Finding {
 	steps := c.Trace.Steps
 	type seen struct{ first, count int }
-	m := map[string]*seen{}
+	m := map[uint64]*seen{}
 	var out []probity.Finding
 	for i := range steps {
 		s := &steps[i]
 		if !speaksToUser(s) || len(s.Content) < 40 {
 			continue
 		}
-		key := s.Actor + "\x00" + normalizeMessage(s.Content)
+		key := messageKey(s.Actor, s.Content)
 		e := m[key]
 		if e == nil {
 			m[key] = &seen{first: i, count: 1}
@@ -267,8 +267,34 @@ func (d Loop) repeatedMessages(c *Context) []probity.Finding {
 	return out
 }
 
-func normalizeMessage(s string) string {
-	return strings.Join(strings.Fields(strings.ToLower(head(s, 4096))), " ")
+// messageKey identifies a message by its actor and its first 4 KiB with
+// ASCII case and runs of white space ignored, as a 64-bit FNV-1a hash: two
+// messages that differ only in spacing or case are the same message.
+func messageKey(actor, s string) uint64 {
+	h := uint64(14695981039346656037)
+	add := func(b byte) { h = (h ^ uint64(b)) * 1099511628211 }
+	for i := 0; i < len(actor); i++ {
+		add(actor[i])
+	}
+	add(0)
+	s = strings.TrimSpace(head(s, 4096))
+	space := false
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case b == ' ' || b == '\t' || b == '\n' || b == '\r':
+			space = true
+			continue
+		case 'A' <= b && b <= 'Z':
+			b += 'a' - 'A'
+		}
+		if space {
+			add(' ')
+			space = false
+		}
+		add(b)
+	}
+	return h
 }
 
 // signature is a tool call's identity: its name and its arguments with
@@ -276,11 +302,24 @@ func normalizeMessage(s string) string {
 // {"a":1, "b":2} and {"b": 2,"a": 1} are the same call.
 func signature(t *probity.ToolCall) string {
 	if len(t.Args) > 0 {
-		var v any
-		if json.Unmarshal(t.Args, &v) == nil {
-			if b, err := json.Marshal(v); err == nil {
-				return t.Name + "\x00" + string(b)
+		// One level of keys is sorted; values are compacted as they are.
+		// That is enough to equate the key orders agents and logs produce,
+		// and much cheaper than decoding the whole document.
+		var m map[string]json.RawMessage
+		if json.Unmarshal(t.Args, &m) == nil {
+			keys := sortedKeys(m)
+			var b bytes.Buffer
+			b.WriteString(t.Name)
+			b.WriteByte(0)
+			for _, k := range keys {
+				b.WriteString(k)
+				b.WriteByte(':')
+				if json.Compact(&b, m[k]) != nil {
+					b.Write(m[k])
+				}
+				b.WriteByte(',')
 			}
+			return b.String()
 		}
 		var buf bytes.Buffer
 		if json.Compact(&buf, t.Args) == nil {

@@ -106,12 +106,40 @@ func failureOf(s *probity.Step) (failure, bool) {
 	return textFailure(s.Content)
 }
 
+// failureLeads are the lower-case openings reErrorLead can match; checking
+// them first keeps the expression off the many results that open with "{",
+// "[" or "<returncode>".
+var failureLeads = []string{"error", "exception", "fatal", "failed", "failure", "traceback", "invalid", "unauthori",
+	"forbidden", "permission denied", "access denied", "not found", "cannot", "can't", "could not", "unable to",
+	"time", "request failed", "operation failed", "service unavailable", "internal server error", "bad request", "http/",
+	"4", "5"}
+
+// errorLead returns the opening line of text when it opens with a failure
+// ("Error: ...", "Permission denied", "503 Service Unavailable"), else "".
+func errorLead(text string) string {
+	t := strings.TrimLeft(text, " \t\r\n")
+	var buf [32]byte
+	n := copy(buf[:], t)
+	for i := range n {
+		if 'A' <= buf[i] && buf[i] <= 'Z' {
+			buf[i] += 'a' - 'A'
+		}
+	}
+	lead := string(buf[:n])
+	for _, p := range failureLeads {
+		if strings.HasPrefix(lead, p) {
+			return reErrorLead.FindString(text)
+		}
+	}
+	return ""
+}
+
 // textFailure reads a failure from a result's text alone.
 func textFailure(text string) (failure, bool) {
 	if text == "" {
 		return failure{}, false
 	}
-	if m := reErrorLead.FindString(text); m != "" {
+	if m := errorLead(text); m != "" {
 		return failure{"error-result", clip(m, 200)}, true
 	}
 	if f, ok := jsonFailure(text); ok {
@@ -120,8 +148,11 @@ func textFailure(text string) (failure, bool) {
 	if f, ok := failingTests(text); ok {
 		return f, true
 	}
-	if m := reReturnCode.FindStringSubmatch(head(text, 400)); m != nil && m[1] != "0" {
-		return exitFailure(text, m[1])
+	// Every reReturnCode match holds "returncode" or "exit" in some case.
+	if h := head(text, 400); strings.Contains(h, "returncode") || strings.Contains(h, "xit") || strings.Contains(h, "XIT") {
+		if m := reReturnCode.FindStringSubmatch(h); m != nil && m[1] != "0" {
+			return exitFailure(text, m[1])
+		}
 	}
 	if strings.Contains(text, "Traceback (most recent call last):") {
 		if m := errorLines(text); len(m) > 0 {

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -33,10 +32,13 @@ var reActionClaim = newAnchored(`(?i)\b(?:(?:has|have) (?:now )?been|(?:i|we) ha
 
 // Commands that run tests or a reproduction: what verifying a change means
 // for a coding agent.
-var reTestCommand = regexp.MustCompile(`(?i)(?:\bpytest\b|\bpy\.test\b|-m\s+(?:pytest|unittest)\b|\btox\b|\bnosetests\b|runtests\.py|\bgo test\b|\bnpm (?:run )?test\b|\byarn test\b|\bcargo test\b|\bmake (?:test|check)\b|\bmvn test\b|\bgradle test\b|\bbin/test\b|\bphpunit\b|\brspec\b|\bjest\b|\bpython[\d.]*\s+\S*(?:test|repro|reproduce|check|verify|demo|example|debug)\w*\.py\b)`)
+var reTestCommand = newAnchored(`(?i)(?:\bpytest\b|\bpy\.test\b|-m\s+(?:pytest|unittest)\b|\btox\b|\bnosetests\b|runtests\.py|\bgo test\b|\bnpm (?:run )?test\b|\byarn test\b|\bcargo test\b|\bmake (?:test|check)\b|\bmvn test\b|\bgradle test\b|\bbin/test\b|\bphpunit\b|\brspec\b|\bjest\b|\bpython[\d.]*\s+\S*(?:test|repro|reproduce|check|verify|demo|example|debug)\w*\.py\b)`, 64,
+	"pytest", "py.test", "unittest", "tox", "nosetests", "runtests", "go test", "npm", "yarn test", "cargo test",
+	"make test", "make check", "mvn test", "gradle test", "bin/test", "phpunit", "rspec", "jest", "python")
 
 // Commands that change the code under work.
-var reEditCommand = regexp.MustCompile(`(?:\bsed\s+-i|\bperl\s+-[a-z]*i|>\s*[\w./-]+\.\w+|\btee\s+[\w./-]+|\bpatch\b|\bgit apply\b|\bapply_patch\b|\bopen\([^)]*['"][wa]\+?['"]|\.write\(|\bed\s+-s\b)`)
+var reEditCommand = newAnchored(`(?:\bsed\s+-i|\bperl\s+-[a-z]*i|>\s*[\w./-]+\.\w+|\btee\s+[\w./-]+|\bpatch\b|\bgit apply\b|\bapply_patch\b|\bopen\([^)]*['"][wa]\+?['"]|\.write\(|\bed\s+-s\b)`, 64,
+	"sed", "perl", ">", "tee", "patch", "git apply", "open(", ".write(", "ed ")
 
 // Detect implements Detector.
 func (d UnverifiedSuccess) Detect(c *Context) []probity.Finding {
@@ -176,16 +178,18 @@ func (d UnverifiedSuccess) finalClaim(c *Context) (probity.Finding, bool) {
 	// Walk back from the end: the last test run, and the last edit if it
 	// came after that run. Nothing before the last test run matters.
 	lastTest, lastTestRes, lastEdit := -1, -1, -1
+	var buf []byte
 	for i := final - 1; i >= 0 && lastTest < 0; i-- {
 		s := &steps[i]
 		if s.Kind != probity.KindToolCall || s.Tool == nil {
 			continue
 		}
 		cmd := commandEnds(argsText(s.Tool))
-		isTest := reTestCommand.MatchString(cmd)
+		lower := lowerBytes(cmd, &buf)
+		isTest := reTestCommand.find(cmd, lower) != nil
 		if isTest {
 			lastTest, lastTestRes = i, c.resultFor(i)
-		} else if lastEdit < 0 && (reEditCommand.MatchString(cmd) || isFileWriteTool(c, s.Tool.Name)) {
+		} else if lastEdit < 0 && (reEditCommand.find(cmd, lower) != nil || isFileWriteTool(c, s.Tool.Name)) {
 			lastEdit = i
 		}
 	}
