@@ -89,6 +89,7 @@ type runState struct {
 	pos      int  // next source position for steps the guard records itself
 	messages int  // how many client-sent messages are already in s
 	external bool // the client sends its history as messages
+	decided  map[string]bool // client call ids recorded ahead of their message
 	conv     chatmsg.Converter
 	lastUsed time.Time
 }
@@ -227,7 +228,8 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
 	if c.Run == "" {
 		c.Run = "default"
 	}
-	if c.ID == "" {
+	clientID := c.ID != ""
+	if !clientID {
 		c.ID = "call-" + strconv.FormatUint(g.callSeq.Add(1), 10)
 	}
 	if len(c.Args) > 0 && !json.Valid(c.Args) {
@@ -245,6 +247,11 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
 	}
 	step := probity.Step{Kind: probity.KindToolCall, Pos: probity.Position{Index: rs.pos},
 		Tool: &probity.ToolCall{ID: c.ID, Name: c.Tool, Args: c.Args}, Start: now}
+	if rs.external && !clientID {
+		// The client's messages will carry this call under an id the
+		// guard cannot know; they, not the guard, record it.
+		step.Tool.ID = ""
+	}
 	d := g.decide(ctx, rs.s, step)
 	v := verdict(&d, c.ID)
 	switch {
@@ -398,11 +405,22 @@ func (g *Guard) History(run string) []probity.Step {
 	return append([]probity.Step(nil), rs.s.Steps()...)
 }
 
-// record adds a decided call to the run's history when the guard keeps it;
-// a refused call (refusal != "") is followed by the refusal as its result,
-// which is what the agent saw.
+// record adds a decided call to the run's history; a refused call
+// (refusal != "") is followed by the refusal as its result, which is what
+// the agent saw. When the client sends its conversation, a call is recorded
+// only if it has the client's id: the conversation will bring the call
+// again, and sync skips it then; its result comes from the conversation.
 func (rs *runState) record(step probity.Step, refusal string) {
 	if rs.external {
+		if step.Tool.ID == "" {
+			return
+		}
+		rs.decided[step.Tool.ID] = true
+		if refusal == "" {
+			rs.s.Append(step)
+		} else {
+			rs.s.AppendBlocked(step)
+		}
 		return
 	}
 	rs.pos++

@@ -206,7 +206,7 @@ func TestApprovals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer audit.Close()
-	g := newGuard(t, testPolicy, guard.Options{Webhook: hook.URL, ApprovalTimeout: 300 * time.Millisecond, Audit: audit})
+	g := newGuard(t, testPolicy, guard.Options{Webhook: hook.URL, ApprovalTimeout: 1500 * time.Millisecond, Audit: audit})
 	c := startServer(t, g)
 	ctx := context.Background()
 
@@ -528,5 +528,54 @@ budgets:
 	want := []string{"allow", "allow", "deny", "allow", "allow"}
 	if !cmp.Equal(got, want) {
 		t.Errorf("decisions = %v, want %v", got, want)
+	}
+}
+
+// TestMessagesParallelCalls sends a model message with two tool calls and
+// asks about each: one call per message is allowed, the second is not, and
+// the calls are not counted twice when the conversation brings them back.
+func TestMessagesParallelCalls(t *testing.T) {
+	g := newGuard(t, `
+rules:
+  - name: one-call-at-a-time
+    max_per_message: 1
+  - name: two-lookups-per-run
+    tools: [lookup]
+    max_per_run: 2
+`, guard.Options{})
+	conv := []json.RawMessage{
+		json.RawMessage(`{"role":"user","content":"look up a and b"}`),
+		json.RawMessage(`{"role":"assistant","content":null,"tool_calls":[` +
+			`{"id":"c1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"a\"}"}},` +
+			`{"id":"c2","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"b\"}"}}]}`),
+	}
+	decide := func(id, q string, msgs []json.RawMessage) guard.Verdict {
+		v, err := g.Decide(context.Background(), guard.Call{Run: "p", ID: id, Tool: "lookup", Args: json.RawMessage(`{"q":"` + q + `"}`), Messages: msgs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := decide("c1", "a", conv); v.Decision != "allow" {
+		t.Errorf("first call of the message: %s (%s), want allow", v.Decision, v.Reason)
+	}
+	if v := decide("c2", "b", conv); v.Decision != "deny" || v.Rule != "one-call-at-a-time" {
+		t.Errorf("second call of the message: %s by %q, want deny by one-call-at-a-time", v.Decision, v.Rule)
+	}
+	// The conversation goes on with both results; a new message's call is
+	// the run's second executed lookup (c2 never ran), so it is allowed,
+	// and a third is not.
+	conv = append(conv,
+		json.RawMessage(`{"role":"tool","tool_call_id":"c1","content":"A"}`),
+		json.RawMessage(`{"role":"tool","tool_call_id":"c2","content":"Error: denied"}`),
+		json.RawMessage(`{"role":"assistant","content":null,"tool_calls":[{"id":"c3","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"c\"}"}}]}`))
+	if v := decide("c3", "c", conv); v.Decision != "allow" {
+		t.Errorf("call in a new message: %s (%s), want allow", v.Decision, v.Reason)
+	}
+	conv = append(conv,
+		json.RawMessage(`{"role":"tool","tool_call_id":"c3","content":"C"}`),
+		json.RawMessage(`{"role":"assistant","content":null,"tool_calls":[{"id":"c4","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"d\"}"}}]}`))
+	if v := decide("c4", "d", conv); v.Decision != "deny" || v.Rule != "two-lookups-per-run" {
+		t.Errorf("third executed lookup: %s by %q (%s), want deny by two-lookups-per-run", v.Decision, v.Rule, v.Reason)
 	}
 }

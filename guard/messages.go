@@ -18,6 +18,7 @@ func (rs *runState) sync(msgs []json.RawMessage) error {
 	if !rs.external || len(msgs) < rs.messages {
 		rs.s = rs.s.Fresh()
 		rs.messages, rs.pos, rs.external, rs.conv = 0, 0, true, chatmsg.Converter{}
+		rs.decided = map[string]bool{}
 	}
 	var add []probity.Step
 	end := len(msgs)
@@ -39,9 +40,18 @@ func (rs *runState) sync(msgs []json.RawMessage) error {
 		}
 	}
 	for _, st := range add {
+		if st.Kind == probity.KindToolCall && st.Tool != nil && rs.decided[st.Tool.ID] {
+			delete(rs.decided, st.Tool.ID) // recorded when it was decided
+			continue
+		}
 		rs.s.Append(st)
 	}
-	rs.messages, rs.pos = end, len(msgs)
+	// Calls decided now belong to the calling message, if it came last,
+	// else to the next message to come.
+	rs.messages, rs.pos = end, end
+	if end == len(msgs) {
+		rs.pos = len(msgs)
+	}
 	return nil
 }
 
