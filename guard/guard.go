@@ -86,9 +86,9 @@ type runState struct {
 	mu       sync.Mutex
 	id       string
 	s        *policy.Session
-	pos      int  // next source position for steps the guard records itself
-	messages int  // how many client-sent messages are already in s
-	external bool // the client sends its history as messages
+	pos      int             // next source position for steps the guard records itself
+	messages int             // how many client-sent messages are already in s
+	external bool            // the client sends its history as messages
 	decided  map[string]bool // client call ids recorded ahead of their message
 	conv     chatmsg.Converter
 	lastUsed time.Time
