@@ -441,7 +441,8 @@ func (f *chatFilter) event(raw []byte, ev sseEvent) [][]byte {
 			choices, _ := m["choices"].([]any)
 			for _, ch := range choices {
 				cm, _ := ch.(map[string]any)
-				if idx, err := cm["index"].(json.Number).Int64(); err == nil && slices.Contains(stop, int(idx)) {
+				num, _ := cm["index"].(json.Number)
+				if idx, err := num.Int64(); err == nil && slices.Contains(stop, int(idx)) {
 					cm["finish_reason"] = "stop"
 				}
 			}
