@@ -241,15 +241,20 @@ func TestSuiteIntervalMethodsVectors(t *testing.T) {
 			t.Errorf("one-sided lower(%d/%d) = %v, want %v", tc.c, tc.n, got, w)
 		}
 	}
-	// All-pass cases: the correlation cannot be estimated, so each case
-	// counts once: 10 cases × 5 trials all passing has n_eff 10.
-	all := make([][]float64, 10)
+	// All-pass cases: no spread between cases, deff = 1, and the bound is
+	// continuous with one failure among 200 trials.
+	all := make([][]float64, 20)
 	for i := range all {
-		all[i] = []float64{1, 1, 1, 1, 1}
+		all[i] = []float64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}
 	}
-	_, lo, hi, _, nEff, _ := SuiteInterval(all, Level)
-	if nEff != 10 || hi != 1 || lo >= stats.Wilson(10, 10, Level).Lo {
-		t.Errorf("all-pass interval [%v, %v] (n_eff %v), want n_eff 10, hi 1 and lo below Wilson(10, 10) (t critical values)", lo, hi, nEff)
+	_, lo, hi, lowerAll, nEff, _ := SuiteInterval(all, Level)
+	if nEff != 200 || hi != 1 || lo >= stats.Wilson(200, 200, Level).Lo || lowerAll < 0.98 {
+		t.Errorf("all-pass interval [%v, %v], lower %v (n_eff %v); want n_eff 200, hi 1, lo just under Wilson(200, 200), lower ≥ 0.98", lo, hi, lowerAll, nEff)
+	}
+	all[0][0] = 0
+	_, _, _, lowerOne, _, deffOne := SuiteInterval(all, Level)
+	if deffOne > 1.01 || math.Abs(lowerOne-lowerAll) > 0.02 {
+		t.Errorf("one failure: deff %v, lower %v; want deff ≈ 1 and a lower bound near %v", deffOne, lowerOne, lowerAll)
 	}
 }
 

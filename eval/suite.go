@@ -73,8 +73,10 @@ type HTTPTargetSpec struct {
 	// environment so secrets stay out of the suite.
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
 	// Request is a JSON template; strings "$id", "$trial", "$input",
-	// "$input.a.b", "$fixtures" and "$tags" are replaced. Default: the
-	// standard request {"id", "trial", "input", "fixtures", "tags"}.
+	// "$input.a.b", "$fixtures" and "$tags" are replaced. Default: the case
+	// itself plus the trial number, {"id", "trial", "input", "expected",
+	// "fixtures", "tags"}; use a template to keep expected from an agent
+	// that must not see it.
 	Request any `yaml:"request,omitempty" json:"request,omitempty"`
 	// Response says where in the reply the output, trace, cost and tokens are.
 	Response ResponseSpec `yaml:"response,omitempty" json:"response,omitzero"`

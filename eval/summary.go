@@ -151,10 +151,12 @@ type GateCheck struct {
 // interval is Wilson's at (p̂, n_eff) with Student-t critical values on G−1
 // degrees of freedom instead of normal ones (METHODS §1's small-G
 // correction): two-sided at level for the interval, one-sided (the level
-// quantile) for the lower bound the gate uses. When p̂ is 0 or 1 the
-// correlation cannot be estimated and deff = m, the worst case, so all-pass
-// over G cases counts as about G passes, not N. With a single case, its
-// trials are independent draws of it: deff = 1 and normal critical values.
+// quantile) for the lower bound the gate uses. When p̂ is 0 or 1 every
+// case agrees with every other, the case rates have no spread and deff = 1:
+// the limit the rule approaches as the last failure disappears (19 cases at
+// 10/10 and one at 9/10 already give deff ≈ 1), so the bound does not jump
+// when it does. With a single case, its trials are independent draws of it:
+// deff = 1 and normal critical values.
 //
 // Simulated coverage of the two-sided 95% interval (case rates drawn from
 // {0.5, 0.7, 0.85, 0.95, 1}; 4000 suites each): 0.956 at G = 8, m = 10;
@@ -188,10 +190,8 @@ func SuiteInterval(perCase [][]float64, level float64) (p, lo, hi, lower, nEff, 
 	zTwo := stdNormalQuantile(1 - (1-level)/2)
 	zOne := stdNormalQuantile(level)
 	switch {
-	case g == 1:
+	case g == 1, p <= 0, p >= 1:
 		deff = 1
-	case p <= 0 || p >= 1:
-		deff = float64(m)
 	default:
 		_, se := stats.ClusteredSECR1(rates)
 		deff = se * se / (p * (1 - p) / float64(n))

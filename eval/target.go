@@ -26,12 +26,15 @@ type Request struct {
 	Trial int // 0-based trial number
 }
 
-// wireRequest is the default request body sent to http and exec targets.
-// Expected is left out on purpose: the agent must not see the answer.
+// wireRequest is the default request body sent to http and exec targets:
+// the case as JSON, plus the trial number. It includes expected, because the
+// case is the contract; a suite whose agent must not see it (an LLM that
+// would read it) sends only what it should with a request template.
 type wireRequest struct {
 	ID       string          `json:"id"`
 	Trial    int             `json:"trial"`
 	Input    json.RawMessage `json:"input,omitempty"`
+	Expected json.RawMessage `json:"expected,omitempty"`
 	Fixtures json.RawMessage `json:"fixtures,omitempty"`
 	Tags     []string        `json:"tags,omitempty"`
 }
@@ -40,7 +43,8 @@ type wireRequest struct {
 // request template.
 func requestBody(tmpl any, req Request) ([]byte, error) {
 	if tmpl == nil {
-		return json.Marshal(wireRequest{ID: req.Case.ID, Trial: req.Trial, Input: req.Case.Input, Fixtures: req.Case.Fixtures, Tags: req.Case.Tags})
+		return json.Marshal(wireRequest{ID: req.Case.ID, Trial: req.Trial, Input: req.Case.Input, Expected: req.Case.Expected,
+			Fixtures: req.Case.Fixtures, Tags: req.Case.Tags})
 	}
 	input, _ := decodeJSON(req.Case.Input)
 	fixtures, _ := decodeJSON(req.Case.Fixtures)
