@@ -48,10 +48,10 @@ var assertFields = map[string][]string{
 	AssertToolCalled:    {"tool", "min", "max"},
 	AssertToolNotCalled: {"tool"},
 	AssertToolArgs:      {"tool", "args", "exact"},
-	AssertToolSequence:  {"tools", "any_order", "contiguous"},
-	AssertMaxSteps:      {"max"},
-	AssertMaxCost:       {"max"},
-	AssertMaxLatency:    {"max"},
+	AssertToolSequence:  {"tools", "any_order", "order_insensitive", "contiguous"},
+	AssertMaxSteps:      {"max", "value"},
+	AssertMaxCost:       {"max", "value"},
+	AssertMaxLatency:    {"max", "value"},
 	AssertCEL:           {"cel", "expr"},
 	AssertNoFindings:    {"severity", "detectors", "config"},
 	AssertJudge:         {"rubric", "provider", "model", "base_url", "api_key_env", "repeat", "threshold", "path", "max_tokens"},
@@ -70,44 +70,46 @@ var assertAliases = map[string]string{
 // the shorthands {cel: EXPR}, {equals: V}, {contains: S} and {regex: P}
 // imply it. Not inverts the verdict.
 type AssertSpec struct {
-	Type         string         `yaml:"type,omitempty" json:"type,omitempty"`
-	Name         string         `yaml:"name,omitempty" json:"name,omitempty"`
-	Not          bool           `yaml:"not,omitempty" json:"not,omitempty"`
-	Path         string         `yaml:"path,omitempty" json:"path,omitempty"`
-	Value        any            `yaml:"value,omitempty" json:"value,omitempty"`
-	Equals       any            `yaml:"equals,omitempty" json:"equals,omitempty"`
-	Contains     any            `yaml:"contains,omitempty" json:"contains,omitempty"`
-	Regex        string         `yaml:"regex,omitempty" json:"regex,omitempty"`
-	Pattern      string         `yaml:"pattern,omitempty" json:"pattern,omitempty"`
-	ExpectedPath string         `yaml:"expected_path,omitempty" json:"expected_path,omitempty"`
-	IgnoreCase   bool           `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
-	Exists       *bool          `yaml:"exists,omitempty" json:"exists,omitempty"`
-	Schema       any            `yaml:"schema,omitempty" json:"schema,omitempty"`
-	SchemaFile   string         `yaml:"schema_file,omitempty" json:"schema_file,omitempty"`
-	Tolerance    float64        `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
-	Relative     bool           `yaml:"relative,omitempty" json:"relative,omitempty"`
-	Tool         string         `yaml:"tool,omitempty" json:"tool,omitempty"`
-	Tools        []string       `yaml:"tools,omitempty" json:"tools,omitempty"`
-	AnyOrder     bool           `yaml:"any_order,omitempty" json:"any_order,omitempty"`
-	Contiguous   bool           `yaml:"contiguous,omitempty" json:"contiguous,omitempty"`
-	Args         map[string]any `yaml:"args,omitempty" json:"args,omitempty"`
-	Exact        bool           `yaml:"exact,omitempty" json:"exact,omitempty"`
-	Min          *int           `yaml:"min,omitempty" json:"min,omitempty"`
-	Max          any            `yaml:"max,omitempty" json:"max,omitempty"`
-	CEL          string         `yaml:"cel,omitempty" json:"cel,omitempty"`
-	Expr         string         `yaml:"expr,omitempty" json:"expr,omitempty"`
-	Severity     string         `yaml:"severity,omitempty" json:"severity,omitempty"`
-	Detectors    []string       `yaml:"detectors,omitempty" json:"detectors,omitempty"`
-	Config       string         `yaml:"config,omitempty" json:"config,omitempty"`
-	Rubric       string         `yaml:"rubric,omitempty" json:"rubric,omitempty"`
-	Provider     string         `yaml:"provider,omitempty" json:"provider,omitempty"`
-	Model        string         `yaml:"model,omitempty" json:"model,omitempty"`
-	BaseURL      string         `yaml:"base_url,omitempty" json:"base_url,omitempty"`
-	APIKeyEnv    string         `yaml:"api_key_env,omitempty" json:"api_key_env,omitempty"`
-	Repeat       int            `yaml:"repeat,omitempty" json:"repeat,omitempty"`
-	Threshold    float64        `yaml:"threshold,omitempty" json:"threshold,omitempty"`
-	MaxTokens    int            `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
-	File         string         `yaml:"file,omitempty" json:"file,omitempty"`
+	Type         string   `yaml:"type,omitempty" json:"type,omitempty"`
+	Name         string   `yaml:"name,omitempty" json:"name,omitempty"`
+	Not          bool     `yaml:"not,omitempty" json:"not,omitempty"`
+	Path         string   `yaml:"path,omitempty" json:"path,omitempty"`
+	Value        any      `yaml:"value,omitempty" json:"value,omitempty"`
+	Equals       any      `yaml:"equals,omitempty" json:"equals,omitempty"`
+	Contains     any      `yaml:"contains,omitempty" json:"contains,omitempty"`
+	Regex        string   `yaml:"regex,omitempty" json:"regex,omitempty"`
+	Pattern      string   `yaml:"pattern,omitempty" json:"pattern,omitempty"`
+	ExpectedPath string   `yaml:"expected_path,omitempty" json:"expected_path,omitempty"`
+	IgnoreCase   bool     `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
+	Exists       *bool    `yaml:"exists,omitempty" json:"exists,omitempty"`
+	Schema       any      `yaml:"schema,omitempty" json:"schema,omitempty"`
+	SchemaFile   string   `yaml:"schema_file,omitempty" json:"schema_file,omitempty"`
+	Tolerance    float64  `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
+	Relative     bool     `yaml:"relative,omitempty" json:"relative,omitempty"`
+	Tool         string   `yaml:"tool,omitempty" json:"tool,omitempty"`
+	Tools        []string `yaml:"tools,omitempty" json:"tools,omitempty"`
+	AnyOrder     bool     `yaml:"any_order,omitempty" json:"any_order,omitempty"`
+	// OrderInsensitive is another spelling of AnyOrder.
+	OrderInsensitive bool           `yaml:"order_insensitive,omitempty" json:"order_insensitive,omitempty"`
+	Contiguous       bool           `yaml:"contiguous,omitempty" json:"contiguous,omitempty"`
+	Args             map[string]any `yaml:"args,omitempty" json:"args,omitempty"`
+	Exact            bool           `yaml:"exact,omitempty" json:"exact,omitempty"`
+	Min              *int           `yaml:"min,omitempty" json:"min,omitempty"`
+	Max              any            `yaml:"max,omitempty" json:"max,omitempty"`
+	CEL              string         `yaml:"cel,omitempty" json:"cel,omitempty"`
+	Expr             string         `yaml:"expr,omitempty" json:"expr,omitempty"`
+	Severity         string         `yaml:"severity,omitempty" json:"severity,omitempty"`
+	Detectors        []string       `yaml:"detectors,omitempty" json:"detectors,omitempty"`
+	Config           string         `yaml:"config,omitempty" json:"config,omitempty"`
+	Rubric           string         `yaml:"rubric,omitempty" json:"rubric,omitempty"`
+	Provider         string         `yaml:"provider,omitempty" json:"provider,omitempty"`
+	Model            string         `yaml:"model,omitempty" json:"model,omitempty"`
+	BaseURL          string         `yaml:"base_url,omitempty" json:"base_url,omitempty"`
+	APIKeyEnv        string         `yaml:"api_key_env,omitempty" json:"api_key_env,omitempty"`
+	Repeat           int            `yaml:"repeat,omitempty" json:"repeat,omitempty"`
+	Threshold        float64        `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+	MaxTokens        int            `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
+	File             string         `yaml:"file,omitempty" json:"file,omitempty"`
 }
 
 // setFields lists the keys a spec sets, by their YAML names.
@@ -134,6 +136,7 @@ func (a *AssertSpec) setFields() []string {
 	add("tool", a.Tool != "")
 	add("tools", a.Tools != nil)
 	add("any_order", a.AnyOrder)
+	add("order_insensitive", a.OrderInsensitive)
 	add("contiguous", a.Contiguous)
 	add("args", a.Args != nil)
 	add("exact", a.Exact)
@@ -174,6 +177,12 @@ func (a *AssertSpec) validate(v *validator, at string) {
 	}
 	if canon, ok := assertAliases[a.Type]; ok {
 		a.Type = canon
+	}
+	switch a.Type {
+	case AssertMaxSteps, AssertMaxCost, AssertMaxLatency:
+		if a.Max == nil && a.Value != nil {
+			a.Max, a.Value = a.Value, nil // max-* accept value: as the limit too
+		}
 	}
 	allowed, ok := assertFields[a.Type]
 	if !ok {
@@ -242,6 +251,7 @@ func (a *AssertSpec) validate(v *validator, at string) {
 			v.fail(at, "arguments-match assertion needs args")
 		}
 	case AssertToolSequence:
+		a.AnyOrder = a.AnyOrder || a.OrderInsensitive
 		if len(a.Tools) == 0 {
 			v.fail(at, "sequence assertion needs a list of tools")
 		}

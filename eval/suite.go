@@ -189,6 +189,8 @@ type GateSpec struct {
 	// PassHatK requires the one-sided 95% lower bound of pass^k (bootstrap
 	// over cases) to be at least Min.
 	PassHatK *PassHatKGate `yaml:"pass_hat_k,omitempty" json:"pass_hat_k,omitempty"`
+	// PassHatKCaret is PassHatK spelt "pass^k" in YAML.
+	PassHatKCaret *PassHatKGate `yaml:"pass^k,omitempty" json:"-"`
 	// MaxRegression fails the gate when, against --baseline, the posterior
 	// probability that the pass rate dropped by more than this exceeds
 	// RegressionConfidence.
@@ -481,6 +483,12 @@ func (s *Suite) validate(v *validator) {
 		s.Assert[i].validate(v, fmt.Sprintf("$.assert[%d]", i))
 	}
 	g := &s.Gate
+	if g.PassHatKCaret != nil {
+		if g.PassHatK != nil {
+			v.fail("$.gate", "give pass_hat_k or pass^k, not both")
+		}
+		g.PassHatK, g.PassHatKCaret = g.PassHatKCaret, nil
+	}
 	if g.MinPassRate != nil && (*g.MinPassRate < 0 || *g.MinPassRate > 1) {
 		v.fail("$.gate.min_pass_rate", "min_pass_rate must be in [0, 1]")
 	}

@@ -213,3 +213,22 @@ func TestLoadTauBench(t *testing.T) {
 		t.Errorf("expected actions missing: %s", cases[0].Expected)
 	}
 }
+
+// TestSuiteAliases: spellings users reach for are accepted.
+func TestSuiteAliases(t *testing.T) {
+	src := strings.Replace(minimalSuite, "assert:\n  - cel: 'true'\n", `trials: 4
+assert:
+  - {type: sequence, tools: [a, b], order_insensitive: true}
+  - {type: max-cost, value: 0.5}
+  - {type: tool_called, tool: a}
+gate:
+  pass^k: {k: 2, min: 0.5}
+`, 1)
+	s, err := ParseSuite("s.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Assert[0].AnyOrder || s.Assert[1].Max == nil || s.Assert[2].Type != AssertToolCalled || s.Gate.PassHatK == nil || s.Gate.PassHatK.K != 2 {
+		t.Errorf("aliases not applied: %+v %+v %+v gate %+v", s.Assert[0], s.Assert[1], s.Assert[2], s.Gate)
+	}
+}
