@@ -44,6 +44,7 @@ type TargetError struct {
 	Msg string
 }
 
+// Error formats as "kind: message".
 func (e *TargetError) Error() string { return e.Kind + ": " + e.Msg }
 
 func targetErr(kind, format string, args ...any) *TargetError {
