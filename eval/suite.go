@@ -67,6 +67,7 @@ type TargetSpec struct {
 
 // HTTPTargetSpec POSTs each trial's request to URL and reads JSON back.
 type HTTPTargetSpec struct {
+	// URL is where trials are sent; ${VAR} expands from the environment.
 	URL    string `yaml:"url" json:"url"`
 	Method string `yaml:"method,omitempty" json:"method,omitempty"`
 	// Headers are sent with every request; ${VAR} expands from the
@@ -396,6 +397,9 @@ func (s *Suite) validate(v *validator) {
 	n := 0
 	if t := s.Target.HTTP; t != nil {
 		n++
+		// ${VAR} in the URL expands from the environment, so CI can point
+		// one suite at the service it just started.
+		t.URL = expandEnv(t.URL)
 		if t.URL == "" {
 			v.fail("$.target.http", "http target needs a url")
 		} else if !strings.HasPrefix(t.URL, "http://") && !strings.HasPrefix(t.URL, "https://") {

@@ -36,6 +36,17 @@ func TestParseSuiteDefaults(t *testing.T) {
 	}
 }
 
+func TestParseSuiteExpandsURL(t *testing.T) {
+	t.Setenv("PROBITY_TEST_AGENT_URL", "http://127.0.0.1:4242/run")
+	s, err := ParseSuite("s.yaml", []byte(strings.Replace(minimalSuite, "http://127.0.0.1:1/run", "${PROBITY_TEST_AGENT_URL}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Target.HTTP.URL, "http://127.0.0.1:4242/run"; got != want {
+		t.Errorf("url = %q, want %q", got, want)
+	}
+}
+
 func TestParseSuiteSequentialDefaults(t *testing.T) {
 	src := strings.Replace(minimalSuite, "assert:", "stop: sequential\ntrials: 100\ngate: {min_pass_rate: 0.7}\nassert:", 1)
 	s, err := ParseSuite("s.yaml", []byte(src))
