@@ -38,7 +38,7 @@ func TestParseSuiteDefaults(t *testing.T) {
 
 func TestParseSuiteExpandsURL(t *testing.T) {
 	t.Setenv("PROBITY_TEST_AGENT_URL", "http://127.0.0.1:4242/run")
-	s, err := ParseSuite("s.yaml", []byte(strings.Replace(minimalSuite, "http://127.0.0.1:1/run", "${PROBITY_TEST_AGENT_URL}", 1)))
+	s, err := ParseSuite("s.yaml", []byte(strings.Replace(minimalSuite, "http://127.0.0.1:1/run", "'${PROBITY_TEST_AGENT_URL}'", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
