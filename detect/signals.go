@@ -358,9 +358,9 @@ func jsonFailure(text string) (failure, bool) {
 }
 
 // Words with which an agent acknowledges that something went wrong.
-var reAcknowledge = newAnchored(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|retrying|retried|try again|timed out|time out|timeout|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|reproduc\w*|confirms? the (?:issue|bug|error|problem|failure))\b`, 48,
+var reAcknowledge = newAnchored(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not sufficient|isn't sufficient|not enough|isn't enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|retrying|retried|try again|timed out|time out|timeout|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|reproduc\w*|confirms? the (?:issue|bug|error|problem|failure))\b`, 48,
 	"error", "fail", "unable", "not able", "couldn", "could not", "cannot", "can't", "can not", "unfortunat", "sorry",
-	"apolog", "available", "insufficient", "not enough", "not found", "invalid", "denied", "declined", "rejected",
+	"apolog", "available", "sufficient", "enough", "insufficient", "not enough", "not found", "invalid", "denied", "declined", "rejected",
 	"work", "wrong", "incorrect", "mistake", "exception", "traceback", "retr", "try again", "time", "alternative",
 	"not possible", "not eligible", "exceed", "seems", "there ", "adjust", "investigate", "forgot", "missing",
 	"no such", "reproduc", "confirm")
