@@ -136,8 +136,11 @@ func compileJudge(a *AssertSpec, opts Options) (Assertion, error) {
 			}
 		}
 		share := float64(passes) / float64(a.Repeat)
+		r := AssertResult{Pass: share > a.Threshold}
 		agree := max(share, 1-share)
-		r := AssertResult{Pass: share > a.Threshold, Agreement: &agree}
+		if a.Repeat > 1 {
+			r.Agreement = &agree
+		}
 		if scored > 0 {
 			s := scoreSum / float64(scored)
 			r.Score = &s

@@ -188,6 +188,9 @@ assert:
 			t.Errorf("cost = %v, want 0.00028", got)
 		}
 	}
+	if ag := Summarize(run, nil).Suite.JudgeAgreement; ag == nil || *ag != 1 {
+		t.Errorf("suite judge agreement = %v, want 1", ag)
+	}
 	for _, tr := range byCase["missing"] {
 		if tr.Status != StatusFail {
 			t.Errorf("missing trial %d: %s, want fail", tr.Trial, tr.Status)

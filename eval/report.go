@@ -84,6 +84,9 @@ func writeSummaryText(w io.Writer, s *Summary) error {
 	if u.Errors > 0 {
 		fmt.Fprintf(&b, "errors     %d trials (%s), not counted as failures\n", u.Errors, kinds(u.ErrorKinds))
 	}
+	if u.JudgeAgreement != nil {
+		fmt.Fprintf(&b, "judge      repeated votes agreed %.0f%% of the time\n", 100**u.JudgeAgreement)
+	}
 	fmt.Fprintf(&b, "cost       $%.4f, %d tokens; latency mean %.0fms p50 %.0fms p95 %.0fms max %.0fms\n\n",
 		u.CostUSD, u.Tokens.Total(), u.Latency.Mean, u.Latency.P50, u.Latency.P95, u.Latency.Max)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

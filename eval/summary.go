@@ -81,6 +81,10 @@ type SuiteSummary struct {
 	Tokens     Usage          `json:"tokens"`
 	Latency    LatencyStats   `json:"latency_ms"`
 	Cached     int            `json:"cached,omitempty"`
+	// JudgeAgreement is the mean share of judge votes on the majority side,
+	// over every judge assertion that voted more than once: 1 means the
+	// judge never disagreed with itself.
+	JudgeAgreement *float64 `json:"judge_agreement,omitempty"`
 }
 
 // LatencyStats summarises trial latencies in milliseconds.
@@ -239,7 +243,14 @@ func Summarize(run *Run, baseline *Run) *Summary {
 	}
 	var lat []float64
 	errKinds := map[string]int{}
+	agreeSum, agreeN := 0.0, 0
 	for _, t := range run.Trials {
+		for _, a := range t.Assertions {
+			if a.Agreement != nil {
+				agreeSum += *a.Agreement
+				agreeN++
+			}
+		}
 		i, ok := idx[t.Case]
 		if !ok {
 			i = len(s.Cases)
@@ -286,6 +297,10 @@ func Summarize(run *Run, baseline *Run) *Summary {
 	}
 	if len(errKinds) > 0 {
 		s.Suite.ErrorKinds = errKinds
+	}
+	if agreeN > 0 {
+		a := round6(agreeSum / float64(agreeN))
+		s.Suite.JudgeAgreement = &a
 	}
 	for _, st := range run.Stops {
 		if i, ok := idx[st.Case]; ok {
