@@ -3,6 +3,7 @@ package cassette_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,15 @@ func FuzzRead(f *testing.F) {
 		more, _ := filepath.Glob(filepath.Join(dir, "cassettes/openllmetry/packages/opentelemetry-instrumentation-openai/tests/traces/cassettes/test_functions/*.yaml"))
 		for _, p := range append(files, more...) {
 			if c, err := vcr.ReadFile(p); err == nil {
+				// Real structure, small size: the fuzzer minimises every
+				// new input byte by byte, which stalls on big ones.
+				c.Interactions = c.Interactions[:min(1, len(c.Interactions))]
+				for i := range c.Interactions {
+					in := &c.Interactions[i]
+					in.Request.Header, in.Response.Header = nil, http.Header{"Content-Type": in.Response.Header["Content-Type"]}
+					in.Request.Body.Text = trim(in.Request.Body.Text)
+					in.Response.Body.Text = trim(in.Response.Body.Text)
+				}
 				b, _ := cassette.Marshal(c)
 				f.Add(b)
 			}
@@ -97,6 +107,13 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("re-reading a written cassette: %v", err)
 		}
 	})
+}
+
+func trim(s string) string {
+	if len(s) > 300 {
+		return s[:300]
+	}
+	return s
 }
 
 // FuzzVCR does the same for the vcrpy reader.
