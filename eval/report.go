@@ -87,6 +87,16 @@ func writeSummaryText(w io.Writer, s *Summary) error {
 	if u.JudgeAgreement != nil {
 		fmt.Fprintf(&b, "judge      repeated votes agreed %.0f%% of the time\n", 100**u.JudgeAgreement)
 	}
+	if bl := s.Baseline; bl != nil {
+		fmt.Fprintf(&b, "baseline   %s: pass rate %.3f, Δ(baseline−this) %+.3f, P(worse by > %.3f) %.3f", bl.File, bl.PassRate, bl.Delta, bl.Margin, bl.PWorse)
+		if len(bl.NewlyFailing) > 0 {
+			fmt.Fprintf(&b, "; newly failing: %s", strings.Join(bl.NewlyFailing, ", "))
+		}
+		if len(bl.NewlyFlaky) > 0 {
+			fmt.Fprintf(&b, "; newly flaky: %s", strings.Join(bl.NewlyFlaky, ", "))
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "cost       $%.4f, %d tokens; latency mean %.0fms p50 %.0fms p95 %.0fms max %.0fms\n\n",
 		u.CostUSD, u.Tokens.Total(), u.Latency.Mean, u.Latency.P50, u.Latency.P95, u.Latency.Max)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

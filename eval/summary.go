@@ -39,6 +39,21 @@ type Summary struct {
 	Suite SuiteSummary  `json:"suite"`
 	Cases []CaseSummary `json:"cases"`
 	Gate  GateResult    `json:"gate"`
+	// Baseline compares the run with --baseline, when one is given.
+	Baseline *BaselineSummary `json:"baseline,omitempty"`
+}
+
+// BaselineSummary is the paired comparison with the baseline run (see
+// Compare): how likely this run is worse by more than the margin.
+type BaselineSummary struct {
+	File         string   `json:"file"`
+	PassRate     float64  `json:"pass_rate"` // the baseline's, over the paired trials
+	Delta        float64  `json:"delta"`     // baseline − this run; > 0 means worse
+	Margin       float64  `json:"margin"`
+	PWorse       float64  `json:"p_worse"`
+	Regressed    bool     `json:"regressed"`
+	NewlyFailing []string `json:"newly_failing"`
+	NewlyFlaky   []string `json:"newly_flaky"`
 }
 
 // SuiteSummary is the suite-level result.
@@ -364,6 +379,15 @@ func Summarize(run *Run, baseline *Run) *Summary {
 		}
 	}
 	s.Gate = evaluateGate(h.Gate, s, tasks, run, baseline)
+	if baseline != nil {
+		o := CompareOptions{Confidence: h.Gate.RegressionConfidence}
+		if h.Gate.MaxRegression != nil {
+			o.Margin = *h.Gate.MaxRegression
+		}
+		c := Compare(baseline, run, o)
+		s.Baseline = &BaselineSummary{File: baseline.Path, PassRate: c.PassRateA, Delta: c.Delta, Margin: c.Margin, PWorse: c.PWorse,
+			Regressed: c.Regressed, NewlyFailing: c.NewlyFailing, NewlyFlaky: c.NewlyFlaky}
+	}
 	return s
 }
 
