@@ -118,7 +118,7 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 	path := fl.out
 	if fl.resume != "" {
 		path = fl.resume
-		if prior, err = eval.ReadRun(fl.resume); err != nil {
+		if prior, err = eval.ScanRun(fl.resume); err != nil {
 			return withExit(ExitUsage, err)
 		}
 		if prior.Torn {
