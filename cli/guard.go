@@ -54,12 +54,18 @@ type guardFlags struct {
 }
 
 func (f *guardFlags) add(cmd *cobra.Command, auditDefault string) {
-	cmd.Flags().StringVar(&f.policy, "policy", "", "policy file (YAML); required")
+	f.addOptional(cmd, auditDefault, "policy file (YAML); required")
+	_ = cmd.MarkFlagRequired("policy")
+}
+
+// addOptional adds the guard flags to a command where a policy is optional
+// (the model-API proxy), with usage text for --policy.
+func (f *guardFlags) addOptional(cmd *cobra.Command, auditDefault, policyUsage string) {
+	cmd.Flags().StringVar(&f.policy, "policy", "", policyUsage)
 	cmd.Flags().StringVar(&f.audit, "audit", auditDefault, `append-only JSON Lines audit log of every decision ("none" keeps none)`)
 	cmd.Flags().DurationVar(&f.approvalTimeout, "approval-timeout", 5*time.Minute, "how long an approve decision waits for a person before it becomes a deny")
 	cmd.Flags().StringVar(&f.webhook, "webhook", "", "URL that receives a POST for every approval request and resolution")
 	cmd.Flags().DurationVar(&f.evalTimeout, "eval-timeout", 100*time.Millisecond, "time limit of one policy evaluation; side-effecting calls fail closed past it")
-	_ = cmd.MarkFlagRequired("policy")
 }
 
 // open loads the policy and builds a Guard, with its audit log.

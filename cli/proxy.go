@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/guard"
 	"github.com/probity/probity/proxy"
 	"github.com/spf13/cobra"
 )
@@ -80,8 +81,9 @@ func (f *proxyFlags) options(upstream, record string, log *slog.Logger) proxy.Op
 func newProxyCmd(e *env) *cobra.Command {
 	var f proxyFlags
 	var upstream, record string
+	var gf guardFlags
 	cmd := &cobra.Command{
-		Use:   "proxy --upstream URL [--listen 127.0.0.1:PORT] [--record DIR]",
+		Use:   "proxy --upstream URL [--listen 127.0.0.1:PORT] [--record DIR] [--policy FILE]",
 		Short: "Record every model call of an agent without changing its code",
 		Long: `Proxy is a reverse proxy for the OpenAI (Chat Completions, Responses) and
 Anthropic (Messages) APIs. Point the agent's base URL at it and nothing else
@@ -102,6 +104,14 @@ cookies, key query parameters, and the headers and JSON fields you name with
 --redact-header and --redact-field are replaced by REDACTED, as is any other
 occurrence of those values.
 
+With --policy FILE every tool call in a model response is checked against
+the policy (docs/policy.md) before the agent sees it, streamed responses
+included. A denied call is replaced by a refusal the model can read ("Tool
+call refund_order was blocked by policy rule ..."), so the agent never runs
+it; "approve" rules hold the response until a person answers or the approval
+times out. Decisions go to the --audit log and into the cassette. A policy in
+shadow mode only logs what it would have blocked.
+
 The proxy listens on loopback only unless you pass --allow-remote. Stop it
 with Ctrl-C: it finishes writing the recording first.`,
 		Example: `  probity proxy --upstream https://api.openai.com --listen 127.0.0.1:8080 --record rec/
@@ -109,14 +119,25 @@ with Ctrl-C: it finishes writing the recording first.`,
   probity analyze rec/traces/
 
   probity proxy --upstream https://api.anthropic.com --record rec/ --redact-field customer_email
-  ANTHROPIC_BASE_URL=http://127.0.0.1:8080 node agent.js`,
+  ANTHROPIC_BASE_URL=http://127.0.0.1:8080 node agent.js
+
+  probity proxy --upstream https://api.openai.com --policy examples/policies/tau-retail.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if upstream == "" {
 				return withExit(ExitUsage, fmt.Errorf("--upstream is required (for example --upstream https://api.openai.com)"))
 			}
 			log := f.logger(e)
-			p, err := proxy.New(f.options(upstream, record, log))
+			opts := f.options(upstream, record, log)
+			if gf.policy != "" {
+				g, closeGuard, err := gf.open(e, log)
+				if err != nil {
+					return err
+				}
+				defer closeGuard()
+				opts.Guard = guard.ProxyHook(g)
+			}
+			p, err := proxy.New(opts)
 			if err != nil {
 				return withExit(ExitUsage, err)
 			}
@@ -156,6 +177,7 @@ with Ctrl-C: it finishes writing the recording first.`,
 	}
 	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the model API (https://api.openai.com, https://api.anthropic.com, ...), or auto: Anthropic Messages calls to api.anthropic.com, the rest to api.openai.com")
 	cmd.Flags().StringVar(&record, "record", "", "directory to record cassettes and traces into")
+	gf.addOptional(cmd, "probity-audit.jsonl", "policy file (YAML): check every tool call in model responses before the agent sees it")
 	f.addListen(cmd, "127.0.0.1:8080")
 	f.addUpstream(cmd)
 	return cmd

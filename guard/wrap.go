@@ -102,6 +102,7 @@ func ProxyHook(g *Guard) func(ctx context.Context, run string, call probity.Tool
 		if msg == "" {
 			msg = v.Reason
 		}
-		return false, fmt.Sprintf("Tool call %s was blocked by policy rule %q: %s", call.Name, v.Rule, msg)
+		// The proxy already says which call was blocked; say why.
+		return false, fmt.Sprintf("policy rule %q: %s", v.Rule, msg)
 	}
 }
