@@ -334,6 +334,7 @@ func Summarize(run *Run, baseline *Run) *Summary {
 		if ran > 0 {
 			c.LatencyMS /= float64(ran)
 		}
+		c.CostUSD, c.LatencyMS = round6(c.CostUSD), round3(c.LatencyMS)
 		if c.Stopped != nil {
 			s.Suite.Saved += max(0, h.Trials-ran)
 		}
@@ -354,10 +355,11 @@ func Summarize(run *Run, baseline *Run) *Summary {
 		tasks = append(tasks, stats.TaskCounts{N: c.Trials, C: c.Passes})
 	}
 	s.Suite.Complete = done+s.Suite.Saved >= s.Suite.Planned
+	s.Suite.CostUSD = round6(s.Suite.CostUSD)
 	s.Suite.Latency = latencyStats(lat)
 	if s.Suite.Trials > 0 {
 		p, lo, hi, lower, nEff, deff := SuiteInterval(perCase, Level)
-		s.Suite.PassRate, s.Suite.Interval, s.Suite.LowerBound = p, [2]float64{lo, hi}, lower
+		s.Suite.PassRate, s.Suite.Interval, s.Suite.LowerBound = round6(p), [2]float64{round6(lo), round6(hi)}, round6(lower)
 		s.Suite.EffectiveN, s.Suite.DesignEffect = round6(nEff), round6(deff)
 	} else {
 		s.Suite.Interval = [2]float64{0, 1}
@@ -403,7 +405,7 @@ func classify(c *CaseSummary, budget int) {
 		}
 		return
 	}
-	c.PassRate = float64(c.Passes) / float64(c.Trials)
+	c.PassRate = round6(float64(c.Passes) / float64(c.Trials))
 	slices.Sort(c.FailedTrials)
 	iv := stats.Wilson(c.Passes, c.Trials, Level)
 	c.Interval = [2]float64{round6(iv.Lo), round6(iv.Hi)}
