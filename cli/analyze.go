@@ -9,10 +9,11 @@ import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/detect"
 	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/policy"
 )
 
 func newAnalyzeCmd(e *env) *cobra.Command {
-	var format, from, failOn, configFile string
+	var format, from, failOn, configFile, policyFile string
 	cmd := &cobra.Command{
 		Use:   "analyze FILES...",
 		Short: "Find where agents were confidently wrong, with evidence and blast radius",
@@ -42,6 +43,10 @@ their names (cancel, refund, send, update, ...); --config names them exactly:
                  "evidence": [{"value", "kind", "class", "source", "source_step", "note"}],
                  "blast_radius": [steps]}]}
 
+--policy FILE adds a policy's rules (docs/policy.md: the same file the runtime
+guard enforces) as one more detector: each violation is a finding
+"policy:<rule>" on the call's step, with the rule's severity.
+
 Verdict: fail when a finding is high, suspect when one is medium, else ok.
 root_cause_step is the earliest origin among the most severe findings (a
 cascade's birth, the call whose result failed), or null. A step longer than
@@ -52,7 +57,8 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 		Example: `  probity analyze examples/
   probity analyze --fail-on high ../shared/data/tau-bench/gpt-4o-airline.json
   probity analyze --format json runs/*.json | jq 'select(.verdict == "fail")'
-  probity analyze --config tools.yaml --from taubench trajectories.json`,
+  probity analyze --config tools.yaml --from taubench trajectories.json
+  probity analyze --policy examples/policies/tau-retail.yaml ../shared/data/agentrx-tau-retail/trajectories.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format, "text", "json"); err != nil {
@@ -68,12 +74,21 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 					return withExit(ExitUsage, err)
 				}
 			}
-			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, cfg: cfg})
+			ds := detect.Default()
+			if policyFile != "" {
+				p, err := policy.LoadFile(policyFile)
+				if err != nil {
+					return withExit(ExitUsage, err)
+				}
+				ds = append(ds, policyDetector{p})
+			}
+			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, cfg: cfg, detectors: ds})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (one object per trace per line)")
 	cmd.Flags().StringVar(&failOn, "fail-on", "none", "exit 1 when a finding is at or above this severity: none, low, medium or high")
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML file naming tools and their classes (side-effect, read-only, calculator)")
+	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file (YAML) whose violations are reported as findings")
 	addFromFlag(cmd, &from)
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"none", "low", "medium", "high"}, cobra.ShellCompDirectiveNoFileComp
@@ -89,7 +104,20 @@ type analyzeOptions struct {
 	from   string
 	failOn probity.Severity
 	cfg    *detect.Config
+	// detectors run on every trace; nil means detect.Default().
+	detectors []detect.Detector
 }
+
+// policyDetector runs a policy offline as one more detector, so its
+// violations share the verdict, the root cause and the report with the
+// built-in detectors.
+type policyDetector struct{ p *policy.Policy }
+
+// ID names the policy detector; each finding carries "policy:<rule>".
+func (policyDetector) ID() string { return "policy" }
+
+// Detect returns the policy's violations in the trace.
+func (d policyDetector) Detect(c *detect.Context) []probity.Finding { return d.p.Findings(c.Trace) }
 
 // runAnalyze streams traces through the detectors: one trace is in memory
 // at a time, and only counters survive it.
@@ -97,8 +125,11 @@ func runAnalyze(e *env, args []string, o analyzeOptions) error {
 	st := newStyle(e.stdout)
 	sum := newAnalyzeSummary()
 	prog := newProgress(e.stderr)
-	ds := detect.Default()
-	err := ingest.Each(e.ctx, args, ingest.Options{Format: o.from}, func(t *probity.Trace) error {
+	ds := o.detectors
+	if ds == nil {
+		ds = detect.Default()
+	}
+	err := ingest.Each(e.ctx, args, ingest.Options{Format: o.from, Stdin: e.stdin}, func(t *probity.Trace) error {
 		r := detect.Run(t, o.cfg, ds)
 		sum.add(t, &r)
 		prog.tick(sum.traces, sum.steps)
