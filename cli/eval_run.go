@@ -136,6 +136,9 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 			}
 			path = filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", slugRe.ReplaceAllString(suite.Name, "-"), time.Now().UTC().Format("20060102T150405Z")))
 		}
+		if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+			fmt.Fprintf(e.stderr, "probity: overwriting %s (use --resume %s to continue it instead)\n", path, path)
+		}
 		if w, err = eval.CreateRun(path, runner.Header()); err != nil {
 			return err
 		}
