@@ -88,7 +88,7 @@ var formats = []format{
 	{chatlog.Format, chatlog.Sniff, chatlog.Read},
 }
 
-// Formats returns the names of the known formats, for --format and help.
+// Formats returns the names of the known formats, for --from and help.
 func Formats() []string {
 	out := make([]string, len(formats))
 	for i, f := range formats {
@@ -412,7 +412,7 @@ func undetected(name string, head []byte) *probity.Error {
 	case c != '{' && c != '[':
 		e.Message = fmt.Sprintf("not JSON (starts with %s); known formats: %s", printable(c), strings.Join(Formats(), ", "))
 	default:
-		e.Message = "JSON of unknown shape; known formats: " + strings.Join(Formats(), ", ") + " (use --format to force one)"
+		e.Message = "JSON of unknown shape; known formats: " + strings.Join(Formats(), ", ") + " (use --from to force one)"
 	}
 	return e
 }
