@@ -123,7 +123,8 @@ func TestExampleSuitesMatchSchema(t *testing.T) {
 		t.Fatalf("schema does not compile: %v", err)
 	}
 	paths, _ := filepath.Glob("../examples/eval/*.yaml")
-	paths = append(paths, "testdata/suites/full.yaml")
+	more, _ := filepath.Glob("testdata/suites/*.yaml")
+	paths = append(paths, more...)
 	for _, p := range paths {
 		if strings.HasSuffix(p, "cases.yaml") {
 			continue
