@@ -15,15 +15,17 @@ import (
 // each finding with its evidence quoted beside it and its blast radius drawn
 // as a tree rooted at the finding's step.
 func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report, cfg *detect.Config) {
+	// A clean trace takes one line: in a file of hundreds of runs the
+	// reader is looking for the others.
+	if len(r.Findings) == 0 {
+		fmt.Fprintf(w, "%s  %s  %s  %s\n", verdictStyle(st, r.Verdict), st.bold(r.TraceID), st.dim(r.Source), st.dim("no findings"))
+		return
+	}
 	root := "none"
 	if r.RootCauseStep != nil {
 		root = fmt.Sprintf("step %d", *r.RootCauseStep)
 	}
 	fmt.Fprintf(w, "%s  %s  %s  root cause: %s\n", verdictStyle(st, r.Verdict), st.bold(r.TraceID), st.dim(r.Source), root)
-	if len(r.Findings) == 0 {
-		fmt.Fprintf(w, "  %s\n\n", st.dim("no findings"))
-		return
-	}
 	byPos := stepsByPosition(t)
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  %s %-20s step %-4d %s\n", severityStyle(st, f.Severity), f.Detector, f.Step, f.Message)
@@ -61,7 +63,9 @@ func printEvidence(w io.Writer, st style, ev probity.Evidence) {
 		parts = append(parts, st.bold(oneLine(ev.Value, 60)))
 	}
 	if ev.Source != "" {
-		parts = append(parts, fmt.Sprintf("%q", oneLine(ev.Source, 110)))
+		// Curly quotes around the raw text: quoting with %q would escape
+		// every quote of the JSON that tool results usually are.
+		parts = append(parts, "“"+oneLine(ev.Source, 110)+"”")
 	}
 	if ev.SourceStep >= 0 {
 		parts = append(parts, st.dim(fmt.Sprintf("@ step %d", ev.SourceStep)))
@@ -98,7 +102,7 @@ func describeStep(s *probity.Step, extra string, cfg *detect.Config) string {
 			d += "  ⚠ side effect"
 		}
 	} else if s.Content != "" {
-		d += "  " + fmt.Sprintf("%q", oneLine(s.Content, 60))
+		d += "  “" + oneLine(s.Content, 60) + "”"
 	}
 	if extra != "" {
 		d = "(" + extra + ") " + d

@@ -281,7 +281,7 @@ func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (g
 	defer closeGuard()
 	if history != "" {
 		var tr *probity.Trace
-		err := ingest.Each(e.ctx, []string{history}, ingest.Options{Format: from}, func(t *probity.Trace) error {
+		err := ingest.Each(e.ctx, []string{history}, ingest.Options{Format: from, Stdin: e.stdin}, func(t *probity.Trace) error {
 			if tr == nil {
 				tr = t
 			}
