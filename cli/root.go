@@ -112,7 +112,7 @@ stop a plausible-but-wrong chain before it acts.`,
 		newApprovalsCmd(e),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return withExit(ExitUsage, fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
+		return withExit(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
 	return root
 }
