@@ -140,6 +140,9 @@ type analyzeSummary struct {
 	traceHits     map[string]int     // detector -> traces with a finding
 	maxSeverity   probity.Severity
 	bySeverity    [4]int
+	// lastClean is whether the last trace printed as a one-liner, which
+	// leaves no blank line before the summary.
+	lastClean bool
 }
 
 func newAnalyzeSummary() *analyzeSummary {
@@ -150,6 +153,7 @@ func (s *analyzeSummary) add(t *probity.Trace, r *detect.Report) {
 	s.traces++
 	s.steps += len(t.Steps)
 	s.verdicts[r.Verdict]++
+	s.lastClean = len(r.Findings) == 0
 	seen := map[string]bool{}
 	for _, f := range r.Findings {
 		c := s.detectors[f.Detector]
@@ -185,6 +189,9 @@ func (s *analyzeSummary) print(w io.Writer, st style) {
 		fmt.Fprintln(w, "no traces")
 		return
 	}
+	if s.lastClean {
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("%d %s, %d steps: %d ok, %d suspect, %d fail",
 		s.traces, plural(s.traces, "trace", "traces"), s.steps, s.verdicts[probity.VerdictOK], s.verdicts[probity.VerdictSuspect], s.verdicts[probity.VerdictFail])))
 	if len(s.detectors) == 0 {
@@ -212,10 +219,15 @@ func (s *analyzeSummary) print(w io.Writer, st style) {
 		}
 		return names[a] < names[b]
 	})
-	fmt.Fprintf(w, "  %-22s %6s %6s %6s %8s\n", "detector", "high", "medium", "low", "traces")
+	// Policy rule names can be long; the column grows to fit them.
+	width := 22
+	for _, n := range names {
+		width = max(width, len(n)+2)
+	}
+	fmt.Fprintf(w, "  %-*s %6s %6s %6s %8s\n", width, "detector", "high", "medium", "low", "traces")
 	for _, n := range names {
 		c := s.detectors[n]
-		fmt.Fprintf(w, "  %-22s %6d %6d %6d %8d\n", n, c[probity.SeverityHigh], c[probity.SeverityMedium], c[probity.SeverityLow], s.traceHits[n])
+		fmt.Fprintf(w, "  %-*s %6d %6d %6d %8d\n", width, n, c[probity.SeverityHigh], c[probity.SeverityMedium], c[probity.SeverityLow], s.traceHits[n])
 	}
 }
 
