@@ -129,6 +129,8 @@ func (rp *Replayer) Served() int {
 	return rp.served
 }
 
+// ServeHTTP answers r from the recording, or with HTTP 409 naming the first
+// point of divergence when the recording holds no such request.
 func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	run, path := splitRun(r.URL.Path)
 	if h := r.Header.Get(RunHeader); run == "" && h != "" {
