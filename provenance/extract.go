@@ -607,6 +607,13 @@ func (s *scanner) number(i int, _ bool, _ string) int {
 		}
 		suffix := strings.ToLower(t[e:ue])
 		plain := isDigits(t[i:e])
+		if plain && (suffix == "i" || suffix == "c") && ue == e+1 && (ue == len(t) || !isWordByte(t[ue]) && t[ue] != '-' && t[ue] != '.') {
+			// A sed address before its insert or change command ("sed -i
+			// '3102i\ ...'"): the line number an edit lands on, as "1082s/"
+			// and "1082d" already are, not an identifier.
+			s.emit(Atom{Raw: t[i:e], Norm: norm, Kind: KindNumber, Start: i, End: e})
+			return ue
+		}
 		if ue < len(t) && (isDigit(t[ue]) || t[ue] == '_' || t[ue] == '-' && plain) || !units[suffix] && !ordinalOrClock[suffix] {
 			if plain {
 				we := s.wordEnd(i)

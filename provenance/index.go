@@ -255,8 +255,11 @@ func (x *Index) scopeOf(s probity.Step) string {
 	return ""
 }
 
-// looksLikePatch reports whether an agent's text is a diff (a coding
-// agent's submission): its numbers and hashes are code, not claims.
+// LooksLikePatch reports whether an agent's text is a diff (a coding
+// agent's submission): its numbers and hashes are code, not claims, and its
+// context lines quote the files rather than anything the agent chose.
+func LooksLikePatch(t string) bool { return looksLikePatch(t) }
+
 func looksLikePatch(t string) bool {
 	return strings.HasPrefix(t, "diff --git") || strings.HasPrefix(t, "--- a/") || strings.Contains(t, "\n+++ b/") ||
 		strings.Contains(t, "\ndiff --git")
