@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/probity/probity"
@@ -19,9 +20,12 @@ import (
 //
 // Severity is high when the value reached a side-effecting action (or was
 // born in one and then carried on), medium otherwise: an unsupported value
-// that the run repeats, echoes or relays is already a chain worth seeing. Weak atoms are ignored, as are values inside code, plain numbers
-// in prose, and near-misses that one arithmetic step also explains
-// (Result.AlsoDerived).
+// that the run repeats, echoes or relays is already a chain worth seeing.
+// Weak atoms are ignored, as are values inside code, plain numbers in prose,
+// and near-misses that one arithmetic step also explains
+// (Result.AlsoDerived); a near-miss of a number of four or more digits is
+// followed, in prose or code, unless it looks picked (see specificNumber)
+// or the agent keeps using the visible number too.
 type Cascade struct{}
 
 // ID returns "cascade".
@@ -46,11 +50,11 @@ func (d Cascade) Detect(c *Context) []probity.Finding {
 			a := r.Atom
 			// A near-miss of a specific number is followed even inside code:
 			// "sed -n '1693,2000p'" after the listing showed line 1963.
-			nearCode := r.Class == provenance.NearMiss && a.InCode && (a.Kind == provenance.KindID || specificNumber(a))
+			nearCode := r.Class == provenance.NearMiss && a.InCode && (a.Kind == provenance.KindID || specificNumber(c, i, r))
 			if a.Weak() && !nearCode || a.Kind == provenance.KindPath || a.Kind == provenance.KindQuoted || a.Kind == provenance.KindURL {
 				continue
 			}
-			if !cascadeWorthy(r) {
+			if !cascadeWorthy(c, i, r) {
 				continue
 			}
 			key := a.Key()
@@ -166,12 +170,12 @@ func uniqueSorted(xs []int) []int {
 // that carrying it on matters: identifiers, money, dates, contact details,
 // and any value of a structured tool argument. A plain number in prose
 // ("line 1187") recurring later is not a cascade.
-func cascadeWorthy(r provenance.Result) bool {
+func cascadeWorthy(c *Context, i int, r provenance.Result) bool {
 	a := r.Atom
 	if !a.Prose {
 		return true
 	}
-	if r.Class == provenance.NearMiss && (a.Kind == provenance.KindID || specificNumber(a)) {
+	if r.Class == provenance.NearMiss && (a.Kind == provenance.KindID || specificNumber(c, i, r)) {
 		return true // a corrupted copy of a specific number, in prose or code
 	}
 	switch a.Kind {
@@ -183,26 +187,78 @@ func cascadeWorthy(r provenance.Result) bool {
 	return false
 }
 
-// specificNumber reports whether a plain number is specific enough for a
-// near-miss of it to be a corrupted copy: not a round number (agents pick
-// "lines 1080 to 1120" themselves) and not a year.
-func specificNumber(a provenance.Atom) bool {
+// specificNumber reports whether a plain number of four or more digits is
+// specific enough for a near-miss of it to be a corrupted copy. Round
+// numbers and year-like ones are what agents pick themselves: they round
+// ("sed -n '1080,1120p'" after seeing line 1081) and write years, so a
+// changed digit that lands on one is no evidence of copying. Two adjacent
+// digits swapped is: rounding does not swap digits, so 2201 → 2210 or
+// 1750 → 7150 is a corrupted copy however round the result, except at the
+// end of a range above its start ("2721,2740"), the bound an agent picks
+// for what it wants to see.
+func specificNumber(c *Context, i int, r provenance.Result) bool {
+	a := r.Atom
 	n := a.Norm
-	if a.Kind != provenance.KindNumber || len(n) < 4 || n[len(n)-1] == '0' {
+	if a.Kind != provenance.KindNumber || len(n) < 4 {
 		return false
 	}
-	if len(n) == 4 && (n[:2] == "19" || n[:2] == "20") {
+	round := n[len(n)-1] == '0'
+	year := len(n) == 4 && (n[:2] == "19" || n[:2] == "20")
+	if !round && !year {
+		return true
+	}
+	if round && pickedBound(c, i, a) {
 		return false
 	}
-	return true
+	return r.Class == provenance.NearMiss && strings.Contains(r.Note, "swapped")
+}
+
+// pickedBound reports whether a sits at the end of a range whose start is
+// below it ("sed -n '2721,2740p'", "lines 1383-1420"): a bound the agent
+// chose. A "range" that runs backwards ("2007-0220") is no such choice.
+func pickedBound(c *Context, i int, a provenance.Atom) bool {
+	if a.Path != "" {
+		return false
+	}
+	t := c.Trace.Steps[i].Content
+	if a.Start > len(t) || a.Start < 2 {
+		return false
+	}
+	j := a.Start
+	for j > 0 && t[j-1] == ' ' {
+		j--
+	}
+	if j == 0 || !(t[j-1] == ',' || t[j-1] == '-') {
+		return false
+	}
+	j--
+	for j > 0 && t[j-1] == ' ' {
+		j--
+	}
+	k := j
+	for k > 0 && t[k-1] >= '0' && t[k-1] <= '9' {
+		k--
+	}
+	if k == j {
+		return false
+	}
+	lo, err1 := strconv.Atoi(t[k:j])
+	hi, err2 := strconv.Atoi(a.Norm)
+	return err1 == nil && err2 == nil && lo < hi
 }
 
 // agentUsesLater reports whether an agent output after step i carries the
-// value with key.
+// value with key. A diff the agent submits does not count: its context
+// lines quote the file as it is, and a corrupted edit leaves the original
+// value standing there beside it.
 func agentUsesLater(c *Context, key string, i int) bool {
 	for _, j := range c.Prov.Consumers(key, i) {
-		switch c.Trace.Steps[j].Kind {
+		s := &c.Trace.Steps[j]
+		switch s.Kind {
 		case probity.KindAssistant, probity.KindToolCall, probity.KindFinal:
+			if provenance.LooksLikePatch(s.Content) {
+				continue // a diff's context lines quote the file, not the agent
+			}
 			return true
 		}
 	}
