@@ -20,6 +20,7 @@ const (
 	ExitOK       = 0 // success, nothing at or above --fail-on
 	ExitFindings = 1 // findings at or above --fail-on, or a failed gate
 	ExitUsage    = 2 // bad usage or bad input
+	ExitInternal = 3 // a bug or an unexpected failure inside probity
 )
 
 // exitError carries an exit code through cobra without printing twice.
@@ -72,16 +73,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	fmt.Fprintln(stderr, "probity:", err)
-	if probity.ErrorCode(err) == probity.EINTERNAL && !isUsageError(err) {
-		return ExitFindings + 2 // 3: an internal failure, not the user's fault
+	// Errors from cobra's flag and argument parsing, and input errors, are
+	// the user's to fix (2); only an error Probity itself marks internal
+	// is a bug (3).
+	var pe *probity.Error
+	if errors.As(err, &pe) && pe.Code == probity.EINTERNAL {
+		return ExitInternal
 	}
 	return ExitUsage
-}
-
-// isUsageError reports whether err came from cobra's flag or argument parsing.
-func isUsageError(err error) bool {
-	var pe *probity.Error
-	return !errors.As(err, &pe)
 }
 
 func newRootCmd(e *env) *cobra.Command {
