@@ -185,7 +185,8 @@ func (s *inspectSummary) print(w io.Writer, st style) {
 		fmt.Fprintln(w, "no traces")
 		return
 	}
-	fmt.Fprintf(w, "\n%s\n", st.bold(fmt.Sprintf("%d traces in %d files, %d steps", s.traces, len(s.files), s.steps)))
+	fmt.Fprintf(w, "\n%s\n", st.bold(fmt.Sprintf("%d %s in %d %s, %d steps", s.traces, plural(s.traces, "trace", "traces"),
+		len(s.files), plural(len(s.files), "file", "files"), s.steps)))
 	fmt.Fprintf(w, "  formats %s\n", countsLine(s.formats, 0))
 	fmt.Fprintf(w, "  kinds   %s\n", kindsLine(s.kinds))
 	if len(s.tools) > 0 {
