@@ -29,7 +29,7 @@ func newAnchored(expr string, reach int, anchors ...string) *anchoredRE {
 // must be text with its ASCII letters lower-cased (same byte offsets).
 func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 	var out [][]int
-	seen := map[int]bool{}
+	var seen map[int]bool // made on the first match: most texts have none
 	for _, an := range a.anchors {
 		for off := 0; off < len(lower); {
 			k := bytes.Index(lower[off:], an)
@@ -44,6 +44,9 @@ func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 				// may carry a space the match does not); others are found
 				// from their own anchors, with a proper window.
 				if s, e := from+loc[0], from+loc[1]; s < k+len(an) && k < e && !seen[s] {
+					if seen == nil {
+						seen = map[int]bool{}
+					}
 					seen[s] = true
 					out = append(out, []int{s, e})
 				}

@@ -25,6 +25,9 @@ type Context struct {
 	failures []failureMemo
 	// results indexes tool results by call id and name (see resultFor).
 	results *resultIndex
+	// classes memoises Config.Class per tool name: every detector asks
+	// about every call, and classifying splits the name into words.
+	classes map[string]ToolClass
 }
 
 type failureMemo struct {
@@ -76,7 +79,20 @@ func Default() []Detector {
 
 // SideEffecting reports whether the tool named has side effects under the
 // context's configuration (see Config.SideEffecting).
-func (c *Context) SideEffecting(tool string) bool { return c.Config.SideEffecting(tool) }
+func (c *Context) SideEffecting(tool string) bool { return c.class(tool) == ClassSideEffect }
+
+// class is c.Config.Class(tool), computed once per tool name and trace.
+func (c *Context) class(tool string) ToolClass {
+	if cl, ok := c.classes[tool]; ok {
+		return cl
+	}
+	if c.classes == nil {
+		c.classes = make(map[string]ToolClass)
+	}
+	cl := c.Config.Class(tool)
+	c.classes[tool] = cl
+	return cl
+}
 
 // finding fills the position fields of a finding for step i of c.Trace, so
 // Step and StepIndex never disagree.

@@ -55,7 +55,7 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 			// A tool of unknown class (a shell, a browser) may change the
 			// world too: after it, only an immediate identical repeat with
 			// an identical answer is a loop.
-			mayChange := side || c.Config.Class(s.Tool.Name) == ClassUnknown
+			mayChange := side || c.class(s.Tool.Name) == ClassUnknown
 			if prev, ok := lastSeen[cs.sig]; ok && prev.epoch == epoch {
 				p := calls[prev.call]
 				// An unknown answer is no evidence that anything changed.

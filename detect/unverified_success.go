@@ -58,7 +58,7 @@ func (d UnverifiedSuccess) actionClaims(c *Context) []probity.Finding {
 	anySide := false
 	for i := range steps {
 		s := &steps[i]
-		if s.Kind == probity.KindToolCall && s.Tool != nil && c.Config.Class(s.Tool.Name) != ClassReadOnly && !c.Config.Calculator(s.Tool.Name) {
+		if s.Kind == probity.KindToolCall && s.Tool != nil && c.class(s.Tool.Name) != ClassReadOnly && c.class(s.Tool.Name) != ClassCalculator {
 			// A tool of unknown class (a shell) may have done the action.
 			if r := c.resultFor(i); r < 0 || !c.failed(r) {
 				succeeded[s.Tool.Name] = true
@@ -241,7 +241,7 @@ func commandEnds(cmd string) string {
 // isFileWriteTool recognises file-editing tools of coding agents
 // (str_replace_editor, write_file, apply_patch, edit_file).
 func isFileWriteTool(c *Context, name string) bool {
-	if c.Config.Class(name) != ClassSideEffect {
+	if c.class(name) != ClassSideEffect {
 		return false
 	}
 	for _, w := range splitName(name) {
