@@ -30,6 +30,7 @@ func newAnchored(expr string, reach int, anchors ...string) *anchoredRE {
 func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 	var out [][]int
 	var seen map[int]bool // made on the first match: most texts have none
+	best := -1            // earliest match start so far, when n == 1
 	for _, an := range a.anchors {
 		for off := 0; off < len(lower); {
 			k := bytes.Index(lower[off:], an)
@@ -38,6 +39,12 @@ func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 			}
 			k += off
 			off = k + len(an)
+			// Only the earliest match is wanted and no window from here on
+			// starts at or before it (widen moves a start back at most 64
+			// bytes): skip the regexp for the rest of this anchor.
+			if n == 1 && best >= 0 && k-a.reach-64 > best {
+				break
+			}
 			from, to := widen(text, k-a.reach, k+len(an)+a.reach)
 			for _, loc := range a.re.FindAllStringIndex(text[from:to], -1) {
 				// A match must overlap the anchor that found it (an anchor
@@ -49,6 +56,9 @@ func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 					}
 					seen[s] = true
 					out = append(out, []int{s, e})
+					if best < 0 || s < best {
+						best = s
+					}
 				}
 			}
 		}
