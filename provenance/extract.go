@@ -152,7 +152,7 @@ func (s *scanner) quoted(i int, open byte, closing string) {
 	if open == '\'' && (start+j+1 < len(t) && isAlnum(t[start+j+1])) {
 		return // an apostrophe, not a closing quote
 	}
-	norm := strings.Join(strings.Fields(strings.ToLower(inner)), " ")
+	norm := lowerFields(inner)
 	if norm == "" || isDigits(norm) {
 		return
 	}
@@ -707,17 +707,20 @@ func scanNumber(t string, i int) (int, string, bool) {
 	}
 	intPart := t[i:j]
 	// Thousands separators: groups of exactly three digits.
+	// Most numbers have none, so the digits are only copied when one follows.
 	if j-i <= 3 {
-		var b strings.Builder
-		b.WriteString(intPart)
+		var b []byte
 		k := j
 		for k+3 < len(t)+0 && t[k] == ',' && isDigit(t[k+1]) && isDigit(t[k+2]) && isDigit(t[k+3]) &&
 			(k+4 >= len(t) || !isDigit(t[k+4])) {
-			b.WriteString(t[k+1 : k+4])
+			if b == nil {
+				b = append(make([]byte, 0, len(intPart)+12), intPart...)
+			}
+			b = append(b, t[k+1:k+4]...)
 			k += 4
 		}
 		if k > j {
-			intPart, j = b.String(), k
+			intPart, j = string(b), k
 		}
 	}
 	frac := ""
@@ -1123,3 +1126,20 @@ var units = map[string]bool{"k": true, "m": true, "kg": true, "g": true, "mg": t
 
 var ordinalOrClock = map[string]bool{"st": true, "nd": true, "rd": true, "th": true, "am": true, "pm": true,
 	"a": true, "p": true}
+
+// lowerFields is strings.Join(strings.Fields(strings.ToLower(s)), " "),
+// returning s itself when it is already in that form (plain lower-case
+// ASCII words separated by single spaces), as most quoted values are.
+func lowerFields(s string) string {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || 'A' <= c && c <= 'Z' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' ||
+			c == ' ' && s[i+1] == ' ' {
+			return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+		}
+	}
+	return s
+}
