@@ -187,6 +187,11 @@ func traceFromJSON(v any) (*probity.Trace, error) {
 // final answer.
 func traceFromMessages(list []any) (*probity.Trace, error) {
 	t := &probity.Trace{Format: "openai-messages"}
+	if len(list) > 0 {
+		// At least one step per message: sized once instead of grown by
+		// append. (No messages keeps Steps nil, which the run file shows.)
+		t.Steps = make([]probity.Step, 0, len(list)+1)
+	}
 	names := map[string]string{} // tool_call_id → tool name
 	lastFinal := -1
 	for i, x := range list {
@@ -261,11 +266,15 @@ func traceFromMessages(list []any) (*probity.Trace, error) {
 // with an "error" key or text starting with "Error".
 func looksLikeToolError(s string) bool {
 	s = strings.TrimSpace(s)
-	if strings.HasPrefix(strings.ToLower(s), "error") {
+	// No letter outside ASCII lower-cases or folds to one of "error", so
+	// comparing the first five bytes is the same test as lower-casing the
+	// whole result, without copying it.
+	if len(s) >= 5 && strings.EqualFold(s[:5], "error") {
 		return true
 	}
 	if strings.HasPrefix(s, "{") {
-		var m map[string]any
+		// Raw values: only the keys matter, so nothing below them is built.
+		var m map[string]json.RawMessage
 		if json.Unmarshal([]byte(s), &m) == nil {
 			_, ok := m["error"]
 			return ok

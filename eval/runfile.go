@@ -96,7 +96,6 @@ type RunWriter struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
-	buf  bytes.Buffer
 	err  error
 }
 
@@ -136,21 +135,41 @@ func AppendRun(path string, validSize int64) (*RunWriter, error) {
 // Path is the run file's path.
 func (w *RunWriter) Path() string { return w.path }
 
+// lineBuf is a reusable buffer with its encoder, so encoding a record
+// allocates neither.
+type lineBuf struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var lineBufs = sync.Pool{New: func() any {
+	b := &lineBuf{}
+	b.enc = json.NewEncoder(&b.buf)
+	b.enc.SetEscapeHTML(false)
+	return b
+}}
+
 func (w *RunWriter) write(v any) error {
+	// Encode before taking the lock: with hundreds of workers, encoding
+	// under it made them queue behind each other's JSON.
+	lb := lineBufs.Get().(*lineBuf)
+	defer func() {
+		if lb.buf.Cap() <= 64<<10 { // a huge record's buffer is not kept
+			lineBufs.Put(lb)
+		}
+	}()
+	lb.buf.Reset()
+	if err := lb.enc.Encode(v); err != nil {
+		return fmt.Errorf("encode run record: %w", err)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
 	}
-	w.buf.Reset()
-	enc := json.NewEncoder(&w.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("encode run record: %w", err)
-	}
 	// One write per line: the kernel appends it whole, so a crash leaves at
 	// most a torn final line, which AppendRun and ReadRun tolerate.
-	if _, err := w.f.Write(w.buf.Bytes()); err != nil {
+	if _, err := w.f.Write(lb.buf.Bytes()); err != nil {
 		w.err = fmt.Errorf("write run file: %w", err)
 		return w.err
 	}
