@@ -30,7 +30,10 @@ func newAnchored(expr string, reach int, anchors ...string) *anchoredRE {
 func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 	var out [][]int
 	var seen map[int]bool // made on the first match: most texts have none
-	best := -1            // earliest match start so far, when n == 1
+	// With n > 0 only the n earliest matches are wanted. bound is the n-th
+	// earliest start found so far (-1 until there are n); sorted says out
+	// is in order, so out[n-1] is that start.
+	bound, sorted := -1, true
 	for _, an := range a.anchors {
 		for off := 0; off < len(lower); {
 			k := bytes.Index(lower[off:], an)
@@ -39,11 +42,18 @@ func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 			}
 			k += off
 			off = k + len(an)
-			// Only the earliest match is wanted and no window from here on
-			// starts at or before it (widen moves a start back at most 64
-			// bytes): skip the regexp for the rest of this anchor.
-			if n == 1 && best >= 0 && k-a.reach-64 > best {
-				break
+			if n > 0 && len(out) >= n {
+				if !sorted {
+					sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+					bound, sorted = out[n-1][0], true
+				}
+				// No window from here on starts at or before the n-th
+				// earliest match (widen moves a start back at most 64
+				// bytes), so none can displace it: skip the regexp for
+				// the rest of this anchor.
+				if k-a.reach-64 > bound {
+					break
+				}
 			}
 			from, to := widen(text, k-a.reach, k+len(an)+a.reach)
 			for _, loc := range a.re.FindAllStringIndex(text[from:to], -1) {
@@ -56,9 +66,7 @@ func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 					}
 					seen[s] = true
 					out = append(out, []int{s, e})
-					if best < 0 || s < best {
-						best = s
-					}
+					sorted = false
 				}
 			}
 		}
