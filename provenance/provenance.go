@@ -108,6 +108,10 @@ type Analysis struct {
 // once, in order; t.Clock, when set, resolves relative dates.
 func Analyze(t *probity.Trace) *Analysis {
 	x := NewIndex(WithClock(t.Clock))
+	// The step count is known: size the per-step tables once instead of
+	// growing them step by step.
+	x.steps = make([]stepRec, 0, len(t.Steps))
+	x.byPos = make(map[int]int, len(t.Steps))
 	a := &Analysis{trace: t, index: x, results: make([][]Result, len(t.Steps))}
 	for i := range t.Steps {
 		a.results[i] = x.Add(t.Steps[i], i)
