@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -413,6 +414,15 @@ func (s *scanner) idWord(i, j int) bool {
 // A digit-only id keeps its digits (leading zeros dropped) so it compares
 // with numbers.
 func normID(w string) string {
+	if strings.IndexAny(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZ#-_. ") < 0 {
+		// Already normal: no copy.
+		if isDigits(w) {
+			if w = strings.TrimLeft(w, "0"); w == "" {
+				w = "0"
+			}
+		}
+		return w
+	}
 	var b strings.Builder
 	b.Grow(len(w))
 	for k := 0; k < len(w); k++ {
@@ -970,15 +980,45 @@ func monthOf(w string) int {
 }
 
 func relativeDay(w string) (int, bool) {
-	switch strings.ToLower(w) {
-	case "today", "tonight":
+	// Compared without a lower-cased copy. No non-ASCII letter lower-cases
+	// to a letter of these words, so only ASCII spellings can match.
+	switch {
+	case asciiLowerIs(w, "today"), asciiLowerIs(w, "tonight"):
 		return 0, true
-	case "tomorrow":
+	case asciiLowerIs(w, "tomorrow"):
 		return 1, true
-	case "yesterday":
+	case asciiLowerIs(w, "yesterday"):
 		return -1, true
 	}
 	return 0, false
+}
+
+// asciiLowerIs reports whether w with its ASCII capitals lower-cased is
+// lit, a lower-case ASCII word.
+func asciiLowerIs(w, lit string) bool {
+	if len(w) != len(lit) {
+		return false
+	}
+	for k := 0; k < len(w); k++ {
+		c := w[k]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lit[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// isASCII reports whether s has only ASCII bytes.
+func isASCII(s string) bool {
+	for k := 0; k < len(s); k++ {
+		if s[k] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // monthDate handles "May 20", "May 20th", "May 20, 2024", "May 20 2024" with
@@ -1103,6 +1143,27 @@ func partialBefore(t string, i int) bool {
 	lo := i - 40
 	if lo < 0 {
 		lo = 0
+	}
+	if h := t[lo:i]; isASCII(h) {
+		// The same steps on a lower-cased copy on the stack: this runs
+		// for every number, and most heads have a capital letter.
+		var buf [40]byte
+		b := buf[:copy(buf[:], h)]
+		for k, c := range b {
+			if 'A' <= c && c <= 'Z' {
+				b[k] = c + 'a' - 'A'
+			}
+		}
+		b = bytes.TrimRight(b, " :")
+		b = bytes.TrimSuffix(b, []byte(" is"))
+		b = bytes.TrimSuffix(b, []byte(" of"))
+		b = bytes.TrimRight(b, " :")
+		for _, p := range partialPhrases {
+			if bytes.HasSuffix(b, []byte(p)) {
+				return true
+			}
+		}
+		return false
 	}
 	head := strings.ToLower(t[lo:i])
 	head = strings.TrimRight(head, " :")

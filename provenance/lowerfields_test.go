@@ -29,3 +29,74 @@ func FuzzLowerFields(f *testing.F) {
 		}
 	})
 }
+
+// The references below are the plain forms of functions that avoid copies;
+// FuzzCopyFree holds each pair equal.
+
+func partialBeforeRef(t string, i int) bool {
+	head := strings.ToLower(t[max(0, i-40):i])
+	head = strings.TrimRight(head, " :")
+	head = strings.TrimSuffix(head, " is")
+	head = strings.TrimSuffix(head, " of")
+	head = strings.TrimRight(head, " :")
+	for _, p := range partialPhrases {
+		if strings.HasSuffix(head, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func normIDRef(w string) string {
+	var b strings.Builder
+	for k := 0; k < len(w); k++ {
+		switch c := w[k]; {
+		case c >= 'A' && c <= 'Z':
+			b.WriteByte(c + 'a' - 'A')
+		case c == '#' || c == '-' || c == '_' || c == '.' || c == ' ':
+		default:
+			b.WriteByte(c)
+		}
+	}
+	n := b.String()
+	if isDigits(n) {
+		if n = strings.TrimLeft(n, "0"); n == "" {
+			n = "0"
+		}
+	}
+	return n
+}
+
+func relativeDayRef(w string) (int, bool) {
+	switch strings.ToLower(w) {
+	case "today", "tonight":
+		return 0, true
+	case "tomorrow":
+		return 1, true
+	case "yesterday":
+		return -1, true
+	}
+	return 0, false
+}
+
+func FuzzCopyFree(f *testing.F) {
+	for _, s := range []string{"Card Ending In: 1234", "the LAST FOUR digits of 9876", "ab-12_C.d", "007", "0", "",
+		"ToDay", "YESTERDAY", "yeſterday", "Tomorrow", "order #W123", "é ending in 12"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i := 0; i <= len(s); i++ {
+			if got, want := partialBefore(s, i), partialBeforeRef(s, i); got != want {
+				t.Fatalf("partialBefore(%q, %d) = %v, want %v", s, i, got, want)
+			}
+		}
+		if got, want := normID(s), normIDRef(s); got != want {
+			t.Errorf("normID(%q) = %q, want %q", s, got, want)
+		}
+		gd, gok := relativeDay(s)
+		wd, wok := relativeDayRef(s)
+		if gd != wd || gok != wok {
+			t.Errorf("relativeDay(%q) = %d, %v, want %d, %v", s, gd, gok, wd, wok)
+		}
+	})
+}
