@@ -414,7 +414,7 @@ func (s *scanner) idWord(i, j int) bool {
 // A digit-only id keeps its digits (leading zeros dropped) so it compares
 // with numbers.
 func normID(w string) string {
-	if strings.IndexAny(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZ#-_. ") < 0 {
+	if !strings.ContainsAny(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZ#-_. ") {
 		// Already normal: no copy.
 		if isDigits(w) {
 			if w = strings.TrimLeft(w, "0"); w == "" {
