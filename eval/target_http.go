@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,8 @@ type httpTarget struct {
 // maxReply bounds how much of a reply is read: a runaway target must not
 // exhaust memory.
 const maxReply = 32 << 20
+
+var replyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func newHTTPTarget(spec *HTTPTargetSpec, concurrency int, opts Options) *httpTarget {
 	client := opts.HTTPClient
@@ -70,7 +73,17 @@ func (t *httpTarget) Run(ctx context.Context, req Request) (*Output, error) {
 		return nil, targetErr("transport", "%v", unwrapURLError(err))
 	}
 	defer resp.Body.Close()
-	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	// A pooled buffer: parseReply copies what it keeps (decoded values and
+	// strings), so the reply's bytes are free again once it returns.
+	rb := replyBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if rb.Cap() <= 1<<20 { // a huge reply's buffer is not kept
+			replyBufs.Put(rb)
+		}
+	}()
+	rb.Reset()
+	_, err = rb.ReadFrom(io.LimitReader(resp.Body, maxReply))
+	reply := rb.Bytes()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctxErr(ctx)
