@@ -121,6 +121,7 @@ type Index struct {
 	lastCaller string
 	callerSet  map[string]bool
 	slab       []entry             // see newEntry
+	srcSlab    []Source            // see source
 	suffix     map[uint64][]string // last 2..6 digits (see suffixKey) → keys
 	// saidDay and saidWeek record that a person spoke of a day or a week
 	// before or after something, which licenses those date offsets.
@@ -579,9 +580,17 @@ func (x *Index) ownEarlier(e *entry, actor string, before int) (outOcc, bool) {
 func (x *Index) source(at occ) *Source {
 	r := &x.steps[at.step]
 	a := r.atoms[at.atom]
-	return &Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw,
+	// From a slab, like entries: most grounded values get a Source, and
+	// one allocation per value was the index's most frequent.
+	if len(x.srcSlab) == 0 {
+		x.srcSlab = make([]Source, 64)
+	}
+	src := &x.srcSlab[0]
+	x.srcSlab = x.srcSlab[1:]
+	*src = Source{Step: x.posOf(at.step), Pos: r.pos, Kind: r.kind, Actor: r.actor, Tool: r.tool, Value: a.Raw,
 		fam: a.family(), norm: a.Norm,
 		text: r.text, start: a.Start, end: a.End, path: a.Path}
+	return src
 }
 
 // classify is Classify for an atom of the step in slot (len(x.steps) for a
