@@ -151,12 +151,16 @@ func cents(norm string) (int64, bool) {
 	if len(fp) > 2 || !isDigits(ip) || fp != "" && !isDigits(fp) {
 		return 0, false
 	}
-	for len(fp) < 2 {
-		fp += "0"
-	}
+	// ip and fp padded to two digits, read without building the string.
 	var v int64
-	for _, c := range ip + fp {
-		v = v*10 + int64(c-'0')
+	for k := 0; k < len(ip); k++ {
+		v = v*10 + int64(ip[k]-'0')
+	}
+	for k := 0; k < 2; k++ {
+		v *= 10
+		if k < len(fp) {
+			v += int64(fp[k] - '0')
+		}
 	}
 	return v, true
 }

@@ -79,9 +79,30 @@ func relativeDayRef(w string) (int, bool) {
 	return 0, false
 }
 
+func centsRef(norm string) (int64, bool) {
+	if len(norm) > 15 {
+		return 0, false
+	}
+	ip, fp := norm, ""
+	if i := strings.IndexByte(norm, '.'); i >= 0 {
+		ip, fp = norm[:i], norm[i+1:]
+	}
+	if len(fp) > 2 || !isDigits(ip) || fp != "" && !isDigits(fp) {
+		return 0, false
+	}
+	for len(fp) < 2 {
+		fp += "0"
+	}
+	var v int64
+	for _, c := range ip + fp {
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
 func FuzzCopyFree(f *testing.F) {
 	for _, s := range []string{"Card Ending In: 1234", "the LAST FOUR digits of 9876", "ab-12_C.d", "007", "0", "",
-		"ToDay", "YESTERDAY", "yeſterday", "Tomorrow", "order #W123", "é ending in 12"} {
+		"ToDay", "YESTERDAY", "12.5", "0.05", "1234567890123.4", "7.", ".5", "3.14159", "yeſterday", "Tomorrow", "order #W123", "é ending in 12"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -92,6 +113,11 @@ func FuzzCopyFree(f *testing.F) {
 		}
 		if got, want := normID(s), normIDRef(s); got != want {
 			t.Errorf("normID(%q) = %q, want %q", s, got, want)
+		}
+		gc, gok := cents(s)
+		wc, wok := centsRef(s)
+		if gc != wc || gok != wok {
+			t.Errorf("cents(%q) = %d, %v, want %d, %v", s, gc, gok, wc, wok)
 		}
 		gd, gok := relativeDay(s)
 		wd, wok := relativeDayRef(s)
