@@ -272,7 +272,9 @@ func looksLikeToolError(s string) bool {
 	if len(s) >= 5 && strings.EqualFold(s[:5], "error") {
 		return true
 	}
-	if strings.HasPrefix(s, "{") {
+	// The key "error" can only be in the text spelled out or escaped, so a
+	// result with neither needs no decoding.
+	if strings.HasPrefix(s, "{") && (strings.Contains(s, "error") || strings.ContainsRune(s, '\\')) {
 		// Raw values: only the keys matter, so nothing below them is built.
 		var m map[string]json.RawMessage
 		if json.Unmarshal([]byte(s), &m) == nil {
