@@ -206,8 +206,20 @@ func (x *Index) pool(actor string, slot int) *opSet {
 	if c.ok && c.slot == slot && c.actor == actor && c.nums == len(x.nums) {
 		return c
 	}
-	*c = opSet{slot: slot, actor: actor, narrow: x.narrow, ok: true, nums: len(x.nums), addIdx: map[int64]int{}}
-	seen := map[int64]bool{}
+	// The maps are emptied and reused: a pool is rebuilt for most output
+	// steps, and c points into x.cache, so whoever reads c sees the new
+	// contents either way.
+	addIdx := c.addIdx
+	if addIdx == nil {
+		addIdx = map[int64]int{}
+	}
+	clear(addIdx)
+	*c = opSet{slot: slot, actor: actor, narrow: x.narrow, ok: true, nums: len(x.nums), addIdx: addIdx}
+	if x.poolSeen == nil {
+		x.poolSeen = map[int64]bool{}
+	}
+	seen := x.poolSeen
+	clear(seen)
 	lo := slot - DerivedWindow
 	for i := len(x.nums) - 1; i >= 0 && len(c.all) < DerivedOperands; i-- {
 		n := x.nums[i]

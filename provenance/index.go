@@ -122,6 +122,7 @@ type Index struct {
 	callerSet  map[string]bool
 	slab       []entry             // see newEntry
 	srcSlab    []Source            // see source
+	poolSeen   map[int64]bool      // scratch for pool
 	suffix     map[uint64][]string // last 2..6 digits (see suffixKey) → keys
 	// saidDay and saidWeek record that a person spoke of a day or a week
 	// before or after something, which licenses those date offsets.
