@@ -61,6 +61,12 @@ func (s *scanner) emit(a Atom) {
 	}
 	a.Prose = true
 	a.InCode = s.inCode || a.Start < s.inline
+	if s.out == nil {
+		// Sized as in extractSource at the first atom (a text without
+		// atoms still yields nil): growing from empty copied the atoms
+		// of every output step several times.
+		s.out = make([]Atom, 0, len(s.text)/48+1)
+	}
 	s.out = append(s.out, a)
 }
 
