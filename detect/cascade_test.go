@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/probity/probity"
+	"github.com/probity/probity/ingest"
 	"github.com/probity/probity/internal/shareddata"
 	"github.com/probity/probity/provenance"
 	"github.com/probity/probity/sweagent"
@@ -25,16 +26,8 @@ import (
 func provLoadTau(tb testing.TB, elem ...string) []*probity.Trace {
 	tb.Helper()
 	p := shareddata.Path(tb, elem...)
-	f, err := os.Open(p)
+	out, err := ingest.ReadAll(context.Background(), p, ingest.Options{Format: taubench.Format})
 	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	var out []*probity.Trace
-	if err := taubench.Read(context.Background(), p, f, func(t *probity.Trace) error {
-		out = append(out, t)
-		return nil
-	}); err != nil {
 		tb.Fatalf("read %s: %v", p, err)
 	}
 	return out

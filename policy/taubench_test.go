@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/ingest"
 	"github.com/probity/probity/internal/shareddata"
 	"github.com/probity/probity/policy"
 	"github.com/probity/probity/taubench"
@@ -123,16 +124,8 @@ func TestTauRetailPolicy(t *testing.T) {
 
 func readTau(t *testing.T, path string) []*probity.Trace {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := ingest.ReadAll(context.Background(), path, ingest.Options{Format: taubench.Format})
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []*probity.Trace
-	if err := taubench.Read(context.Background(), path, f, func(tr *probity.Trace) error {
-		out = append(out, tr)
-		return nil
-	}); err != nil {
 		t.Fatal(err)
 	}
 	return out
