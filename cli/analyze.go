@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/analysis"
 	"github.com/probity/probity/detect"
 	"github.com/probity/probity/ingest"
 	"github.com/probity/probity/policy"
@@ -74,15 +75,13 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 					return withExit(ExitUsage, err)
 				}
 			}
-			ds := detect.Default()
+			opts := analysis.Options{Config: cfg}
 			if policyFile != "" {
-				p, err := policy.LoadFile(policyFile)
-				if err != nil {
+				if opts.Policy, err = policy.LoadFile(policyFile); err != nil {
 					return withExit(ExitUsage, err)
 				}
-				ds = append(ds, policyDetector{p})
 			}
-			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, cfg: cfg, detectors: ds})
+			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, analyzer: analysis.New(opts)})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (one object per trace per line)")
@@ -103,21 +102,9 @@ type analyzeOptions struct {
 	format string
 	from   string
 	failOn probity.Severity
-	cfg    *detect.Config
-	// detectors run on every trace; nil means detect.Default().
-	detectors []detect.Detector
+	// analyzer runs on every trace; nil means the built-in detectors.
+	analyzer *analysis.Analyzer
 }
-
-// policyDetector runs a policy offline as one more detector, so its
-// violations share the verdict, the root cause and the report with the
-// built-in detectors.
-type policyDetector struct{ p *policy.Policy }
-
-// ID names the policy detector; each finding carries "policy:<rule>".
-func (policyDetector) ID() string { return "policy" }
-
-// Detect returns the policy's violations in the trace.
-func (d policyDetector) Detect(c *detect.Context) []probity.Finding { return d.p.Findings(c.Trace) }
 
 // runAnalyze streams traces through the detectors: one trace is in memory
 // at a time, and only counters survive it.
@@ -125,18 +112,18 @@ func runAnalyze(e *env, args []string, o analyzeOptions) error {
 	st := newStyle(e.stdout)
 	sum := newAnalyzeSummary()
 	prog := newProgress(e.stderr)
-	ds := o.detectors
-	if ds == nil {
-		ds = detect.Default()
+	a := o.analyzer
+	if a == nil {
+		a = analysis.New(analysis.Options{})
 	}
 	err := ingest.Each(e.ctx, args, ingest.Options{Format: o.from, Stdin: e.stdin}, func(t *probity.Trace) error {
-		r := detect.Run(t, o.cfg, ds)
+		r := a.Run(t)
 		sum.add(t, &r)
 		prog.tick(sum.traces, sum.steps)
 		if o.format == "json" {
 			return writeJSONLine(e.stdout, &r)
 		}
-		printReport(e.stdout, st, t, &r, o.cfg)
+		printReport(e.stdout, st, t, &r, a.Config())
 		return nil
 	})
 	prog.done()
