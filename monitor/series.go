@@ -1,0 +1,457 @@
+package monitor
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/probity/probity/stats"
+)
+
+// tuning is the statistical configuration of one monitor, resolved from
+// the monitors file.
+type tuning struct {
+	ARL0   float64 // target mean traces between false alarms
+	Warmup int     // traces in the baseline estimate
+	Shift  float64 // design shift p1 = p0 + Shift (when Ratio is 0)
+	Ratio  float64 // design shift p1 = p0 · Ratio
+	// Guard is the one-sided level of the baseline's upper bound at which
+	// ARL0 is guaranteed.
+	Guard float64
+	// Baseline fixes the baseline rate (no warm-up) when > 0.
+	Baseline float64
+	// Continuous monitors (cost, latency) turn a value into an event by a
+	// threshold: Above when set, else the Quantile of the warm-up values.
+	Continuous bool
+	Above      *float64
+	Quantile   float64
+	History    int // observations kept for diagnosis
+	Window     int // observations in the dashboard rate
+	Examples   int // example trace ids in an alert
+}
+
+// design returns the alarm threshold h of a CUSUM tuned to p0 → p1 with
+// ARL₀ >= arl0 at the true rate guard, and the threshold of the resolving
+// CUSUM (p1 → p0 on successes) with the same mean time to a false
+// resolution while the rate stays at p1. Both solve a Markov chain, so they
+// are memoised: groups with the same warm-up counts share them.
+type designer struct {
+	mu   sync.Mutex
+	memo map[[4]float64][2]float64
+}
+
+func (d *designer) thresholds(p0, p1, guard, arl0 float64) (h, hr float64) {
+	key := [4]float64{p0, p1, guard, arl0}
+	d.mu.Lock()
+	v, ok := d.memo[key]
+	d.mu.Unlock()
+	if ok {
+		return v[0], v[1]
+	}
+	h = stats.CUSUMThreshold(p0, p1, guard, arl0)
+	hr = stats.CUSUMThreshold(1-p1, 1-p0, 1-p1, arl0)
+	d.mu.Lock()
+	if d.memo == nil || len(d.memo) > 4096 {
+		d.memo = map[[4]float64][2]float64{}
+	}
+	d.memo[key] = [2]float64{h, hr}
+	d.mu.Unlock()
+	return h, hr
+}
+
+// series is the state of one monitor for one group. Its fields are
+// exported for its JSON checkpoint (SeriesRecord.Data); the type is not.
+type series struct {
+	V int   `json:"v"`
+	N int64 `json:"n"` // observations since the series started
+	// Warm collects a baseline estimate: the first one, or a fresh one
+	// after an alert resolved.
+	Warm *warmup   `json:"warm,omitempty"`
+	Base *baseline `json:"base,omitempty"`
+	// S is the alarm CUSUM, R the resolving one while an alert fires.
+	S      float64 `json:"s"`
+	Firing *Alert  `json:"firing,omitempty"`
+	R      float64 `json:"r"`
+	Hist   history `json:"hist"`
+}
+
+const seriesVersion = 1
+
+type warmup struct {
+	N      int       `json:"n"`
+	Events int       `json:"events"`
+	Values []float64 `json:"values,omitempty"` // continuous monitors without a fixed threshold
+	Since  time.Time `json:"since"`
+	// Hold suspends alarms until the estimate is done: after a person
+	// resolved an alert, the old baseline no longer applies.
+	Hold bool `json:"hold,omitempty"`
+}
+
+type baseline struct {
+	Rate      Rate      `json:"rate"`
+	Threshold float64   `json:"threshold"` // event iff value > Threshold
+	P0        float64   `json:"p0"`
+	P1        float64   `json:"p1"`
+	Guard     float64   `json:"guard"`
+	H         float64   `json:"h"`
+	HR        float64   `json:"hr"`
+	Since     time.Time `json:"since"`
+}
+
+func newSeries(tu *tuning, d *designer, at time.Time) *series {
+	s := &series{V: seriesVersion, Hist: newHistory(tu.History)}
+	if tu.Baseline > 0 {
+		thr := 0.5
+		if tu.Above != nil {
+			thr = *tu.Above
+		}
+		r := Rate{Rate: tu.Baseline, Lo: tu.Baseline, Hi: tu.Baseline}
+		s.Base = newBaseline(tu, d, r, tu.Baseline, thr, at)
+		return s
+	}
+	s.Warm = &warmup{Since: at}
+	return s
+}
+
+// newBaseline designs the CUSUMs for an estimated rate r whose guard is
+// the rate at which ARL₀ must hold.
+func newBaseline(tu *tuning, d *designer, r Rate, guard, threshold float64, at time.Time) *baseline {
+	p0 := r.Rate
+	p1 := p0 + tu.Shift
+	if tu.Ratio > 0 {
+		p1 = p0 * tu.Ratio
+	}
+	// Keep p1 a rate above p0: halfway to 1 at most.
+	p1 = math.Min(p1, (1+p0)/2)
+	guard = math.Max(guard, p0)
+	guard = math.Min(guard, (p0+p1)/2)
+	h, hr := d.thresholds(p0, p1, guard, tu.ARL0)
+	return &baseline{Rate: r, Threshold: threshold, P0: p0, P1: p1, Guard: guard, H: h, HR: hr, Since: at}
+}
+
+// estimate turns a finished warm-up into a baseline. A binary rate (or a
+// value above a fixed threshold) gets the Jeffreys posterior of the events
+// counted. A value above the warm-up's own q-quantile, the r-th order
+// statistic of n values, is exceeded by a new value with probability
+// U ~ Beta(n − r + 1, r) whatever the distribution, so that Beta is the
+// baseline's posterior and its interval is exact.
+func (w *warmup) estimate(tu *tuning, d *designer, at time.Time) *baseline {
+	if !tu.Continuous || tu.Above != nil {
+		thr := 0.5
+		if tu.Above != nil {
+			thr = *tu.Above
+		}
+		r := jeffreysRate(w.Events, w.N)
+		guard := stats.BetaDist{A: float64(w.Events) + 0.5, B: float64(w.N-w.Events) + 0.5}.Quantile(tu.Guard)
+		return newBaseline(tu, d, r, guard, thr, at)
+	}
+	vals := slices.Clone(w.Values)
+	slices.Sort(vals)
+	n := len(vals)
+	rank := min(n, max(1, int(math.Ceil(tu.Quantile*float64(n)))))
+	thr := vals[rank-1]
+	events := 0
+	for _, v := range vals {
+		if v > thr {
+			events++
+		}
+	}
+	u := stats.BetaDist{A: float64(n - rank + 1), B: float64(rank)}
+	iv := u.EqualTailed(0.95)
+	r := Rate{Rate: u.Mean(), Lo: iv.Lo, Hi: iv.Hi, Events: events, N: n}
+	return newBaseline(tu, d, r, u.Quantile(tu.Guard), thr, at)
+}
+
+// transition is what one observation did to a series.
+type transition int
+
+const (
+	noChange transition = iota
+	fired
+	resolved
+)
+
+// observe adds one observation with value x (0/1 for rates) of trace id at
+// time at. It returns fired with s.Firing set to the new alert, or resolved
+// with the resolved alert.
+func (s *series) observe(tu *tuning, d *designer, x float64, id string, at time.Time) (transition, *Alert) {
+	s.N++
+	event := false
+	if s.Base != nil {
+		event = x > s.Base.Threshold
+	} else if !tu.Continuous {
+		event = x > 0.5
+	}
+	keepID := ""
+	if event {
+		keepID = id
+	}
+	s.Hist.add(at, x, keepID)
+	if w := s.Warm; w != nil {
+		w.N++
+		if tu.Continuous && tu.Above == nil {
+			w.Values = append(w.Values, x)
+		} else if x > thresholdOf(tu) {
+			w.Events++
+		}
+		if w.N >= tu.Warmup {
+			first := s.Base == nil
+			s.Base = w.estimate(tu, d, at)
+			s.Warm, s.S = nil, 0
+			if first {
+				return noChange, nil
+			}
+		} else if s.Base == nil || w.Hold {
+			return noChange, nil
+		}
+	}
+	b := s.Base
+	if s.Firing != nil {
+		// The resolving CUSUM watches successes for a return from p1 to
+		// p0: each non-event adds log((1−p0)/(1−p1)) > 0.
+		w := math.Log(b.P0 / b.P1)
+		if !event {
+			w = math.Log((1 - b.P0) / (1 - b.P1))
+		}
+		s.R = math.Max(0, s.R+w)
+		if s.R < b.HR {
+			return noChange, nil
+		}
+		a := *s.Firing
+		a.State = AlertResolved
+		t := at
+		a.ResolvedAt = &t
+		a.Resolution = "recovered"
+		s.Firing, s.R, s.S = nil, 0, 0
+		s.Warm = &warmup{Since: at}
+		return resolved, &a
+	}
+	w := math.Log((1 - b.P1) / (1 - b.P0))
+	if event {
+		w = math.Log(b.P1 / b.P0)
+	}
+	s.S = math.Max(0, s.S+w)
+	if s.S < b.H {
+		return noChange, nil
+	}
+	return fired, nil
+}
+
+func thresholdOf(tu *tuning) float64 {
+	if tu.Above != nil {
+		return *tu.Above
+	}
+	return 0.5
+}
+
+// fire makes a the series' firing alert: the alarm CUSUM rests and the
+// resolving one starts, and a baseline estimate in progress is dropped,
+// since its traces straddle the change.
+func (s *series) fire(a *Alert) {
+	s.Firing, s.R, s.S, s.Warm = a, 0, 0, nil
+}
+
+// resolveManually ends a firing alert on a person's word: the old baseline
+// no longer applies, so alarms wait for a fresh estimate.
+func (s *series) resolveManually(note string, at time.Time) *Alert {
+	if s.Firing == nil {
+		return nil
+	}
+	a := *s.Firing
+	a.State = AlertResolved
+	t := at
+	a.ResolvedAt = &t
+	a.Resolution = "manual"
+	if note != "" {
+		a.Resolution += ": " + note
+	}
+	s.Firing, s.R, s.S = nil, 0, 0
+	s.Warm = &warmup{Since: at, Hold: true}
+	return &a
+}
+
+// diagnosis is what BOCPD and the history say about a change at an alarm.
+type diagnosis struct {
+	change        ChangeEstimate
+	before, after Rate
+	examples      []string
+}
+
+// bocpdHazard is the prior probability of a change at each trace: one
+// change per thousand traces, as METHODS §5's simulation used.
+const bocpdHazard = 1e-3
+
+// diagnose dates the change with BOCPD over the recent history and
+// measures the rate on either side of it.
+func (s *series) diagnose(tu *tuning) diagnosis {
+	h := s.Hist.entries()
+	thr := s.Base.Threshold
+	// A new run's prior is centred on the baseline with the weight of two
+	// traces, so a short burst is not taken for a new regime on its own.
+	p0 := s.Base.P0
+	det := stats.NewBOCPD(stats.BOCPDConfig{A0: 2 * p0, B0: 2 * (1 - p0), Hazard: bocpdHazard})
+	for _, e := range h {
+		det.Observe(!(e.x > thr))
+	}
+	n := len(h)
+	probs := det.RunLengthProbs()
+	rMAP := det.MAPRunLength()
+	if rMAP < 1 {
+		rMAP = 1 // the alarm's own trace is after any change
+	}
+	// The 90% interval of the run length: its 5% and 95% quantiles.
+	rLo, rHi, cum := -1, n, 0.0
+	for r, p := range probs {
+		cum += p
+		if rLo < 0 && cum >= 0.05 {
+			rLo = r
+		}
+		if cum >= 0.95 {
+			rHi = r
+			break
+		}
+	}
+	rLo = max(rLo, 1)
+	rHi = max(min(rHi, n), rLo)
+	idx := n - rMAP
+	var d diagnosis
+	d.change = ChangeEstimate{
+		At:          h[idx].at,
+		Earliest:    h[n-rHi].at,
+		Latest:      h[n-rLo].at,
+		TracesAgo:   rMAP,
+		Probability: det.ProbRunAtMost(rMAP),
+	}
+	count := func(es []entry) (events int) {
+		for _, e := range es {
+			if e.x > thr {
+				events++
+			}
+		}
+		return events
+	}
+	if idx > 0 {
+		d.before = jeffreysRate(count(h[:idx]), idx)
+	} else {
+		d.before = s.Base.Rate
+	}
+	d.after = jeffreysRate(count(h[idx:]), n-idx)
+	for i := n - 1; i >= idx && len(d.examples) < tu.Examples; i-- {
+		if h[i].id != "" && h[i].x > thr {
+			d.examples = append(d.examples, h[i].id)
+		}
+	}
+	slices.Reverse(d.examples)
+	return d
+}
+
+// recent returns the dashboard rate over the last w observations.
+func (s *series) recent(tu *tuning) Rate {
+	h := s.Hist.entries()
+	if len(h) > tu.Window {
+		h = h[len(h)-tu.Window:]
+	}
+	if s.Base == nil && tu.Continuous && tu.Above == nil {
+		// No threshold yet: a value is not yet an event or not.
+		return Rate{Rate: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), N: len(h)}
+	}
+	thr := thresholdOf(tu)
+	if s.Base != nil {
+		thr = s.Base.Threshold
+	}
+	events := 0
+	for _, e := range h {
+		if e.x > thr {
+			events++
+		}
+	}
+	return jeffreysRate(events, len(h))
+}
+
+// entry is one observation in a series' history.
+type entry struct {
+	at time.Time
+	x  float64
+	id string // kept for events only
+}
+
+// history is a ring of the last observations, for diagnosis and the
+// dashboard rate.
+type history struct {
+	ring []entry
+	next int
+	full bool
+}
+
+func newHistory(n int) history { return history{ring: make([]entry, max(n, 1))} }
+
+func (h *history) add(at time.Time, x float64, id string) {
+	h.ring[h.next] = entry{at, x, id}
+	h.next++
+	if h.next == len(h.ring) {
+		h.next, h.full = 0, true
+	}
+}
+
+// entries returns the history, oldest first.
+func (h *history) entries() []entry {
+	if !h.full {
+		return h.ring[:h.next]
+	}
+	return append(slices.Clone(h.ring[h.next:]), h.ring[:h.next]...)
+}
+
+// historyJSON is the compact checkpoint form: times as millisecond deltas
+// (small numbers), ids only for events.
+type historyJSON struct {
+	Cap int               `json:"cap"`
+	T0  int64             `json:"t0"`
+	DT  []int64           `json:"dt"`
+	X   []float64         `json:"x"`
+	IDs map[string]string `json:"ids,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (h history) MarshalJSON() ([]byte, error) {
+	es := h.entries()
+	j := historyJSON{Cap: len(h.ring), DT: make([]int64, len(es)), X: make([]float64, len(es))}
+	prev := int64(0)
+	for i, e := range es {
+		ms := e.at.UnixMilli()
+		if i == 0 {
+			j.T0, prev = ms, ms
+		}
+		j.DT[i], prev = ms-prev, ms
+		j.X[i] = e.x
+		if e.id != "" {
+			if j.IDs == nil {
+				j.IDs = map[string]string{}
+			}
+			j.IDs[fmt.Sprint(i)] = e.id
+		}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (h *history) UnmarshalJSON(b []byte) error {
+	var j historyJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if len(j.DT) != len(j.X) || j.Cap < 1 || j.Cap > 1<<20 || len(j.X) > j.Cap {
+		return fmt.Errorf("history: %d times, %d values, capacity %d", len(j.DT), len(j.X), j.Cap)
+	}
+	*h = newHistory(j.Cap)
+	ms := j.T0
+	for i, x := range j.X {
+		if i > 0 {
+			ms += j.DT[i]
+		}
+		h.add(time.UnixMilli(ms).UTC(), x, j.IDs[fmt.Sprint(i)])
+	}
+	return nil
+}
