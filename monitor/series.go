@@ -51,8 +51,8 @@ func (d *designer) thresholds(p0, p1, guard, arl0 float64) (h, hr float64) {
 	if ok {
 		return v[0], v[1]
 	}
-	h = stats.CUSUMThreshold(p0, p1, guard, arl0)
-	hr = stats.CUSUMThreshold(1-p1, 1-p0, 1-p1, arl0)
+	h = finiteThreshold(stats.CUSUMThreshold(p0, p1, guard, arl0))
+	hr = finiteThreshold(stats.CUSUMThreshold(1-p1, 1-p0, 1-p1, arl0))
 	d.mu.Lock()
 	if d.memo == nil || len(d.memo) > 4096 {
 		d.memo = map[[4]float64][2]float64{}
@@ -60,6 +60,18 @@ func (d *designer) thresholds(p0, p1, guard, arl0 float64) (h, hr float64) {
 	d.memo[key] = [2]float64{h, hr}
 	d.mu.Unlock()
 	return h, hr
+}
+
+// neverAlarm stands for a threshold no statistic reaches: the chain could
+// not be solved (a rate within a hair of 1), so the CUSUM stays silent
+// rather than alarm at a guessed threshold. JSON has no +Inf.
+const neverAlarm = 1e300
+
+func finiteThreshold(h float64) float64 {
+	if math.IsNaN(h) || math.IsInf(h, 0) {
+		return neverAlarm
+	}
+	return h
 }
 
 // series is the state of one monitor for one group. Its fields are

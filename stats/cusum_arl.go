@@ -9,19 +9,20 @@ import "math"
 // −b = log((1−P1)/(1−P0)) on a success, floored at 0, so the states it can
 // reach are sums i·a − j·b: a countable, dense set when a/b is irrational.
 // Brook & Evans (Biometrika 59:539–549, 1972) put S on a lattice instead:
-// here a success moves exactly k units of b/k and a failure round(k·a/b)
-// units, with k chosen so a failure is at least cusumLatticeSteps units.
-// The average run length (ARL) from S = 0 then solves (I − Q)·L = 1 over
-// the transient states 0..H−1. Q has two entries per row, one k columns to
-// the left (clamped at 0) and one m to the right, so I − Q is banded and an
-// M-matrix: Gaussian elimination without pivoting is stable and costs
-// O(H·k·m), milliseconds for the thresholds monitors use. Rounding a moves
-// it by at most 1/(2·cusumLatticeSteps) of itself; TestCUSUMARLMatchesSimulation
+// the smaller of the two steps is an exact number of units and the larger
+// is rounded to the nearest unit, with units fine enough that the larger
+// step spans at least cusumLatticeSteps of them. The average run length
+// (ARL) from S = 0 then solves (I − Q)·L = 1 over the transient states
+// 0..H−1. Q has two entries per row, one k columns to the left (clamped at
+// 0) and one m to the right, so I − Q is banded and an M-matrix: Gaussian
+// elimination without pivoting is stable and costs O(H·k·m), milliseconds
+// for the thresholds monitors use. Rounding moves the larger step by at
+// most 1/(2·cusumLatticeSteps) of itself; TestCUSUMARLMatchesSimulation
 // checks the result against simulation within Monte Carlo error.
 
-// cusumLatticeSteps is the number of lattice units a failure moves S by
+// cusumLatticeSteps is the number of lattice units the larger step spans
 // (at least); it sets the discretisation error.
-const cusumLatticeSteps = 200
+const cusumLatticeSteps = 150
 
 // cusumMaxCells bounds the band storage of one ARL computation (about
 // 64 MB of float64): thresholds needing more make CUSUMARL return +Inf.
@@ -30,14 +31,18 @@ const cusumMaxCells = 8 << 20
 // cusumLattice is the discretised chain of a CUSUM configuration.
 type cusumLattice struct {
 	k, m int     // units per success (down) and per failure (up)
-	unit float64 // b/k, in units of S
+	unit float64 // the length of one unit on the scale of S
 }
 
 func newCUSUMLattice(p0, p1 float64) cusumLattice {
 	a := math.Log(p1 / p0)
 	b := -math.Log((1 - p1) / (1 - p0))
-	k := max(4, int(math.Ceil(cusumLatticeSteps*b/a)))
-	return cusumLattice{k: k, m: max(1, int(math.Round(float64(k)*a/b))), unit: b / float64(k)}
+	if a >= b {
+		k := max(4, int(math.Ceil(cusumLatticeSteps*b/a)))
+		return cusumLattice{k: k, m: int(math.Round(float64(k) * a / b)), unit: b / float64(k)}
+	}
+	m := max(4, int(math.Ceil(cusumLatticeSteps*a/b)))
+	return cusumLattice{k: int(math.Round(float64(m) * b / a)), m: m, unit: a / float64(m)}
 }
 
 // states returns the number of transient lattice states for threshold h:
@@ -134,25 +139,44 @@ func CUSUMThreshold(p0, p1, p, arl float64) float64 {
 		return math.NaN()
 	}
 	l := newCUSUMLattice(p0, p1)
-	// The ARL grows with the number of states; find a bracket by doubling,
-	// then bisect on the integer state count.
-	lo, hi := 0, 1
+	// The ARL grows with the number of states, about exponentially: find
+	// a bracket by doubling, then narrow it by false position on log ARL
+	// (Illinois variant), which needs a handful of solves where bisection
+	// needs a dozen.
+	target := math.Log(arl)
+	lo, hi := 1, 2
+	flo := math.Log(l.arl(lo, p)) - target
+	if flo >= 0 {
+		return (float64(lo) - 0.5) * l.unit
+	}
+	var fhi float64
 	for {
 		v := l.arl(hi, p)
 		if math.IsInf(v, 1) && hi*(l.k+l.m+1) > cusumMaxCells {
 			return math.Inf(1)
 		}
-		if v >= arl {
+		if fhi = math.Log(v) - target; fhi >= 0 {
 			break
 		}
-		lo, hi = hi, hi*2
+		lo, flo, hi = hi, fhi, hi*2
 	}
+	side := 0
 	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if l.arl(mid, p) >= arl {
-			hi = mid
+		mid := lo + int(math.Round(float64(hi-lo)*(-flo)/(fhi-flo)))
+		mid = min(max(mid, lo+1), hi-1)
+		fmid := math.Log(l.arl(mid, p)) - target
+		if fmid >= 0 {
+			hi, fhi = mid, fmid
+			if side == 1 {
+				flo /= 2
+			}
+			side = 1
 		} else {
-			lo = mid
+			lo, flo = mid, fmid
+			if side == -1 {
+				fhi /= 2
+			}
+			side = -1
 		}
 	}
 	// Half a unit below the lattice threshold, so ceil(h/unit) recovers hi

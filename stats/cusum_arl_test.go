@@ -26,7 +26,7 @@ func TestCUSUMARLMethods(t *testing.T) {
 
 // TestCUSUMARLMatchesSimulation checks the chain against SimulateCUSUM for
 // rates and shifts a monitor meets, including a rare event (0.2%) whose
-// failure step dwarfs the success step.
+// failure step dwarfs the success step, and the reverse.
 func TestCUSUMARLMatchesSimulation(t *testing.T) {
 	tests := []struct {
 		cfg  CUSUMConfig
@@ -39,6 +39,10 @@ func TestCUSUMARLMatchesSimulation(t *testing.T) {
 		{CUSUMConfig{P0: 0.20, P1: 0.30, H: 2.5}, 0.25, 4000},
 		{CUSUMConfig{P0: 0.002, P1: 0.10, H: 5}, 0.002, 4000},
 		{CUSUMConfig{P0: 0.002, P1: 0.10, H: 5}, 0.05, 4000},
+		// A success step larger than the failure step: the CUSUM a
+		// monitor uses to see a rate come back (successes at 0.85 → 0.95).
+		{CUSUMConfig{P0: 0.85, P1: 0.95, H: 4}, 0.85, 4000},
+		{CUSUMConfig{P0: 0.85, P1: 0.95, H: 4}, 0.95, 4000},
 	}
 	for i, tt := range tests {
 		got := CUSUMARL(tt.cfg, tt.p)
@@ -63,6 +67,7 @@ func TestCUSUMThreshold(t *testing.T) {
 		{0.10, 0.20, 0.12, 10_000},
 		{0.001, 0.101, 0.001, 20_000},
 		{0.40, 0.50, 0.40, 1000},
+		{0.85, 0.95, 0.85, 10_000},
 	} {
 		h := CUSUMThreshold(tt.p0, tt.p1, tt.p, tt.arl)
 		cfg := CUSUMConfig{P0: tt.p0, P1: tt.p1, H: h}
