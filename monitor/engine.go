@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/probity/probity"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options configure an Engine.
@@ -160,6 +160,10 @@ func (e *Engine) Load(ctx context.Context) error {
 		// CUSUMs for today's tuning from the saved estimate.
 		if b := s.Base; b != nil {
 			nb := newBaseline(tu, &e.design, b.Rate, b.Guard, b.Threshold, b.Since)
+			nb.Refine, nb.PendN, nb.PendE, nb.CountN, nb.CountE, nb.RefineAt = b.Refine, b.PendN, b.PendE, b.CountN, b.CountE, b.RefineAt
+			if s.Firing != nil {
+				nb.HR = e.design.resolveThreshold(nb.P0, nb.P1, tu.ARL0)
+			}
 			s.Base = nb
 		}
 		sr := &seriesRun{mon: mr, key: r.Group, group: group, s: &s}
@@ -234,7 +238,7 @@ func (e *Engine) Observe(ctx context.Context, o Observation) error {
 			switch tr {
 			case fired:
 				a := e.newAlert(sr, at)
-				sr.s.fire(a)
+				sr.s.fire(&m.tuning, &e.design, a)
 				e.queue(sr, a)
 			case resolved:
 				e.queue(sr, res)

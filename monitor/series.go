@@ -33,33 +33,37 @@ type tuning struct {
 	Examples   int // example trace ids in an alert
 }
 
-// design returns the alarm threshold h of a CUSUM tuned to p0 → p1 with
-// ARL₀ >= arl0 at the true rate guard, and the threshold of the resolving
-// CUSUM (p1 → p0 on successes) with the same mean time to a false
-// resolution while the rate stays at p1. Both solve a Markov chain, so they
-// are memoised: groups with the same warm-up counts share them.
+// designer computes CUSUM thresholds: h of a CUSUM tuned to p0 → p1 with
+// ARL₀ >= arl0 at the true rate guard. Each solves a Markov chain, so they
+// are memoised: groups with the same counts share them.
 type designer struct {
 	mu   sync.Mutex
-	memo map[[4]float64][2]float64
+	memo map[[4]float64]float64
 }
 
-func (d *designer) thresholds(p0, p1, guard, arl0 float64) (h, hr float64) {
+func (d *designer) threshold(p0, p1, guard, arl0 float64) float64 {
 	key := [4]float64{p0, p1, guard, arl0}
 	d.mu.Lock()
 	v, ok := d.memo[key]
 	d.mu.Unlock()
 	if ok {
-		return v[0], v[1]
+		return v
 	}
-	h = finiteThreshold(stats.CUSUMThreshold(p0, p1, guard, arl0))
-	hr = finiteThreshold(stats.CUSUMThreshold(1-p1, 1-p0, 1-p1, arl0))
+	v = finiteThreshold(stats.CUSUMThreshold(p0, p1, guard, arl0))
 	d.mu.Lock()
 	if d.memo == nil || len(d.memo) > 4096 {
-		d.memo = map[[4]float64][2]float64{}
+		d.memo = map[[4]float64]float64{}
 	}
-	d.memo[key] = [2]float64{h, hr}
+	d.memo[key] = v
 	d.mu.Unlock()
-	return h, hr
+	return v
+}
+
+// resolveThreshold is the threshold of the CUSUM that watches successes
+// for a return from p1 to p0, with a mean of arl0 traces to a false
+// resolution while the rate stays at p1.
+func (d *designer) resolveThreshold(p0, p1, arl0 float64) float64 {
+	return d.threshold(1-p1, 1-p0, 1-p1, arl0)
 }
 
 // neverAlarm stands for a threshold no statistic reaches: the chain could
@@ -109,9 +113,25 @@ type baseline struct {
 	P1        float64   `json:"p1"`
 	Guard     float64   `json:"guard"`
 	H         float64   `json:"h"`
-	HR        float64   `json:"hr"`
+	HR        float64   `json:"hr,omitempty"` // set when an alert fires
 	Since     time.Time `json:"since"`
+	// Refine grows the estimate while the rate stays in control: traces
+	// are held in Pending until the CUSUM is back at zero (so a change in
+	// progress is not absorbed), then join the counts, and at each
+	// doubling of the counts (up to refineFactor × the warm-up) the CUSUM
+	// is designed again on the larger sample, with a narrower interval.
+	Refine   bool `json:"refine,omitempty"`
+	PendN    int  `json:"pend_n,omitempty"`
+	PendE    int  `json:"pend_e,omitempty"`
+	CountN   int  `json:"count_n,omitempty"`
+	CountE   int  `json:"count_e,omitempty"`
+	RefineAt int  `json:"refine_at,omitempty"`
 }
+
+// refineFactor bounds the refined baseline at this many warm-ups: past it
+// the estimate is fixed, so a slow drift below the design shift cannot be
+// absorbed for ever.
+const refineFactor = 16
 
 func newSeries(tu *tuning, d *designer, at time.Time) *series {
 	s := &series{V: seriesVersion, Hist: newHistory(tu.History)}
@@ -140,8 +160,8 @@ func newBaseline(tu *tuning, d *designer, r Rate, guard, threshold float64, at t
 	p1 = math.Min(p1, (1+p0)/2)
 	guard = math.Max(guard, p0)
 	guard = math.Min(guard, (p0+p1)/2)
-	h, hr := d.thresholds(p0, p1, guard, tu.ARL0)
-	return &baseline{Rate: r, Threshold: threshold, P0: p0, P1: p1, Guard: guard, H: h, HR: hr, Since: at}
+	h := d.threshold(p0, p1, guard, tu.ARL0)
+	return &baseline{Rate: r, Threshold: threshold, P0: p0, P1: p1, Guard: guard, H: h, Since: at}
 }
 
 // estimate turns a finished warm-up into a baseline. A binary rate (or a
@@ -156,9 +176,9 @@ func (w *warmup) estimate(tu *tuning, d *designer, at time.Time) *baseline {
 		if tu.Above != nil {
 			thr = *tu.Above
 		}
-		r := jeffreysRate(w.Events, w.N)
-		guard := stats.BetaDist{A: float64(w.Events) + 0.5, B: float64(w.N-w.Events) + 0.5}.Quantile(tu.Guard)
-		return newBaseline(tu, d, r, guard, thr, at)
+		b := estimateCounts(tu, d, w.Events, w.N, thr, at)
+		b.Refine, b.CountN, b.CountE, b.RefineAt = true, w.N, w.Events, 2*w.N
+		return b
 	}
 	vals := slices.Clone(w.Values)
 	slices.Sort(vals)
@@ -175,6 +195,40 @@ func (w *warmup) estimate(tu *tuning, d *designer, at time.Time) *baseline {
 	iv := u.EqualTailed(0.95)
 	r := Rate{Rate: u.Mean(), Lo: iv.Lo, Hi: iv.Hi, Events: events, N: n}
 	return newBaseline(tu, d, r, u.Quantile(tu.Guard), thr, at)
+}
+
+// estimateCounts designs a baseline on events of n, guarding ARL₀ at the
+// Guard-level upper bound of the Jeffreys posterior.
+func estimateCounts(tu *tuning, d *designer, events, n int, thr float64, at time.Time) *baseline {
+	r := jeffreysRate(events, n)
+	guard := stats.BetaDist{A: float64(events) + 0.5, B: float64(n-events) + 0.5}.Quantile(tu.Guard)
+	return newBaseline(tu, d, r, guard, thr, at)
+}
+
+// refine counts one in-control trace towards the baseline and designs the
+// CUSUM again when the counts have doubled.
+func (s *series) refine(tu *tuning, d *designer, event bool, at time.Time) {
+	b := s.Base
+	if !b.Refine {
+		return
+	}
+	b.PendN++
+	if event {
+		b.PendE++
+	}
+	if s.S > 0 {
+		return
+	}
+	b.CountN, b.CountE, b.PendN, b.PendE = b.CountN+b.PendN, b.CountE+b.PendE, 0, 0
+	if b.CountN < b.RefineAt {
+		return
+	}
+	nb := estimateCounts(tu, d, b.CountE, b.CountN, b.Threshold, b.Since)
+	nb.CountN, nb.CountE = b.CountN, b.CountE
+	if nb.RefineAt = 2 * b.RefineAt; nb.RefineAt <= refineFactor*tu.Warmup {
+		nb.Refine = true
+	}
+	s.Base = nb
 }
 
 // transition is what one observation did to a series.
@@ -246,10 +300,13 @@ func (s *series) observe(tu *tuning, d *designer, x float64, id string, at time.
 		w = math.Log(b.P1 / b.P0)
 	}
 	s.S = math.Max(0, s.S+w)
-	if s.S < b.H {
-		return noChange, nil
+	if s.S >= b.H {
+		return fired, nil
 	}
-	return fired, nil
+	if s.Warm == nil {
+		s.refine(tu, d, event, at)
+	}
+	return noChange, nil
 }
 
 func thresholdOf(tu *tuning) float64 {
@@ -262,8 +319,9 @@ func thresholdOf(tu *tuning) float64 {
 // fire makes a the series' firing alert: the alarm CUSUM rests and the
 // resolving one starts, and a baseline estimate in progress is dropped,
 // since its traces straddle the change.
-func (s *series) fire(a *Alert) {
+func (s *series) fire(tu *tuning, d *designer, a *Alert) {
 	s.Firing, s.R, s.S, s.Warm = a, 0, 0, nil
+	s.Base.HR = d.resolveThreshold(s.Base.P0, s.Base.P1, tu.ARL0)
 }
 
 // resolveManually ends a firing alert on a person's word: the old baseline
@@ -309,15 +367,31 @@ func (s *series) diagnose(tu *tuning) diagnosis {
 		det.Observe(!(e.x > thr))
 	}
 	n := len(h)
+	// The CUSUM alarmed, so a change happened: condition the run-length
+	// posterior on a change within the history (run length < n). Without
+	// that, one run over the whole history often stays the single most
+	// probable explanation when the change is a few dozen traces old.
 	probs := det.RunLengthProbs()
-	rMAP := det.MAPRunLength()
-	if rMAP < 1 {
-		rMAP = 1 // the alarm's own trace is after any change
+	if len(probs) > n {
+		probs = probs[:n]
+	}
+	total := 0.0
+	for _, p := range probs[1:] {
+		total += p
+	}
+	rMAP := 1
+	for r := 1; r < len(probs); r++ {
+		if probs[r] > probs[rMAP] {
+			rMAP = r
+		}
+	}
+	if total <= 0 {
+		rMAP, total = n, 1
 	}
 	// The 90% interval of the run length: its 5% and 95% quantiles.
 	rLo, rHi, cum := -1, n, 0.0
-	for r, p := range probs {
-		cum += p
+	for r := 1; r < len(probs); r++ {
+		cum += probs[r] / total
 		if rLo < 0 && cum >= 0.05 {
 			rLo = r
 		}
@@ -328,6 +402,10 @@ func (s *series) diagnose(tu *tuning) diagnosis {
 	}
 	rLo = max(rLo, 1)
 	rHi = max(min(rHi, n), rLo)
+	pAfter := 0.0
+	for r := 1; r <= min(rMAP, len(probs)-1); r++ {
+		pAfter += probs[r] / total
+	}
 	idx := n - rMAP
 	var d diagnosis
 	d.change = ChangeEstimate{
@@ -335,7 +413,7 @@ func (s *series) diagnose(tu *tuning) diagnosis {
 		Earliest:    h[n-rHi].at,
 		Latest:      h[n-rLo].at,
 		TracesAgo:   rMAP,
-		Probability: det.ProbRunAtMost(rMAP),
+		Probability: round6(pAfter),
 	}
 	count := func(es []entry) (events int) {
 		for _, e := range es {

@@ -11,18 +11,19 @@ import "math"
 // Brook & Evans (Biometrika 59:539–549, 1972) put S on a lattice instead:
 // the smaller of the two steps is an exact number of units and the larger
 // is rounded to the nearest unit, with units fine enough that the larger
-// step spans at least cusumLatticeSteps of them. The average run length
+// step spans at least cusumLatticeSteps of them, and chosen among a few
+// candidates to round it best. The average run length
 // (ARL) from S = 0 then solves (I − Q)·L = 1 over the transient states
 // 0..H−1. Q has two entries per row, one k columns to the left (clamped at
 // 0) and one m to the right, so I − Q is banded and an M-matrix: Gaussian
 // elimination without pivoting is stable and costs O(H·k·m), milliseconds
 // for the thresholds monitors use. Rounding moves the larger step by at
-// most 1/(2·cusumLatticeSteps) of itself; TestCUSUMARLMatchesSimulation
+// most 1/(2·cusumLatticeSteps) of itself, usually far less; TestCUSUMARLMatchesSimulation
 // checks the result against simulation within Monte Carlo error.
 
 // cusumLatticeSteps is the number of lattice units the larger step spans
 // (at least); it sets the discretisation error.
-const cusumLatticeSteps = 150
+const cusumLatticeSteps = 100
 
 // cusumMaxCells bounds the band storage of one ARL computation (about
 // 64 MB of float64): thresholds needing more make CUSUMARL return +Inf.
@@ -35,14 +36,32 @@ type cusumLattice struct {
 }
 
 func newCUSUMLattice(p0, p1 float64) cusumLattice {
+	return newCUSUMLatticeSteps(p0, p1, cusumLatticeSteps)
+}
+
+func newCUSUMLatticeSteps(p0, p1 float64, steps int) cusumLattice {
 	a := math.Log(p1 / p0)
 	b := -math.Log((1 - p1) / (1 - p0))
-	if a >= b {
-		k := max(4, int(math.Ceil(cusumLatticeSteps*b/a)))
-		return cusumLattice{k: k, m: int(math.Round(float64(k) * a / b)), unit: b / float64(k)}
+	small, ratio := b, a/b
+	if a < b {
+		small, ratio = a, b/a
 	}
-	m := max(4, int(math.Ceil(cusumLatticeSteps*a/b)))
-	return cusumLattice{k: int(math.Round(float64(m) * b / a)), m: m, unit: a / float64(m)}
+	// Units per small step: enough for the large step to span
+	// cusumLatticeSteps, and among the next few counts the one that rounds
+	// the large step best (its error drives the ARL's).
+	lo := max(4, int(math.Ceil(float64(steps)/ratio)))
+	n, bestErr := lo, math.Inf(1)
+	for c := lo; c <= lo+lo/2+1; c++ {
+		x := float64(c) * ratio
+		if e := math.Abs(x-math.Round(x)) / x; e < bestErr {
+			n, bestErr = c, e
+		}
+	}
+	large := int(math.Round(float64(n) * ratio))
+	if a >= b {
+		return cusumLattice{k: n, m: large, unit: small / float64(n)}
+	}
+	return cusumLattice{k: large, m: n, unit: small / float64(n)}
 }
 
 // states returns the number of transient lattice states for threshold h:
@@ -138,33 +157,84 @@ func CUSUMThreshold(p0, p1, p, arl float64) float64 {
 	if (CUSUMConfig{P0: p0, P1: p1, H: 1}).Validate() != nil || !(p >= 0 && p < 1) || !(arl >= 1) || math.IsInf(arl, 0) {
 		return math.NaN()
 	}
-	l := newCUSUMLattice(p0, p1)
-	// The ARL grows with the number of states, about exponentially: find
-	// a bracket by doubling, then narrow it by false position on log ARL
-	// (Illinois variant), which needs a handful of solves where bisection
-	// needs a dozen.
-	target := math.Log(arl)
-	lo, hi := 1, 2
-	flo := math.Log(l.arl(lo, p)) - target
-	if flo >= 0 {
-		return (float64(lo) - 0.5) * l.unit
+	// A coarse lattice finds h roughly and cheaply; the fine one then only
+	// searches a narrow bracket around it.
+	coarse := newCUSUMLatticeSteps(p0, p1, cusumLatticeSteps/4)
+	hc, ok := coarse.threshold(p, arl, 1, 2)
+	if !ok {
+		return math.Inf(1)
 	}
-	var fhi float64
-	for {
-		v := l.arl(hi, p)
-		if math.IsInf(v, 1) && hi*(l.k+l.m+1) > cusumMaxCells {
-			return math.Inf(1)
+	l := newCUSUMLattice(p0, p1)
+	n0 := l.states(hc)
+	hf, ok := l.threshold(p, arl, n0, 1.03)
+	if !ok {
+		return math.Inf(1)
+	}
+	return hf
+}
+
+// threshold returns the smallest threshold on lattice l whose ARL at rate
+// p reaches arl, searching from start states and widening by grow (> 1)
+// until the target is bracketed. It reports false when the chain grows too
+// large to solve.
+func (l cusumLattice) threshold(p, arl float64, start int, grow float64) (float64, bool) {
+	// The ARL grows with the number of states, about exponentially: find
+	// a bracket, then narrow it by false position on log ARL (Illinois
+	// variant), which needs a handful of solves where bisection needs a
+	// dozen.
+	target := math.Log(arl)
+	f := func(n int) (float64, bool) {
+		v := l.arl(n, p)
+		if math.IsInf(v, 1) && n*(l.k+l.m+1) > cusumMaxCells {
+			return 0, false
 		}
-		if fhi = math.Log(v) - target; fhi >= 0 {
-			break
+		return math.Log(v) - target, true
+	}
+	next := func(n int, up bool) int {
+		if up {
+			return max(n+1, int(math.Ceil(float64(n)*grow)))
 		}
-		lo, flo, hi = hi, fhi, hi*2
+		return max(1, min(n-1, int(math.Floor(float64(n)/grow))))
+	}
+	n := max(1, start)
+	fn, ok := f(n)
+	if !ok {
+		return 0, false
+	}
+	lo, hi := 0, 0
+	var flo, fhi float64
+	if fn >= 0 {
+		hi, fhi = n, fn
+		for lo == 0 {
+			if n == 1 {
+				return 0.5 * l.unit, true
+			}
+			n = next(n, false)
+			if fn, _ = f(n); fn < 0 {
+				lo, flo = n, fn
+			} else {
+				hi, fhi = n, fn
+			}
+		}
+	} else {
+		lo, flo = n, fn
+		for hi == 0 {
+			n = next(n, true)
+			if fn, ok = f(n); !ok {
+				return 0, false
+			}
+			if fn >= 0 {
+				hi, fhi = n, fn
+			} else {
+				lo, flo = n, fn
+			}
+		}
 	}
 	side := 0
 	for hi-lo > 1 {
 		mid := lo + int(math.Round(float64(hi-lo)*(-flo)/(fhi-flo)))
 		mid = min(max(mid, lo+1), hi-1)
-		fmid := math.Log(l.arl(mid, p)) - target
+		fmid, _ := f(mid)
 		if fmid >= 0 {
 			hi, fhi = mid, fmid
 			if side == 1 {
@@ -181,5 +251,5 @@ func CUSUMThreshold(p0, p1, p, arl float64) float64 {
 	}
 	// Half a unit below the lattice threshold, so ceil(h/unit) recovers hi
 	// despite rounding.
-	return (float64(hi) - 0.5) * l.unit
+	return (float64(hi) - 0.5) * l.unit, true
 }
