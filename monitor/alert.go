@@ -72,7 +72,7 @@ type Rate struct {
 func jeffreysRate(events, n int) Rate {
 	d := stats.BetaDist{A: float64(events) + 0.5, B: float64(n-events) + 0.5}
 	iv := d.EqualTailed(0.95)
-	return Rate{Rate: d.Mean(), Lo: iv.Lo, Hi: iv.Hi, Events: events, N: n}
+	return Rate{Rate: round6(d.Mean()), Lo: round6(iv.Lo), Hi: round6(iv.Hi), Events: events, N: n}
 }
 
 // String formats the rate as "5.0% [3.4%, 7.1%] (25/500)".

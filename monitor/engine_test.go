@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/analysis"
+	"github.com/probity/probity/ingest"
 	"github.com/probity/probity/monitor"
 	"github.com/probity/probity/monitor/internal/sqlitestate"
 )
@@ -374,5 +376,50 @@ func TestEngineMaxGroups(t *testing.T) {
 	m := e.Monitors()[0]
 	if len(m.Series) != 3 || m.Dropped != 7 {
 		t.Errorf("series = %d, dropped = %d; want 3 and 7", len(m.Series), m.Dropped)
+	}
+}
+
+// FromReport takes what a monitor counts from a real analysed trace.
+func TestFromReport(t *testing.T) {
+	ts, err := ingest.ReadAll(context.Background(), "../examples/refund-cascade.json", ingest.Options{})
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("ReadAll = %d traces, %v", len(ts), err)
+	}
+	tr := ts[0]
+	r := analysis.New(analysis.Options{}).Run(tr)
+	o := monitor.FromReport(tr, r)
+	if o.TraceID != tr.ID || o.Verdict != probity.VerdictFail || len(o.Findings) != len(r.Findings) {
+		t.Fatalf("FromReport = %+v; want trace %s, verdict fail, %d findings", o, tr.ID, len(r.Findings))
+	}
+	for i, f := range r.Findings {
+		if o.Findings[i].Detector != f.Detector || o.Findings[i].Severity != f.Severity {
+			t.Errorf("finding %d = %+v, want %s/%s", i, o.Findings[i], f.Detector, f.Severity)
+		}
+	}
+	// An OpenTelemetry GenAI trace brings the attributes monitors group by.
+	ts, err = ingest.ReadAll(context.Background(), "../examples/support-billing.otlp.json", ingest.Options{})
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("ReadAll(otlp) = %d traces, %v", len(ts), err)
+	}
+	ot := monitor.FromReport(ts[0], analysis.New(analysis.Options{}).Run(ts[0]))
+	want := map[string]string{"service.name": "acme-support", "gen_ai.agent.name": "support_agent", "gen_ai.request.model": "gpt-4o"}
+	for k, v := range want {
+		if ot.Attrs[k] != v {
+			t.Errorf("otlp Attrs[%s] = %q, want %q", k, ot.Attrs[k], v)
+		}
+	}
+	if ot.Latency <= 0 || ot.Time.IsZero() {
+		t.Errorf("otlp latency %v, time %v; want both from the spans", ot.Latency, ot.Time)
+	}
+	// The verdict monitor and a detector monitor count it.
+	cfg := parse(t, "monitors:\n  - {name: f, kind: verdict}\n  - {name: d, kind: detector, detectors: ['"+r.Findings[0].Detector+"'], min_severity: low}\n")
+	e, _ := monitor.New(monitor.Options{Config: cfg, Store: openStore(t, filepath.Join(t.TempDir(), "m.db"))})
+	if err := e.Observe(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range e.Monitors() {
+		if len(m.Series) != 1 || m.Series[0].Recent.Events != 1 {
+			t.Errorf("monitor %s: series %+v, want one event counted", m.Name, m.Series)
+		}
 	}
 }

@@ -76,11 +76,11 @@ notifiers:
 	// firing failure-rate map[prompt.version:v7 service.name:refunds]
 	// fired at:     12:28:30
 	// change at:    12:22:00 (run-1201 was at 12:20:10)
-	// change 90%:   10:28:30 to 12:22:50
+	// change 90%:   10:28:20 to 12:22:50
 	// baseline:     5.9% [4.6%, 7.5%] (59/1000)
 	// before:       6.1% [4.7%, 7.7%] (58/960)
 	// after:        28.0% [15.6%, 42.5%] (11/40)
 	// examples:     [run-1236 run-1238 run-1241 run-1248 run-1251]
-	// method:       bernoulli-cusum, ARL0 10000, p0 0.0594 → p1 0.1594, h 7.210
+	// method:       bernoulli-cusum, ARL0 10000, p0 0.0589 → p1 0.1589, h 7.549
 	// failure-rate (service.name=refunds, prompt.version=v7): verdict fail rose from 6.1% [4.7%, 7.7%] (58/960) to 28.0% [15.6%, 42.5%] (11/40); the change began around 2025-06-01T12:22:00Z, 40 traces before the alarm
 }

@@ -151,7 +151,11 @@ func newSeries(tu *tuning, d *designer, at time.Time) *series {
 // newBaseline designs the CUSUMs for an estimated rate r whose guard is
 // the rate at which ARL₀ must hold.
 func newBaseline(tu *tuning, d *designer, r Rate, guard, threshold float64, at time.Time) *baseline {
-	p0 := r.Rate
+	// Design on a 2% grid of rates, the guard rounded up: the estimate's
+	// own error is ten times larger, and groups with nearby rates then
+	// share one (memoised) threshold computation.
+	p0 := gridRate(r.Rate, false)
+	guard = gridRate(guard, true)
 	p1 := p0 + tu.Shift
 	if tu.Ratio > 0 {
 		p1 = p0 * tu.Ratio
@@ -162,6 +166,21 @@ func newBaseline(tu *tuning, d *designer, r Rate, guard, threshold float64, at t
 	guard = math.Min(guard, (p0+p1)/2)
 	h := d.threshold(p0, p1, guard, tu.ARL0)
 	return &baseline{Rate: r, Threshold: threshold, P0: p0, P1: p1, Guard: guard, H: h, Since: at}
+}
+
+// gridRate rounds a rate in (0, 1) to a 2% logarithmic grid, up or to the
+// nearest point.
+func gridRate(x float64, up bool) float64 {
+	if !(x > 0 && x < 1) {
+		return x
+	}
+	l := math.Log(x) / math.Log(1.02)
+	if up {
+		l = math.Ceil(l - 1e-9)
+	} else {
+		l = math.Round(l)
+	}
+	return math.Min(math.Pow(1.02, l), 0.999)
 }
 
 // estimate turns a finished warm-up into a baseline. A binary rate (or a

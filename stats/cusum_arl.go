@@ -1,6 +1,11 @@
 package stats
 
-import "math"
+import (
+	"math"
+	"sync"
+)
+
+var cusumBuffers = sync.Pool{New: func() any { return new([]float64) }}
 
 // Choosing the CUSUM threshold for a stated false-alarm rate.
 //
@@ -81,10 +86,17 @@ func (l cusumLattice) arl(n int, p float64) float64 {
 		return math.Inf(1)
 	}
 	q := 1 - p
-	// band[i*w + (j-i+kl)] holds A[i][j] for A = I − Q.
-	band := make([]float64, n*w)
+	// band[i*w + (j-i+kl)] holds A[i][j] for A = I − Q. Threshold searches
+	// solve many chains of similar size: reuse the memory.
+	buf := cusumBuffers.Get().(*[]float64)
+	defer cusumBuffers.Put(buf)
+	if cap(*buf) < n*(w+2) {
+		*buf = make([]float64, n*(w+2))
+	}
+	all := (*buf)[:n*(w+2)]
+	clear(all)
+	band, rhs, arl := all[:n*w], all[n*w:n*w+n], all[n*w+n:]
 	at := func(i, j int) *float64 { return &band[i*w+j-i+kl] }
-	rhs := make([]float64, n)
 	for i := range n {
 		*at(i, i) = 1
 		rhs[i] = 1
@@ -114,7 +126,6 @@ func (l cusumLattice) arl(n int, p float64) float64 {
 			rhs[r] -= f * rhs[i]
 		}
 	}
-	arl := make([]float64, n)
 	for i := n - 1; i >= 0; i-- {
 		s := rhs[i]
 		row := band[i*w+kl-i:]
