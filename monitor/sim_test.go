@@ -19,7 +19,7 @@ import (
 // `go test ./monitor -run TestSimulated -v` takes about a minute of CPU;
 // the figures in docs/monitors.md come from
 // `go test ./monitor -run TestSimulated -v -sim.scale 5 -timeout 120m`.
-var simScale = flag.Float64("sim.scale", 1, "multiply the simulation's run counts (10 for the documented table)")
+var simScale = flag.Float64("sim.scale", 1, "multiply the simulation's run counts (5 for the documented table)")
 
 // simRuns scales a run count by -sim.scale.
 func simRuns(n int) int { return max(10, int(float64(n)**simScale)) }
