@@ -165,8 +165,8 @@ func simCUSUM(rng *rand.Rand, cfg stats.CUSUMConfig, p0, p1 float64, inControl, 
 // measured ARL0. Both delays are steady-state: the change comes after 1,000
 // in-control traces.
 func TestSimulatedMethods(t *testing.T) {
-	if testing.Short() {
-		t.Skip("simulation")
+	if testing.Short() || raceEnabled {
+		t.Skip("simulation: skipped with -short and under the race detector (no concurrency, ten times slower)")
 	}
 	arlRuns, delayRuns := simRuns(150), simRuns(800)
 	const target, inControl = 10_000, 1000
@@ -225,8 +225,8 @@ func TestSimulatedMethods(t *testing.T) {
 // traces after the warm-up to a false alarm (runs capped at 40 × 10,000);
 // delays are for a change 1,000 and 8,000 traces after the warm-up.
 func TestSimulatedDetection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("simulation")
+	if testing.Short() || raceEnabled {
+		t.Skip("simulation: skipped with -short and under the race detector (no concurrency, ten times slower)")
 	}
 	cfg, err := Default()
 	if err != nil {
