@@ -484,8 +484,9 @@ type SeriesStatus struct {
 	// Baseline is the current baseline estimate, if any.
 	Baseline *Rate `json:"baseline,omitempty"`
 	// Recent is the windowed Jeffreys rate over the last `window` traces,
-	// for dashboards.
-	Recent Rate `json:"recent"`
+	// for dashboards; absent while a cost or latency monitor has no
+	// threshold yet.
+	Recent *Rate `json:"recent,omitempty"`
 	// Statistic and Threshold are the alarm CUSUM and its h.
 	Statistic float64 `json:"statistic"`
 	Threshold float64 `json:"threshold,omitempty"`
@@ -504,7 +505,10 @@ func (e *Engine) Monitors() []MonitorStatus {
 		ms := MonitorStatus{Name: m.Name, Kind: m.Kind, Description: m.Description, GroupBy: m.GroupBy, ARL0: m.tuning.ARL0, Dropped: mr.dropped, Series: []SeriesStatus{}}
 		for _, sr := range mr.order {
 			s := sr.s
-			st := SeriesStatus{Group: sr.group, Phase: "watching", Observed: s.N, Recent: s.recent(&m.tuning), Statistic: round6(s.S)}
+			st := SeriesStatus{Group: sr.group, Phase: "watching", Observed: s.N, Statistic: round6(s.S)}
+			if r, ok := s.recent(&m.tuning); ok {
+				st.Recent = &r
+			}
 			if s.Warm != nil {
 				st.WarmupDone, st.WarmupOf = s.Warm.N, m.tuning.Warmup
 			}

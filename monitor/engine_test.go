@@ -300,7 +300,7 @@ func TestEngineResumesAfterRestart(t *testing.T) {
 	}
 	after := e2.Monitors()[0].Series[0]
 	if after.Observed != 800 || after.Phase != "watching" || after.Baseline == nil || *after.Baseline != *before.Baseline ||
-		after.Statistic != before.Statistic || after.Recent != before.Recent {
+		after.Statistic != before.Statistic || *after.Recent != *before.Recent {
 		t.Fatalf("after restart: %+v\nbefore: %+v", after, before)
 	}
 	for i := 0; i < 2000; i++ {
@@ -418,8 +418,43 @@ func TestFromReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range e.Monitors() {
-		if len(m.Series) != 1 || m.Series[0].Recent.Events != 1 {
+		if len(m.Series) != 1 || m.Series[0].Recent == nil || m.Series[0].Recent.Events != 1 {
 			t.Errorf("monitor %s: series %+v, want one event counted", m.Name, m.Series)
 		}
+	}
+}
+
+// A latency monitor turns runs slower than the baseline's 95th percentile
+// into events; runs getting three times slower fire it. Its status is
+// valid JSON before and after it has a threshold.
+func TestEngineLatencyQuantile(t *testing.T) {
+	ctx := context.Background()
+	cfg := parse(t, "monitors:\n  - {name: slow, kind: latency, warmup: 300}\n")
+	e, _ := monitor.New(monitor.Options{Config: cfg, Store: openStore(t, filepath.Join(t.TempDir(), "m.db"))})
+	rng := rand.New(rand.NewPCG(5, 5))
+	obs := func(i int, scale float64) monitor.Observation {
+		return monitor.Observation{TraceID: fmt.Sprintf("t%d", i), Time: t0.Add(time.Duration(i) * time.Second),
+			Attrs: map[string]string{"service.name": "api"}, Latency: time.Duration(rng.ExpFloat64() * scale * float64(time.Second))}
+	}
+	e.Observe(ctx, obs(0, 1))
+	if _, err := json.Marshal(e.Monitors()); err != nil {
+		t.Fatalf("Monitors() during warm-up is not JSON: %v", err)
+	}
+	for i := 1; i < 1000; i++ {
+		e.Observe(ctx, obs(i, 1))
+	}
+	st := e.Monitors()[0].Series[0]
+	if st.EventThreshold == nil || *st.EventThreshold < 2 || *st.EventThreshold > 4.5 || st.Recent == nil {
+		t.Fatalf("status = %+v; want a threshold near the 95th percentile of Exp(1 s), ln 20 ≈ 3 s", st)
+	}
+	for i := 1000; i < 3000; i++ {
+		e.Observe(ctx, obs(i, 3))
+	}
+	as, _ := e.Alerts(ctx, monitor.AlertQuery{State: monitor.AlertFiring})
+	if len(as) != 1 {
+		t.Fatalf("firing alerts = %d, want 1", len(as))
+	}
+	if a := as[0]; a.Method.Threshold == nil || !strings.HasPrefix(a.Event, "latency above ") || a.After.Rate < 0.3 {
+		t.Errorf("alert = %+v", a)
 	}
 }

@@ -457,15 +457,16 @@ func (s *series) diagnose(tu *tuning) diagnosis {
 	return d
 }
 
-// recent returns the dashboard rate over the last w observations.
-func (s *series) recent(tu *tuning) Rate {
+// recent returns the dashboard rate over the last Window observations, and
+// false while a continuous monitor has no threshold yet.
+func (s *series) recent(tu *tuning) (Rate, bool) {
 	h := s.Hist.entries()
 	if len(h) > tu.Window {
 		h = h[len(h)-tu.Window:]
 	}
 	if s.Base == nil && tu.Continuous && tu.Above == nil {
 		// No threshold yet: a value is not yet an event or not.
-		return Rate{Rate: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), N: len(h)}
+		return Rate{}, false
 	}
 	thr := thresholdOf(tu)
 	if s.Base != nil {
@@ -477,7 +478,7 @@ func (s *series) recent(tu *tuning) Rate {
 			events++
 		}
 	}
-	return jeffreysRate(events, len(h))
+	return jeffreysRate(events, len(h)), true
 }
 
 // entry is one observation in a series' history.
