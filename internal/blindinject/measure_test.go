@@ -3,6 +3,7 @@ package blindinject_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -184,6 +185,7 @@ func TestMeasure(t *testing.T) {
 		o     tally
 		err   error
 		skip  bool
+		hash  [32]byte
 	}
 	var jobs []job
 	for i := range runs {
@@ -212,6 +214,7 @@ func TestMeasure(t *testing.T) {
 			j.err = fmt.Errorf("not deterministic")
 			return
 		}
+		j.hash = sha256.Sum256(a)
 		j.truth = truth
 		j.o = score(r.findings, an.Run(pt).Findings, truth, pt)
 	})
@@ -227,6 +230,9 @@ func TestMeasure(t *testing.T) {
 			byVariant[string(c)+"/"+v] = &tally{}
 		}
 	}
+	// Two seeds may plant the same fault in the same place: count it once.
+	counted := map[[32]byte]bool{}
+	dups := 0
 	for _, j := range jobs {
 		r := runs[j.run]
 		if j.err != nil {
@@ -236,6 +242,11 @@ func TestMeasure(t *testing.T) {
 		if j.skip {
 			continue
 		}
+		if counted[j.hash] {
+			dups++
+			continue
+		}
+		counted[j.hash] = true
 		byClass[j.class].add(j.o)
 		byVariant[string(j.class)+"/"+j.truth.Variant].add(j.o)
 		if j.truth.Phrasing != "" {
@@ -263,7 +274,7 @@ func TestMeasure(t *testing.T) {
 
 	var buf bytes.Buffer
 	w := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(&buf, "Blind injector over %d real successful runs, %d seeds per run and class; detectors run as a black box.\n\n", len(runs), seedsPerRun)
+	fmt.Fprintf(&buf, "Blind injector over %d real successful runs, %d seeds per run and class (%d repeated plants counted once); detectors run as a black box.\n\n", len(runs), seedsPerRun, dups)
 	fmt.Fprintln(w, "class\texpected detector\tplanted\trecall\trecall (high)\tprecision of new findings\tchance (random step of the kind)\t")
 	total := tally{}
 	for _, c := range blindinject.Classes() {
