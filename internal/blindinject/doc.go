@@ -62,4 +62,13 @@
 // The measurement over ../shared/data is TestMeasure:
 //
 //	go test ./internal/blindinject -run TestMeasure -v
+//
+// # Frozen
+//
+// This package is frozen (commit "blindinject: frozen"). Work on the
+// detectors must not edit it: not the phrasings, not the carriers, not the
+// choice of positions, not the expected detector ids. A change here after the
+// freeze would make its numbers one more set the detectors were tuned on. If
+// it has a bug that breaks a trace, fix the bug in a commit that says so and
+// report the numbers before and after.
 package blindinject
