@@ -80,7 +80,10 @@ func Run(t *testing.T, newDB NewDB) {
 		{"DeleteBefore", testDeleteBefore},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newDB(t))
+		})
 	}
 }
 
