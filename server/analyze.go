@@ -1,0 +1,227 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/probity/probity"
+	"github.com/probity/probity/analysis"
+	"github.com/probity/probity/otlp"
+	"github.com/probity/probity/store"
+)
+
+// MonitorSink receives every saved analysis: the hook monitors attach to.
+// It is called once per analysis this replica saved (again, with Revision
+// above 1, when late spans reopened the trace), after the analysis is
+// durable; t is the trace as analysed and r its report. Errors are logged
+// and do not undo the analysis.
+type MonitorSink interface {
+	Observe(ctx context.Context, t *probity.Trace, a *store.Analysis, r *analysis.Report) error
+}
+
+// Source returns the Trace.Source (and the report's "source") of a trace
+// assembled from stored spans.
+func Source(traceID string) string { return "otlp:" + traceID }
+
+// analyser claims ready traces and analyses them with a pool of workers.
+func (s *Server) analyseLoop(ctx context.Context) {
+	claims := make(chan store.Claim)
+	var wg sync.WaitGroup
+	for range s.o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range claims {
+				s.analyseClaim(ctx, c)
+			}
+		}()
+	}
+	defer func() {
+		close(claims)
+		wg.Wait()
+	}()
+	tick := time.NewTicker(s.o.Poll)
+	defer tick.Stop()
+	o := store.ClaimOptions{Idle: s.o.TraceIdle, OrphanIdle: s.o.OrphanIdle, Lease: s.o.Lease, Limit: 4 * s.o.Workers}
+	for {
+		cs, err := s.o.Store.ClaimReady(ctx, o)
+		if err != nil && ctx.Err() == nil {
+			s.m.claimErrors.Inc()
+			s.log.Error("claim ready traces", "err", err)
+		}
+		for i, c := range cs {
+			select {
+			case claims <- c:
+			case <-ctx.Done():
+				// Give the rest back so another replica takes them now.
+				for _, c := range cs[i:] {
+					s.release(c)
+				}
+				return
+			}
+		}
+		if len(cs) == o.Limit {
+			continue // more may be ready
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) release(c store.Claim) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.o.Store.Release(ctx, c); err != nil {
+		s.log.Warn("release claim", "trace_id", c.TraceID, "err", err)
+	}
+}
+
+// analyseClaim analyses one claimed trace and saves the result.
+func (s *Server) analyseClaim(ctx context.Context, c store.Claim) {
+	start := time.Now()
+	spans, err := s.o.Store.Spans(ctx, c.TraceID)
+	if err != nil {
+		if ctx.Err() != nil {
+			s.release(c)
+			return
+		}
+		s.m.claimErrors.Inc()
+		s.log.Error("read spans", "trace_id", c.TraceID, "err", err)
+		s.release(c)
+		return
+	}
+	ospans := make([]otlp.Span, len(spans))
+	for i, sp := range spans {
+		ospans[i] = otlp.Span{TraceID: sp.TraceID, SpanID: sp.SpanID, ParentID: sp.ParentID, Start: sp.Start, End: sp.End, Resource: sp.Resource, Data: sp.Data}
+	}
+	a := store.Analysis{TraceID: c.TraceID}
+	t, r, err := s.run(ospans, c.TraceID)
+	if err != nil {
+		a.Error = err.Error()
+		s.log.Warn("trace cannot be analysed", "trace_id", c.TraceID, "err", err)
+	} else {
+		// json.Marshal, as analyze --format json writes it.
+		if b, err := json.Marshal(r); err != nil {
+			a.Error = fmt.Sprintf("encode report: %v", err)
+		} else {
+			a.Report = b
+			a.Verdict, a.RootCauseStep, a.Detectors, a.Steps = r.Verdict, r.RootCauseStep, store.DetectorsOf(r.Findings), len(t.Steps)
+		}
+	}
+	if err := s.o.Store.SaveAnalysis(ctx, c, a); err != nil {
+		if probity.ErrorCode(err) == probity.ECONFLICT {
+			s.log.Warn("analysis discarded: claim lost", "trace_id", c.TraceID)
+			return
+		}
+		if ctx.Err() == nil {
+			s.m.claimErrors.Inc()
+			s.log.Error("save analysis", "trace_id", c.TraceID, "err", err)
+		}
+		s.release(c)
+		return
+	}
+	s.m.analyseSeconds.Observe(time.Since(start).Seconds())
+	verdict := string(a.Verdict)
+	if a.Error != "" {
+		verdict = store.VerdictError
+	}
+	s.m.analysed.WithLabelValues(verdict).Inc()
+	if s.o.Monitor != nil && a.Error == "" {
+		saved, err := s.o.Store.Analysis(ctx, c.TraceID)
+		if err == nil {
+			err = s.o.Monitor.Observe(ctx, t, &saved, r)
+		}
+		if err != nil {
+			s.log.Error("monitor sink", "trace_id", c.TraceID, "err", err)
+		}
+	}
+}
+
+// run assembles and analyses a trace; a panic in either is an error for
+// this trace, never a crash of the server.
+func (s *Server) run(spans []otlp.Span, traceID string) (t *probity.Trace, r *analysis.Report, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic analysing trace", "trace_id", traceID, "panic", p)
+			t, r, err = nil, nil, fmt.Errorf("internal error analysing the trace: %v", p)
+		}
+	}()
+	t, err = otlp.Assemble(Source(traceID), spans)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := s.o.Analyzer.Run(t)
+	return t, &rep, nil
+}
+
+// assemble rebuilds a stored trace for the API.
+func (s *Server) assemble(ctx context.Context, traceID string) (*probity.Trace, error) {
+	spans, err := s.o.Store.Spans(ctx, traceID)
+	if err != nil {
+		return nil, err
+	}
+	ospans := make([]otlp.Span, len(spans))
+	for i, sp := range spans {
+		ospans[i] = otlp.Span{TraceID: sp.TraceID, SpanID: sp.SpanID, ParentID: sp.ParentID, Start: sp.Start, End: sp.End, Resource: sp.Resource, Data: sp.Data}
+	}
+	return otlp.Assemble(Source(traceID), ospans)
+}
+
+// sweep deletes traces older than the retention period, on the leader.
+func (s *Server) sweepLoop(ctx context.Context) {
+	if s.o.Retain <= 0 {
+		return
+	}
+	tick := time.NewTicker(s.o.SweepEvery)
+	defer tick.Stop()
+	for {
+		s.sweepOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) sweepOnce(ctx context.Context) {
+	l, ok, err := s.o.Store.TryLock(ctx, "retention")
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("retention lock", "err", err)
+		}
+		return
+	}
+	if !ok {
+		return // another replica sweeps
+	}
+	defer l.Unlock(context.Background())
+	cutoff := s.o.Now().Add(-s.o.Retain)
+	for {
+		n, err := s.o.Store.DeleteBefore(ctx, cutoff, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("retention sweep", "err", err)
+			}
+			return
+		}
+		s.m.deleted.Add(float64(n))
+		if n > 0 {
+			s.log.Info("retention sweep", "deleted_traces", n, "cutoff", cutoff)
+		}
+		if n < 1000 {
+			return
+		}
+		select {
+		case <-l.Lost():
+			return
+		default:
+		}
+	}
+}
