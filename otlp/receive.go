@@ -350,3 +350,20 @@ func Assemble(source string, spans []Span) (*probity.Trace, error) {
 	}
 	return buildTrace(source, ts)
 }
+
+// ResourceSpansJSON returns s as an OTLP/JSON ResourceSpans holding just
+// it, with hex ids as the specification writes them: a stored span
+// exported again, for tools and tests.
+func ResourceSpansJSON(s Span) ([]byte, error) {
+	r := &resourcepb.Resource{}
+	if err := protoOpts.Unmarshal(s.Resource, r); err != nil {
+		return nil, fmt.Errorf("decode resource: %w", err)
+	}
+	sp := &tracepb.Span{}
+	if err := protoOpts.Unmarshal(s.Data, sp); err != nil {
+		return nil, fmt.Errorf("decode span: %w", err)
+	}
+	sp.TraceId, sp.SpanId, sp.ParentSpanId = hexAsBase64(sp.TraceId), hexAsBase64(sp.SpanId), hexAsBase64(sp.ParentSpanId)
+	rs := &tracepb.ResourceSpans{Resource: r, ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{sp}}}}
+	return jsonOpts.Marshal(rs)
+}
