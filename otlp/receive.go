@@ -3,6 +3,7 @@ package otlp
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/probity/probity"
@@ -313,7 +314,11 @@ func unhex(c byte) byte {
 
 // Assemble builds the trace made of spans, which must all belong to one
 // trace, as Read builds a trace from a file holding them in the given
-// order: each step's Pos.Index is its span's index in spans. source becomes
+// order (a store gives them by start time, then span id), except that
+// spans with the same start time that carry the probity.source.*
+// positions Write exports are put in their original order first, so a
+// trace pushed to a server is analysed as its file is. Each step's
+// Pos.Index is its span's index in that order. source becomes
 // Trace.Source. Only Resource and Data of each span are read; a span whose
 // bytes do not decode is an EINVALID error naming source and the span.
 func Assemble(source string, spans []Span) (*probity.Trace, error) {
@@ -347,6 +352,29 @@ func Assemble(source string, spans []Span) (*probity.Trace, error) {
 			return nil, invalid(source, fmt.Sprintf("span %d", i), fmt.Sprintf("span of trace %s among the spans of trace %s", rec.trace, ts.id), nil)
 		}
 		ts.spans = append(ts.spans, rec)
+	}
+	// Steps are ordered by time and ties keep the spans' order; spans
+	// exported by Write carry the original positions, which break ties
+	// as the original file did.
+	sort.SliceStable(ts.spans, func(i, j int) bool {
+		a, b := ts.spans[i], ts.spans[j]
+		if sa, sb := a.sp.GetStartTimeUnixNano(), b.sp.GetStartTimeUnixNano(); sa != sb {
+			return sa < sb
+		}
+		ia, oka := a.attrs.int(attrIndex)
+		ib, okb := b.attrs.int(attrIndex)
+		if !oka || !okb {
+			return false
+		}
+		if ia != ib {
+			return ia < ib
+		}
+		pa, _ := a.attrs.int(attrPart)
+		pb, _ := b.attrs.int(attrPart)
+		return pa < pb
+	})
+	for i, rec := range ts.spans {
+		rec.ord = i
 	}
 	return buildTrace(source, ts)
 }
