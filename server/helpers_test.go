@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -243,4 +244,52 @@ func attrs(kvs []*commonpb.KeyValue) []attribute.KeyValue {
 		}
 	}
 	return out
+}
+
+// syntheticTraceID is the trace id syntheticTrace gives trace n.
+func syntheticTraceID(n int) []byte {
+	b := make([]byte, 16)
+	copy(b, fmt.Sprintf("probity%09d", n))
+	return b
+}
+
+// syntheticTrace builds an agent run of per spans as an OTLP resource: an
+// invoke_agent root, a chat span whose model asks for a tool, and tool
+// spans answering it. keep(i) selects the spans to include, so a test can
+// split one trace across requests or servers.
+func syntheticTrace(n, per int, keep func(i int) bool) *tracepb.ResourceSpans {
+	tid := syntheticTraceID(n)
+	base := uint64(1_700_000_000_000_000_000) + uint64(n)*1_000_000_000
+	sid := func(i int) []byte { return []byte(fmt.Sprintf("s%03d%04d", i, n%10000)) }
+	str := func(k, v string) *commonpb.KeyValue {
+		return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+	}
+	order := fmt.Sprintf("#W%07d", n)
+	var spans []*tracepb.Span
+	for i := range per {
+		sp := &tracepb.Span{TraceId: tid, SpanId: sid(i), StartTimeUnixNano: base + uint64(i)*1_000_000, EndTimeUnixNano: base + uint64(i)*1_000_000 + 500_000}
+		switch i {
+		case 0:
+			sp.Name = "invoke_agent support"
+			sp.EndTimeUnixNano = base + uint64(per)*1_000_000
+			sp.Attributes = []*commonpb.KeyValue{str("gen_ai.operation.name", "invoke_agent"), str("gen_ai.agent.name", "support")}
+		case 1:
+			sp.Name, sp.ParentSpanId = "chat gpt-4o", sid(0)
+			sp.Attributes = []*commonpb.KeyValue{str("gen_ai.operation.name", "chat"), str("gen_ai.request.model", "gpt-4o"),
+				str("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"Where is my order `+order+`?"}]}]`),
+				str("gen_ai.output.messages", `[{"role":"assistant","parts":[{"type":"tool_call","id":"call_1","name":"get_order","arguments":{"order_id":"`+order+`"}}]}]`)}
+		default:
+			sp.Name, sp.ParentSpanId = "execute_tool get_order", sid(0)
+			sp.Attributes = []*commonpb.KeyValue{str("gen_ai.operation.name", "execute_tool"), str("gen_ai.tool.name", "get_order"),
+				str("gen_ai.tool.call.id", fmt.Sprintf("call_%d", i)), str("gen_ai.tool.call.arguments", `{"order_id":"`+order+`"}`),
+				str("gen_ai.tool.call.result", `{"order_id":"`+order+`","status":"shipped"}`)}
+		}
+		if keep == nil || keep(i) {
+			spans = append(spans, sp)
+		}
+	}
+	return &tracepb.ResourceSpans{
+		Resource:   &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "shop-agent")}},
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}},
+	}
 }

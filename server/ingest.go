@@ -37,12 +37,16 @@ type budget struct {
 	gauge prometheus.Gauge
 }
 
-func (b *budget) take(n int64) bool {
+func (b *budget) take(n int64) bool { return b.grow(0, n) }
+
+// grow takes n more for a request that already holds own.
+func (b *budget) grow(own, n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	// One request is always let in on an idle server, however large (the
-	// request size limit bounds it), so a big batch cannot starve.
-	if b.used > 0 && b.used+n > b.limit {
+	// One request is always let in on an otherwise idle server, however
+	// large (the request size limit bounds it), so a big batch cannot
+	// starve.
+	if b.used > own && b.used+n > b.limit {
 		return false
 	}
 	b.used += n

@@ -180,8 +180,12 @@ func (s *Server) handleOTLPHTTP(transport string) http.Handler {
 				return
 			}
 		}
-		if need := int64(raw.Len() + body.Len()); need > held {
-			if !s.budget.take(need - held) {
+		need := int64(raw.Len())
+		if body != raw {
+			need += int64(body.Len())
+		}
+		if need > held {
+			if !s.budget.grow(held, need-held) {
 				s.writeOTLPError(w, isJSON, transport, errOverloaded)
 				return
 			}
