@@ -115,24 +115,7 @@ type listPage struct {
 // stale, and returns them.
 func waitAnalysed(t *testing.T, ts *testServer, n int, within time.Duration) []listItem {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var p listPage
-		getJSON(t, ts.api("/api/v1/traces?limit=1000"), &p)
-		done := 0
-		for _, it := range p.Traces {
-			if it.Verdict != nil && !it.Stale {
-				done++
-			}
-		}
-		if done >= n && len(p.Traces) >= n {
-			return p.Traces
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %d of %d traces analysed: %+v", within, done, n, p.Traces)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitAnalysedAt(t, "http://"+ts.Addr(), n, within)
 }
 
 // readRequest reads an OTLP/JSON file as a request.
