@@ -26,26 +26,46 @@ type MonitorSink interface {
 // assembled from stored spans.
 func Source(traceID string) string { return "otlp:" + traceID }
 
-// analyser claims ready traces and analyses them with a pool of workers.
+// result is one analysed trace waiting to be saved.
+type result struct {
+	ca    store.ClaimedAnalysis
+	trace *probity.Trace
+	rep   *analysis.Report
+	took  time.Duration
+}
+
+// analyseLoop claims ready traces, analyses them with a pool of workers
+// and saves their reports in batches: one transaction (one disk sync)
+// for many traces.
 func (s *Server) analyseLoop(ctx context.Context) {
 	claims := make(chan store.Claim)
+	results := make(chan result, 4*s.o.Workers)
 	var wg sync.WaitGroup
 	for range s.o.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for c := range claims {
-				s.analyseClaim(ctx, c)
+				if r, ok := s.analyseClaim(ctx, c); ok {
+					results <- r
+				}
 			}
 		}()
 	}
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		s.saveLoop(results)
+	}()
 	defer func() {
 		close(claims)
 		wg.Wait()
+		close(results)
+		<-saved
 	}()
 	tick := time.NewTicker(s.o.Poll)
 	defer tick.Stop()
-	o := store.ClaimOptions{Idle: s.o.TraceIdle, OrphanIdle: s.o.OrphanIdle, Lease: s.o.Lease, Limit: 4 * s.o.Workers}
+	o := store.ClaimOptions{Idle: s.o.TraceIdle, OrphanIdle: s.o.OrphanIdle, Lease: s.o.Lease, Limit: max(64, 4*s.o.Workers)}
 	for {
 		cs, err := s.o.Store.ClaimReady(ctx, o)
 		if err != nil && ctx.Err() == nil {
@@ -74,6 +94,68 @@ func (s *Server) analyseLoop(ctx context.Context) {
 	}
 }
 
+// saveLoop saves results as they come, as many per transaction as are
+// waiting.
+func (s *Server) saveLoop(results <-chan result) {
+	for r := range results {
+		batch := []result{r}
+	more:
+		for len(batch) < 512 {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		s.save(batch)
+	}
+}
+
+func (s *Server) save(batch []result) {
+	// Saving runs to its end even during shutdown: the work is done.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	as := make([]store.ClaimedAnalysis, len(batch))
+	for i, r := range batch {
+		as[i] = r.ca
+	}
+	errs, err := s.o.Store.SaveAnalyses(ctx, as)
+	if err != nil {
+		s.m.claimErrors.Inc()
+		s.log.Error("save analyses", "traces", len(batch), "err", err)
+		for _, r := range batch {
+			s.release(r.ca.Claim)
+		}
+		return
+	}
+	for i, r := range batch {
+		if errs[i] != nil {
+			s.log.Warn("analysis discarded: claim lost", "trace_id", r.ca.Claim.TraceID, "err", errs[i])
+			continue
+		}
+		s.m.analyseSeconds.Observe(r.took.Seconds())
+		a := r.ca.Analysis
+		verdict := string(a.Verdict)
+		if a.Error != "" {
+			verdict = store.VerdictError
+		}
+		s.m.analysed.WithLabelValues(verdict).Inc()
+		if s.o.Monitor != nil && a.Error == "" {
+			saved, err := s.o.Store.Analysis(ctx, a.TraceID)
+			if err == nil {
+				err = s.o.Monitor.Observe(ctx, r.trace, &saved, r.rep)
+			}
+			if err != nil {
+				s.log.Error("monitor sink", "trace_id", a.TraceID, "err", err)
+			}
+		}
+	}
+}
+
 func (s *Server) release(c store.Claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -82,19 +164,18 @@ func (s *Server) release(c store.Claim) {
 	}
 }
 
-// analyseClaim analyses one claimed trace and saves the result.
-func (s *Server) analyseClaim(ctx context.Context, c store.Claim) {
+// analyseClaim loads, assembles and analyses one claimed trace. ok is
+// false when the claim was given back instead.
+func (s *Server) analyseClaim(ctx context.Context, c store.Claim) (result, bool) {
 	start := time.Now()
 	spans, err := s.o.Store.Spans(ctx, c.TraceID)
 	if err != nil {
-		if ctx.Err() != nil {
-			s.release(c)
-			return
+		if ctx.Err() == nil {
+			s.m.claimErrors.Inc()
+			s.log.Error("read spans", "trace_id", c.TraceID, "err", err)
 		}
-		s.m.claimErrors.Inc()
-		s.log.Error("read spans", "trace_id", c.TraceID, "err", err)
 		s.release(c)
-		return
+		return result{}, false
 	}
 	ospans := make([]otlp.Span, len(spans))
 	for i, sp := range spans {
@@ -105,42 +186,13 @@ func (s *Server) analyseClaim(ctx context.Context, c store.Claim) {
 	if err != nil {
 		a.Error = err.Error()
 		s.log.Warn("trace cannot be analysed", "trace_id", c.TraceID, "err", err)
+	} else if b, err := json.Marshal(r); err != nil { // as analyze --format json writes it
+		a.Error = fmt.Sprintf("encode report: %v", err)
 	} else {
-		// json.Marshal, as analyze --format json writes it.
-		if b, err := json.Marshal(r); err != nil {
-			a.Error = fmt.Sprintf("encode report: %v", err)
-		} else {
-			a.Report = b
-			a.Verdict, a.RootCauseStep, a.Detectors, a.Steps = r.Verdict, r.RootCauseStep, store.DetectorsOf(r.Findings), len(t.Steps)
-		}
+		a.Report = b
+		a.Verdict, a.RootCauseStep, a.Detectors, a.Steps = r.Verdict, r.RootCauseStep, store.DetectorsOf(r.Findings), len(t.Steps)
 	}
-	if err := s.o.Store.SaveAnalysis(ctx, c, a); err != nil {
-		if probity.ErrorCode(err) == probity.ECONFLICT {
-			s.log.Warn("analysis discarded: claim lost", "trace_id", c.TraceID)
-			return
-		}
-		if ctx.Err() == nil {
-			s.m.claimErrors.Inc()
-			s.log.Error("save analysis", "trace_id", c.TraceID, "err", err)
-		}
-		s.release(c)
-		return
-	}
-	s.m.analyseSeconds.Observe(time.Since(start).Seconds())
-	verdict := string(a.Verdict)
-	if a.Error != "" {
-		verdict = store.VerdictError
-	}
-	s.m.analysed.WithLabelValues(verdict).Inc()
-	if s.o.Monitor != nil && a.Error == "" {
-		saved, err := s.o.Store.Analysis(ctx, c.TraceID)
-		if err == nil {
-			err = s.o.Monitor.Observe(ctx, t, &saved, r)
-		}
-		if err != nil {
-			s.log.Error("monitor sink", "trace_id", c.TraceID, "err", err)
-		}
-	}
+	return result{ca: store.ClaimedAnalysis{Claim: c, Analysis: a}, trace: t, rep: r, took: time.Since(start)}, true
 }
 
 // run assembles and analyses a trace; a panic in either is an error for

@@ -42,7 +42,7 @@ var serveLine = regexp.MustCompile(`API http://(\S+)\s+OTLP/HTTP (\S+)`)
 
 // serveProcess starts `probity serve` on db and returns it with its API
 // and OTLP/HTTP addresses.
-func serveProcess(t *testing.T, bin, db string) (*exec.Cmd, string, string) {
+func serveProcess(t testing.TB, bin, db string) (*exec.Cmd, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--db", "sqlite:"+db, "--listen", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "", "--trace-idle", "300ms")
 	stderr, err := cmd.StderrPipe()

@@ -122,6 +122,12 @@ func (s *Server) exportGRPC(ctx context.Context, in *rawRequest) (*coltrace.Expo
 		s.m.spansRejected.Add(float64(split.Rejected))
 		return nil, s.grpcError(&probity.Error{Code: probity.EINVALID, Message: "bad export request", Err: err})
 	}
+	extra := int64(len(spans)) * spanOverhead
+	if !s.budget.grow(held, extra) {
+		release()
+		return nil, s.grpcError(errOverloaded)
+	}
+	held += extra
 	resp, err := s.accept(ctx, "grpc", spans, split, release)
 	if err != nil {
 		return nil, s.grpcError(err)

@@ -32,6 +32,11 @@ const (
 	MaxDecodedBytes = 64 << 20
 )
 
+// spanOverhead is what one split span costs in memory beyond the request
+// bytes it points into (its store.Span and the strings in it), counted
+// against the ingest budget.
+const spanOverhead = 256
+
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func getBuf() *bytes.Buffer {
@@ -156,6 +161,9 @@ func (s *Server) handleOTLPHTTP(transport string) http.Handler {
 				release()
 			}
 		}()
+		if r.ContentLength > 0 {
+			raw.Grow(int(r.ContentLength) + bytes.MinRead) // no doubling past the size
+		}
 		if _, err := raw.ReadFrom(http.MaxBytesReader(w, r.Body, MaxRequestBytes)); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -205,6 +213,13 @@ func (s *Server) handleOTLPHTTP(transport string) http.Handler {
 			s.writeOTLPError(w, isJSON, transport, &probity.Error{Code: probity.EINVALID, Message: "bad export request", Err: err})
 			return
 		}
+		// The spans' own structs count too, until they are written.
+		extra := int64(len(spans)) * spanOverhead
+		if !s.budget.grow(held, extra) {
+			s.writeOTLPError(w, isJSON, transport, errOverloaded)
+			return
+		}
+		held += extra
 		owned = false
 		resp, err := s.accept(r.Context(), transport, spans, split, release)
 		if err != nil {

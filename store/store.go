@@ -19,7 +19,7 @@
 // period; a trace whose root never arrives is ready after the longer
 // orphan period. ClaimReady hands ready traces out under a lease, safely
 // across processes: two claimers never get the same trace while a lease
-// holds. SaveAnalysis stores the report only if the claim still holds, and
+// holds. SaveAnalyses stores the report only if the claim still holds, and
 // marks the trace analysed with the spans it had when claimed. A span that
 // arrives later reopens the trace: it becomes ready again after the idle
 // period and its next analysis replaces the previous one (Revision counts
@@ -104,7 +104,7 @@ type Claim struct {
 	TraceID string
 	// Gen identifies the set of spans the trace had when claimed.
 	Gen int64
-	// Token proves the claim to SaveAnalysis and Release.
+	// Token proves the claim to SaveAnalyses and Release.
 	Token string
 }
 
@@ -141,6 +141,22 @@ type Analysis struct {
 	// AnalysedAt and Revision are set by the store.
 	AnalysedAt time.Time
 	Revision   int
+}
+
+// ClaimedAnalysis is an analysis to save under its claim.
+type ClaimedAnalysis struct {
+	Claim    Claim
+	Analysis Analysis
+}
+
+// SaveAnalysis saves one analysis (see Store.SaveAnalyses); ECONFLICT
+// when its claim no longer holds.
+func SaveAnalysis(ctx context.Context, s Store, c Claim, a Analysis) error {
+	errs, err := s.SaveAnalyses(ctx, []ClaimedAnalysis{{c, a}})
+	if err != nil {
+		return err
+	}
+	return errs[0]
 }
 
 // Filter selects traces for ListTraces. Zero fields do not filter.
@@ -258,11 +274,13 @@ type Store interface {
 	// Spans returns a trace's spans ordered by start time, then span id:
 	// the same order for every caller. ENOTFOUND: no such trace.
 	Spans(ctx context.Context, traceID string) ([]Span, error)
-	// SaveAnalysis stores a's report for the claimed trace and marks the
-	// trace analysed with the spans it had when claimed. ECONFLICT: the
-	// claim no longer holds (its lease ran out and another claimer took
-	// the trace); nothing is stored.
-	SaveAnalysis(ctx context.Context, c Claim, a Analysis) error
+	// SaveAnalyses stores each report for its claimed trace and marks the
+	// trace analysed with the spans it had when claimed, all in one
+	// transaction (one disk sync for many traces). errs[i] is ECONFLICT
+	// when claim i no longer holds (its lease ran out and another claimer
+	// took the trace): that one is not stored, the others are. err is a
+	// failure of the whole batch.
+	SaveAnalyses(ctx context.Context, as []ClaimedAnalysis) (errs []error, err error)
 	// Release gives a claim back unanalysed, so the trace is claimable at
 	// once. A claim that no longer holds is ignored.
 	Release(ctx context.Context, c Claim) error

@@ -356,45 +356,57 @@ func (db *DB) Spans(ctx context.Context, traceID string) ([]store.Span, error) {
 	return out, nil
 }
 
-// SaveAnalysis stores an analysis under a claim; see store.Store.
-func (db *DB) SaveAnalysis(ctx context.Context, c store.Claim, a store.Analysis) error {
-	tid, err := store.ParseTraceID(c.TraceID)
-	if err != nil {
-		return err
+// SaveAnalyses stores analyses under their claims; see store.Store.
+func (db *DB) SaveAnalyses(ctx context.Context, as []store.ClaimedAnalysis) ([]error, error) {
+	errs := make([]error, len(as))
+	tids := make([][]byte, len(as))
+	for i, ca := range as {
+		var err error
+		if tids[i], err = store.ParseTraceID(ca.Claim.TraceID); err != nil {
+			return nil, err
+		}
 	}
 	now := db.now().UnixNano()
-	verdict := string(a.Verdict)
-	if a.Error != "" {
-		verdict = store.VerdictError
-	}
-	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var rev, started int64
-		err := tx.QueryRow(ctx, `UPDATE traces SET analysed_gen = $1, lease_token = NULL, lease_until_ns = 0,
-			  verdict = $2, root_cause_step = $3, steps = $4, detectors = $5, analysed_ns = $6, revision = revision + 1
-			WHERE trace_id = $7 AND lease_token = $8 RETURNING revision, started_ns`,
-			c.Gen, verdict, a.RootCauseStep, a.Steps, strings.Join(a.Detectors, ","), now, tid, c.Token).Scan(&rev, &started)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return probity.Errorf(probity.ECONFLICT, "claim on trace %s no longer holds", c.TraceID)
-		}
-		if err != nil {
-			return fmt.Errorf("save analysis: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO analyses (trace_id, revision, analysed_ns, report, error) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (trace_id) DO UPDATE SET revision = excluded.revision, analysed_ns = excluded.analysed_ns,
-			  report = excluded.report, error = excluded.error`, tid, rev, now, []byte(a.Report), a.Error); err != nil {
-			return fmt.Errorf("save analysis: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM trace_detectors WHERE trace_id = $1`, tid); err != nil {
-			return fmt.Errorf("save analysis: %w", err)
-		}
-		if len(a.Detectors) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO trace_detectors (detector, started_ns, trace_id)
-				SELECT d, $2, $3 FROM unnest($1::text[]) AS d ON CONFLICT DO NOTHING`, a.Detectors, started, tid); err != nil {
-				return fmt.Errorf("save analysis: %w", err)
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		for i, ca := range as {
+			c, a := ca.Claim, ca.Analysis
+			verdict := string(a.Verdict)
+			if a.Error != "" {
+				verdict = store.VerdictError
+			}
+			var rev, started int64
+			err := tx.QueryRow(ctx, `UPDATE traces SET analysed_gen = $1, lease_token = NULL, lease_until_ns = 0,
+				  verdict = $2, root_cause_step = $3, steps = $4, detectors = $5, analysed_ns = $6, revision = revision + 1
+				WHERE trace_id = $7 AND lease_token = $8 RETURNING revision, started_ns`,
+				c.Gen, verdict, a.RootCauseStep, a.Steps, strings.Join(a.Detectors, ","), now, tids[i], c.Token).Scan(&rev, &started)
+			if errors.Is(err, pgx.ErrNoRows) {
+				errs[i] = probity.Errorf(probity.ECONFLICT, "claim on trace %s no longer holds", c.TraceID)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO analyses (trace_id, revision, analysed_ns, report, error) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (trace_id) DO UPDATE SET revision = excluded.revision, analysed_ns = excluded.analysed_ns,
+				  report = excluded.report, error = excluded.error`, tids[i], rev, now, []byte(a.Report), a.Error); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM trace_detectors WHERE trace_id = $1`, tids[i]); err != nil {
+				return err
+			}
+			if len(a.Detectors) > 0 {
+				if _, err := tx.Exec(ctx, `INSERT INTO trace_detectors (detector, started_ns, trace_id)
+					SELECT d, $2, $3 FROM unnest($1::text[]) AS d ON CONFLICT DO NOTHING`, a.Detectors, started, tids[i]); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("save analyses: %w", err)
+	}
+	return errs, nil
 }
 
 // Release gives a claim back; see store.Store.

@@ -50,10 +50,12 @@ type Options struct {
 
 // DB is a store.Store on one SQLite file.
 type DB struct {
-	w, r    *sql.DB
-	now     func() time.Time
-	lockTTL time.Duration
-	path    string
+	w, r     *sql.DB
+	now      func() time.Time
+	lockTTL  time.Duration
+	path     string
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -81,6 +83,15 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		q.Add("_pragma", "busy_timeout(30000)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
+		// Checkpoints copy the WAL into the database and sync both; by
+		// default one runs inside a commit every 1000 pages, which under
+		// ingest load is every other transaction. A background passive
+		// checkpoint (see checkpoints) does that work off the commit
+		// path; this is the backstop.
+		q.Add("_pragma", "wal_autocheckpoint(16384)")
+		// Statement journals (a multi-row INSERT may abort halfway) stay
+		// in memory instead of temporary files written by syscalls.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Add("_pragma", "foreign_keys(0)")
 		if extra != "" {
 			q.Add("_txlock", extra)
@@ -112,7 +123,28 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	}
 	db.r.SetMaxOpenConns(n)
 	db.r.SetMaxIdleConns(n)
+	db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
+	go db.checkpoints()
 	return db, nil
+}
+
+// checkpoints runs a passive WAL checkpoint every second on a read
+// connection: it copies committed pages into the database file without
+// blocking writers, so commits do not pay for it.
+func (db *DB) checkpoints() {
+	defer close(db.ckptDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopCkpt:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		db.r.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		cancel()
+	}
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -160,6 +192,8 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
+	close(db.stopCkpt)
+	<-db.ckptDone
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -207,14 +241,8 @@ func (db *DB) AddSpans(ctx context.Context, spans []store.Span) (store.AddResult
 		return res, fmt.Errorf("add spans: %w", err)
 	}
 	defer insRes.Close()
-	insSpan, err := tx.PrepareContext(ctx, `INSERT INTO spans (trace_id, span_id, parent_id, start_ns, end_ns, resource, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace_id, span_id) DO NOTHING`)
-	if err != nil {
-		return res, fmt.Errorf("add spans: %w", err)
-	}
-	defer insSpan.Close()
 	resIDs := map[string][]byte{}
-	added := make([]int, 0, len(spans))
+	rids := make([][]byte, len(spans))
 	for i := range spans {
 		s := &spans[i]
 		rid, ok := resIDs[string(s.Resource)]
@@ -226,11 +254,60 @@ func (db *DB) AddSpans(ctx context.Context, spans []store.Span) (store.AddResult
 				return res, fmt.Errorf("add spans: resource: %w", err)
 			}
 		}
-		r, err := insSpan.ExecContext(ctx, tids[i], sids[i], pids[i], store.Nanos(s.Start), store.Nanos(s.End), rid, s.Data)
+		rids[i] = rid
+	}
+	// Many rows per statement: per-statement overhead (database/sql, the
+	// VM's setup) dominated one row at a time. RETURNING names the rows
+	// actually inserted, so duplicates are told apart.
+	inserted := make(map[[24]byte]bool, len(spans))
+	var chunkStmt *sql.Stmt
+	for lo := 0; lo < len(spans); lo += spanChunk {
+		hi := min(lo+spanChunk, len(spans))
+		st := chunkStmt
+		if hi-lo != spanChunk || st == nil {
+			st, err = tx.PrepareContext(ctx, insertSpansSQL(hi-lo))
+			if err != nil {
+				return res, fmt.Errorf("add spans: %w", err)
+			}
+			if hi-lo == spanChunk {
+				chunkStmt = st
+				defer st.Close()
+			} else {
+				defer st.Close()
+			}
+		}
+		args := make([]any, 0, 7*(hi-lo))
+		for i := lo; i < hi; i++ {
+			s := &spans[i]
+			args = append(args, tids[i], sids[i], pids[i], store.Nanos(s.Start), store.Nanos(s.End), rids[i], s.Data)
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return res, fmt.Errorf("add spans: span: %w", err)
 		}
-		if n, _ := r.RowsAffected(); n == 1 {
+		for rows.Next() {
+			var t, sp []byte
+			if err := rows.Scan(&t, &sp); err != nil {
+				rows.Close()
+				return res, fmt.Errorf("add spans: span: %w", err)
+			}
+			var k [24]byte
+			copy(k[:16], t)
+			copy(k[16:], sp)
+			inserted[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return res, fmt.Errorf("add spans: span: %w", err)
+		}
+	}
+	added := make([]int, 0, len(spans))
+	for i := range spans {
+		var k [24]byte
+		copy(k[:16], tids[i])
+		copy(k[16:], sids[i])
+		if inserted[k] {
+			delete(inserted, k) // a duplicate within the batch counts once
 			added = append(added, i)
 		}
 	}
@@ -280,6 +357,23 @@ func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 		return nil, err
 	}
 	return r, tx.Commit()
+}
+
+// spanChunk is the rows per span INSERT statement (7 parameters each,
+// well under SQLite's limit of 32766).
+const spanChunk = 128
+
+func insertSpansSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO spans (trace_id, span_id, parent_id, start_ns, end_ns, resource, data) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(` ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING trace_id, span_id`)
+	return b.String()
 }
 
 func boolInt(b bool) int {
@@ -396,50 +490,69 @@ func (db *DB) Spans(ctx context.Context, traceID string) ([]store.Span, error) {
 	return out, nil
 }
 
-// SaveAnalysis stores an analysis under a claim; see store.Store.
-func (db *DB) SaveAnalysis(ctx context.Context, c store.Claim, a store.Analysis) error {
-	tid, err := store.ParseTraceID(c.TraceID)
-	if err != nil {
-		return err
+// SaveAnalyses stores analyses under their claims; see store.Store.
+func (db *DB) SaveAnalyses(ctx context.Context, as []store.ClaimedAnalysis) ([]error, error) {
+	errs := make([]error, len(as))
+	tids := make([][]byte, len(as))
+	for i, ca := range as {
+		var err error
+		if tids[i], err = store.ParseTraceID(ca.Claim.TraceID); err != nil {
+			return nil, err
+		}
 	}
 	now := db.now().UnixNano()
-	verdict := string(a.Verdict)
-	if a.Error != "" {
-		verdict = store.VerdictError
-	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("save analysis: %w", err)
+		return nil, fmt.Errorf("save analyses: %w", err)
 	}
 	defer tx.Rollback()
-	var rev, started int64
-	err = tx.QueryRowContext(ctx, `UPDATE traces SET analysed_gen = ?, lease_token = NULL, lease_until_ns = 0,
-		  verdict = ?, root_cause_step = ?, steps = ?, detectors = ?, analysed_ns = ?, revision = revision + 1
-		WHERE trace_id = ? AND lease_token = ? RETURNING revision, started_ns`,
-		c.Gen, verdict, intPtr(a.RootCauseStep), a.Steps, strings.Join(a.Detectors, ","), now, tid, c.Token).Scan(&rev, &started)
-	if errors.Is(err, sql.ErrNoRows) {
-		return probity.Errorf(probity.ECONFLICT, "claim on trace %s no longer holds", c.TraceID)
+	var stmts [4]*sql.Stmt
+	for k, q := range []string{
+		`UPDATE traces SET analysed_gen = ?, lease_token = NULL, lease_until_ns = 0,
+		   verdict = ?, root_cause_step = ?, steps = ?, detectors = ?, analysed_ns = ?, revision = revision + 1
+		 WHERE trace_id = ? AND lease_token = ? RETURNING revision, started_ns`,
+		`INSERT INTO analyses (trace_id, revision, analysed_ns, report, error) VALUES (?, ?, ?, ?, ?)
+		 ON CONFLICT (trace_id) DO UPDATE SET revision = excluded.revision, analysed_ns = excluded.analysed_ns,
+		   report = excluded.report, error = excluded.error`,
+		`DELETE FROM trace_detectors WHERE trace_id = ?`,
+		`INSERT INTO trace_detectors (detector, started_ns, trace_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+	} {
+		if stmts[k], err = tx.PrepareContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("save analyses: %w", err)
+		}
+		defer stmts[k].Close()
 	}
-	if err != nil {
-		return fmt.Errorf("save analysis: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO analyses (trace_id, revision, analysed_ns, report, error) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (trace_id) DO UPDATE SET revision = excluded.revision, analysed_ns = excluded.analysed_ns,
-		  report = excluded.report, error = excluded.error`, tid, rev, now, []byte(a.Report), a.Error); err != nil {
-		return fmt.Errorf("save analysis: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM trace_detectors WHERE trace_id = ?`, tid); err != nil {
-		return fmt.Errorf("save analysis: %w", err)
-	}
-	for _, d := range a.Detectors {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO trace_detectors (detector, started_ns, trace_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, d, started, tid); err != nil {
-			return fmt.Errorf("save analysis: %w", err)
+	for i, ca := range as {
+		c, a := ca.Claim, ca.Analysis
+		verdict := string(a.Verdict)
+		if a.Error != "" {
+			verdict = store.VerdictError
+		}
+		var rev, started int64
+		err := stmts[0].QueryRowContext(ctx, c.Gen, verdict, intPtr(a.RootCauseStep), a.Steps, strings.Join(a.Detectors, ","), now, tids[i], c.Token).Scan(&rev, &started)
+		if errors.Is(err, sql.ErrNoRows) {
+			errs[i] = probity.Errorf(probity.ECONFLICT, "claim on trace %s no longer holds", c.TraceID)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("save analyses: %w", err)
+		}
+		if _, err := stmts[1].ExecContext(ctx, tids[i], rev, now, []byte(a.Report), a.Error); err != nil {
+			return nil, fmt.Errorf("save analyses: %w", err)
+		}
+		if _, err := stmts[2].ExecContext(ctx, tids[i]); err != nil {
+			return nil, fmt.Errorf("save analyses: %w", err)
+		}
+		for _, d := range a.Detectors {
+			if _, err := stmts[3].ExecContext(ctx, d, started, tids[i]); err != nil {
+				return nil, fmt.Errorf("save analyses: %w", err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("save analysis: commit: %w", err)
+		return nil, fmt.Errorf("save analyses: commit: %w", err)
 	}
-	return nil
+	return errs, nil
 }
 
 func intPtr(p *int) any {

@@ -67,6 +67,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"LateSpansReopen", testLateSpansReopen},
 		{"SpansDuringAnalysis", testSpansDuringAnalysis},
 		{"Release", testRelease},
+		{"SaveAnalysesBatch", testSaveBatch},
 		{"ConcurrentClaimsAcrossHandles", testConcurrentClaims},
 		{"ConcurrentAddSpansAcrossHandles", testConcurrentAdd},
 		{"AnalysisRoundTrip", testAnalysisRoundTrip},
@@ -155,7 +156,7 @@ func report(traceID string, v probity.Verdict, detectors ...string) store.Analys
 
 func save(t *testing.T, s store.Store, c store.Claim, a store.Analysis) {
 	t.Helper()
-	if err := s.SaveAnalysis(ctx, c, a); err != nil {
+	if err := store.SaveAnalysis(ctx, s, c, a); err != nil {
 		t.Fatalf("SaveAnalysis(%s): %v", c.TraceID, err)
 	}
 }
@@ -301,7 +302,7 @@ func testLeaseExpiry(t *testing.T, open Opener) {
 	if len(second) != 1 || second[0].Token == first[0].Token {
 		t.Fatalf("after the lease ran out: claimed %+v, want the trace under a new token", second)
 	}
-	err := s.SaveAnalysis(ctx, first[0], report(tid(1), probity.VerdictOK))
+	err := store.SaveAnalysis(ctx, s, first[0], report(tid(1), probity.VerdictOK))
 	if code(err) != probity.ECONFLICT {
 		t.Errorf("SaveAnalysis with a lost claim: error code %q, want %q (%v)", code(err), probity.ECONFLICT, err)
 	}
@@ -366,6 +367,38 @@ func testSpansDuringAnalysis(t *testing.T, open Opener) {
 	}
 }
 
+// testSaveBatch saves several analyses at once, one of them under a lost
+// claim: that one is refused, the others stored.
+func testSaveBatch(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock)
+	add(t, s, span(1, 1, -1, base), span(2, 1, -1, base), span(3, 1, -1, base))
+	clock.Advance(opts.Idle)
+	cs := claim(t, s)
+	if len(cs) != 3 {
+		t.Fatalf("claimed %d, want 3", len(cs))
+	}
+	lost := cs[1]
+	lost.Token = "not-the-token"
+	var batch []store.ClaimedAnalysis
+	for i, c := range []store.Claim{cs[0], lost, cs[2]} {
+		batch = append(batch, store.ClaimedAnalysis{Claim: c, Analysis: report(c.TraceID, []probity.Verdict{probity.VerdictOK, probity.VerdictFail, probity.VerdictSuspect}[i])})
+	}
+	errs, err := s.SaveAnalyses(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 3 || errs[0] != nil || code(errs[1]) != probity.ECONFLICT || errs[2] != nil {
+		t.Fatalf("SaveAnalyses errors = %v; want nil, %s, nil", errs, probity.ECONFLICT)
+	}
+	for i, c := range cs {
+		got := summary(t, s, c.TraceID)
+		if saved := i != 1; (got.Revision == 1) != saved {
+			t.Errorf("trace %d: revision %d, saved %v", i, got.Revision, saved)
+		}
+	}
+}
+
 func testRelease(t *testing.T, open Opener) {
 	clock := NewClock()
 	s := open(t, clock)
@@ -422,7 +455,7 @@ func testConcurrentClaims(t *testing.T, open Opener) {
 					mu.Lock()
 					seen[c.TraceID]++
 					mu.Unlock()
-					if err := h.SaveAnalysis(ctx, c, report(c.TraceID, probity.VerdictOK)); err != nil {
+					if err := store.SaveAnalysis(ctx, h, c, report(c.TraceID, probity.VerdictOK)); err != nil {
 						t.Errorf("SaveAnalysis: %v", err)
 					}
 				}
