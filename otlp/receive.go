@@ -356,22 +356,34 @@ func Assemble(source string, spans []Span) (*probity.Trace, error) {
 	// Steps are ordered by time and ties keep the spans' order; spans
 	// exported by Write carry the original positions, which break ties
 	// as the original file did.
+	type key struct {
+		start       uint64
+		exact       int // 0: no original position (sorts first), 1: has one
+		index, part int64
+	}
+	keyOf := func(s *spanRec) key {
+		k := key{start: s.sp.GetStartTimeUnixNano()}
+		if idx, ok := s.attrs.int(attrIndex); ok {
+			k.exact, k.index = 1, idx
+			k.part, _ = s.attrs.int(attrPart)
+		}
+		return k
+	}
+	keys := make(map[*spanRec]key, len(ts.spans))
+	for _, s := range ts.spans {
+		keys[s] = keyOf(s)
+	}
 	sort.SliceStable(ts.spans, func(i, j int) bool {
-		a, b := ts.spans[i], ts.spans[j]
-		if sa, sb := a.sp.GetStartTimeUnixNano(), b.sp.GetStartTimeUnixNano(); sa != sb {
-			return sa < sb
+		a, b := keys[ts.spans[i]], keys[ts.spans[j]]
+		switch {
+		case a.start != b.start:
+			return a.start < b.start
+		case a.exact != b.exact:
+			return a.exact < b.exact
+		case a.index != b.index:
+			return a.index < b.index
 		}
-		ia, oka := a.attrs.int(attrIndex)
-		ib, okb := b.attrs.int(attrIndex)
-		if !oka || !okb {
-			return false
-		}
-		if ia != ib {
-			return ia < ib
-		}
-		pa, _ := a.attrs.int(attrPart)
-		pb, _ := b.attrs.int(attrPart)
-		return pa < pb
+		return a.part < b.part
 	})
 	for i, rec := range ts.spans {
 		rec.ord = i

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/internal/shareddata"
 	"github.com/probity/probity/otlp"
 )
 
@@ -199,4 +201,42 @@ func FuzzSplitProto(f *testing.F) {
 			otlp.Assemble("fuzz", ss)
 		}
 	})
+}
+
+// TestPushedTraceRoundTrip is what `probity push` does: a trace of any
+// format encoded with Encode, split, stored, read back in the store's
+// order (start time, span id) and assembled, must be the trace it was,
+// step for step, so the server's verdict is analyze's.
+func TestPushedTraceRoundTrip(t *testing.T) {
+	n := 0
+	perFormat := map[string]int{}
+	inputs := []string{"../examples", "testdata", shareddata.Path(t, "tau-bench"), shareddata.Path(t, "who-and-when")}
+	err := ingest.Each(context.Background(), inputs, ingest.Options{}, func(tr *probity.Trace) error {
+		if perFormat[tr.Format]++; perFormat[tr.Format] > 100 { // enough of each format
+			return nil
+		}
+		n++
+		var spans []otlp.Span
+		if _, err := otlp.SplitRequest(otlp.Encode(tr), func(s *otlp.Span) { spans = append(spans, *s) }); err != nil {
+			t.Fatal(err)
+		}
+		sortAsStore(spans)
+		got, err := otlp.Assemble("server", spans)
+		if err != nil {
+			t.Fatalf("%s: Assemble: %v", tr.ID, err)
+		}
+		if diff := cmp.Diff(tr.Steps, got.Steps); diff != "" {
+			t.Errorf("trace %s of %s: steps after push (-file +server):\n%s", tr.ID, tr.Source, diff)
+		}
+		if got.ID != tr.ID || got.Task != tr.Task || !cmp.Equal(got.Labels, tr.Labels) {
+			t.Errorf("trace %s: id %q task %q labels %+v after push", tr.ID, got.ID, got.Task, got.Labels)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(perFormat) < 4 {
+		t.Fatalf("traces of %d formats read (%v), want otlp, chatlog, taubench and whowhen", len(perFormat), perFormat)
+	}
 }
