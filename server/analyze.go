@@ -94,11 +94,13 @@ func (s *Server) analyseLoop(ctx context.Context) {
 	}
 }
 
-// saveLoop saves results as they come, as many per transaction as are
-// waiting.
+// saveLoop saves results in batches: it waits up to saveLinger after the
+// first result for more, so one transaction (one disk sync) carries many
+// traces rather than one each.
 func (s *Server) saveLoop(results <-chan result) {
 	for r := range results {
 		batch := []result{r}
+		linger := time.NewTimer(saveLinger)
 	more:
 		for len(batch) < 512 {
 			select {
@@ -107,13 +109,18 @@ func (s *Server) saveLoop(results <-chan result) {
 					break more
 				}
 				batch = append(batch, r)
-			default:
+			case <-linger.C:
 				break more
 			}
 		}
+		linger.Stop()
 		s.save(batch)
 	}
 }
+
+// saveLinger is how long a finished analysis may wait for others to share
+// its transaction.
+const saveLinger = 20 * time.Millisecond
 
 func (s *Server) save(batch []result) {
 	// Saving runs to its end even during shutdown: the work is done.

@@ -259,6 +259,7 @@ func BenchmarkAnalysis(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
+	cpu0 := cputime.Used()
 	startB(b, db, time.Millisecond)
 	for {
 		p, err := db.ListTraces(context.Background(), store.Filter{Verdict: store.VerdictPending, Limit: 1})
@@ -273,6 +274,7 @@ func BenchmarkAnalysis(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "spans/s")
 	b.ReportMetric(float64(b.N*benchBatch/8)/b.Elapsed().Seconds(), "traces/s")
+	b.ReportMetric(float64((cputime.Used()-cpu0).Microseconds())/float64(b.N*benchBatch), "cpu_us/span")
 }
 
 // startB is start for benchmarks.
