@@ -2,6 +2,7 @@ package otlp_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -210,7 +211,10 @@ func FuzzSplitProto(f *testing.F) {
 func TestPushedTraceRoundTrip(t *testing.T) {
 	n := 0
 	perFormat := map[string]int{}
-	inputs := []string{"../examples", "testdata", shareddata.Path(t, "tau-bench"), shareddata.Path(t, "who-and-when")}
+	inputs := []string{"../examples", "testdata", shareddata.Path(t, "tau-bench", "gpt-4o-airline.json")}
+	for i := 1; i <= 10; i++ {
+		inputs = append(inputs, shareddata.Path(t, "who-and-when", "algorithm-generated", fmt.Sprintf("%d.json", i)))
+	}
 	err := ingest.Each(context.Background(), inputs, ingest.Options{}, func(tr *probity.Trace) error {
 		if perFormat[tr.Format]++; perFormat[tr.Format] > 100 { // enough of each format
 			return nil

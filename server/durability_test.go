@@ -79,11 +79,6 @@ type durableSpan struct {
 	stub        tracetest.SpanStub
 }
 
-func (d durableSpan) ids() (string, string) {
-	sc := d.stub.SpanContext
-	return sc.TraceID().String(), sc.SpanID().String()
-}
-
 // TestDurabilitySIGKILL kills `probity serve` with SIGKILL again and again
 // while the OpenTelemetry SDK's OTLP/HTTP exporter sends to it. After the
 // last restart every span the server acknowledged is in the store, the
@@ -94,7 +89,7 @@ func TestDurabilitySIGKILL(t *testing.T) {
 	bin := buildProbity(t, dir)
 	db := filepath.Join(dir, "data", "probity.db")
 
-	const traces, per, batch, kills = 120, 6, 15, 4
+	const traces, per, batch, kills = 120, 6, 13, 4 // 13: batches do not line up with the 30-span windows
 	res := sdkresource.NewSchemaless(attribute.String("service.name", "durability"))
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	// Interleave traces so that each batch holds parts of several and

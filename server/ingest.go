@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -180,9 +179,4 @@ func (in *ingester) write(first *batch) {
 func toStore(s *otlp.Span) store.Span {
 	return store.Span{TraceID: s.TraceID, SpanID: s.SpanID, ParentID: s.ParentID, Start: s.Start, End: s.End,
 		Service: s.Service, Agent: s.Agent, Resource: s.Resource, Data: s.Data}
-}
-
-func isOverloaded(err error) bool {
-	var pe *probity.Error
-	return errors.As(err, &pe) && pe.Code == codeOverloaded
 }
