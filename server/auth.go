@@ -1,0 +1,132 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/probity/probity"
+)
+
+// Scopes a token may carry.
+const (
+	// ScopeIngest lets a client send spans (OTLP) and push files.
+	ScopeIngest = "ingest"
+	// ScopeRead lets a client read traces, analyses, monitors, alerts and
+	// metrics, and give feedback.
+	ScopeRead = "read"
+)
+
+// Tokens are the bearer tokens the server accepts, each with its scopes.
+// Only their SHA-256 digests are kept.
+type Tokens struct {
+	byDigest map[[32]byte]map[string]bool
+}
+
+// ParseTokens reads a token file: one token per line, then its scopes
+// separated by commas ("s3cret ingest,read"); blank lines and lines
+// starting with # are ignored. EINVALID names the file and line.
+func ParseTokens(path string, data []byte) (*Tokens, error) {
+	t := &Tokens{byDigest: map[[32]byte]map[string]bool{}}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		fields := strings.Fields(text)
+		bad := func(msg string) error {
+			return &probity.Error{Code: probity.EINVALID, File: path, Where: fmt.Sprintf("line %d", line), Message: msg}
+		}
+		if len(fields) != 2 {
+			return nil, bad(`want "TOKEN SCOPES", e.g. "s3cret ingest,read"`)
+		}
+		if len(fields[0]) < 16 {
+			return nil, bad("token shorter than 16 characters")
+		}
+		scopes := map[string]bool{}
+		for _, s := range strings.Split(fields[1], ",") {
+			if s != ScopeIngest && s != ScopeRead {
+				return nil, bad(fmt.Sprintf("unknown scope %q (want %s or %s)", s, ScopeIngest, ScopeRead))
+			}
+			scopes[s] = true
+		}
+		t.byDigest[sha256.Sum256([]byte(fields[0]))] = scopes
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &probity.Error{Code: probity.EINVALID, File: path, Message: "read token file", Err: err}
+	}
+	if len(t.byDigest) == 0 {
+		return nil, &probity.Error{Code: probity.EINVALID, File: path, Message: "no token in the file"}
+	}
+	return t, nil
+}
+
+// LoadTokens reads a token file (see ParseTokens).
+func LoadTokens(path string) (*Tokens, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &probity.Error{Code: probity.EINVALID, File: path, Message: "read token file", Err: err}
+	}
+	return ParseTokens(path, b)
+}
+
+// allows reports whether token carries scope. Digests are compared in
+// constant time, so timing does not reveal how much of a token matched.
+func (t *Tokens) allows(token, scope string) bool {
+	if t == nil {
+		return true
+	}
+	d := sha256.Sum256([]byte(token))
+	ok := false
+	for k, scopes := range t.byDigest {
+		if subtle.ConstantTimeCompare(k[:], d[:]) == 1 && scopes[scope] {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// bearer returns the token of an "Authorization: Bearer X" value.
+func bearer(h string) string {
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// requireScope wraps h so it answers 401 without a token carrying scope.
+func (s *Server) requireScope(scope string, h http.Handler) http.Handler {
+	if s.o.Tokens == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.o.Tokens.allows(bearer(r.Header.Get("Authorization")), scope) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="probity"`)
+			writeError(w, &probity.Error{Code: codeUnauthorized, Message: fmt.Sprintf("a bearer token with the %s scope is required", scope)})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+const codeUnauthorized = "unauthorized"
+
+// isLoopback reports whether addr (host:port) binds only loopback.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

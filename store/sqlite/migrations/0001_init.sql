@@ -1,0 +1,134 @@
+-- The first schema of the server's store (SQLite). Ids are raw bytes (16 for
+-- traces, 8 for spans), times Unix nanoseconds (0: unknown).
+
+-- Each distinct OTLP resource once; spans point at it by its hash.
+CREATE TABLE resources (
+  id   BLOB PRIMARY KEY, -- the first 16 bytes of the SHA-256 of data
+  data BLOB NOT NULL
+) WITHOUT ROWID;
+
+-- Spans in arrival order (rowid), unique per trace and span id, so a
+-- retried export is stored once.
+CREATE TABLE spans (
+  trace_id  BLOB NOT NULL,
+  span_id   BLOB NOT NULL,
+  parent_id BLOB,
+  start_ns  INTEGER NOT NULL,
+  end_ns    INTEGER NOT NULL,
+  resource  BLOB NOT NULL,
+  data      BLOB NOT NULL
+);
+CREATE UNIQUE INDEX spans_id ON spans (trace_id, span_id);
+
+-- One row per trace: assembly state (gen counts batches that brought new
+-- spans; analysed_gen is the gen the latest analysis saw), the claim lease,
+-- and the summary of the latest analysis for lists.
+CREATE TABLE traces (
+  trace_id        BLOB PRIMARY KEY,
+  service         TEXT NOT NULL DEFAULT '',
+  agent           TEXT NOT NULL DEFAULT '',
+  started_ns      INTEGER NOT NULL DEFAULT 0,
+  ended_ns        INTEGER NOT NULL DEFAULT 0,
+  received_ns     INTEGER NOT NULL,
+  root_ended      INTEGER NOT NULL DEFAULT 0,
+  spans           INTEGER NOT NULL DEFAULT 0,
+  gen             INTEGER NOT NULL DEFAULT 0,
+  analysed_gen    INTEGER NOT NULL DEFAULT 0,
+  lease_token     TEXT,
+  lease_until_ns  INTEGER NOT NULL DEFAULT 0,
+  verdict         TEXT, -- NULL until analysed; 'error' when it could not be
+  root_cause_step INTEGER,
+  steps           INTEGER NOT NULL DEFAULT 0,
+  detectors       TEXT NOT NULL DEFAULT '', -- sorted, comma-separated
+  analysed_ns     INTEGER NOT NULL DEFAULT 0,
+  revision        INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+-- Traces with spans not yet analysed, oldest activity first: what claims scan.
+CREATE INDEX traces_ready ON traces (received_ns) WHERE gen > analysed_gen;
+CREATE INDEX traces_received ON traces (received_ns);
+CREATE INDEX traces_started ON traces (started_ns, trace_id);
+CREATE INDEX traces_verdict ON traces (verdict, started_ns, trace_id);
+CREATE INDEX traces_service ON traces (service, started_ns, trace_id);
+CREATE INDEX traces_agent ON traces (agent, started_ns, trace_id);
+
+-- Which detectors found something in each trace, for the detector filter.
+CREATE TABLE trace_detectors (
+  detector   TEXT NOT NULL,
+  started_ns INTEGER NOT NULL,
+  trace_id   BLOB NOT NULL,
+  PRIMARY KEY (detector, started_ns, trace_id)
+) WITHOUT ROWID;
+CREATE INDEX trace_detectors_trace ON trace_detectors (trace_id);
+
+-- The latest analysis of each trace: exactly the analyze --format json object.
+CREATE TABLE analyses (
+  trace_id    BLOB PRIMARY KEY,
+  revision    INTEGER NOT NULL,
+  analysed_ns INTEGER NOT NULL,
+  report      BLOB,
+  error       TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
+CREATE TABLE feedback (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  trace_id   BLOB NOT NULL,
+  label      TEXT NOT NULL,
+  step       INTEGER,
+  note       TEXT NOT NULL DEFAULT '',
+  created_ns INTEGER NOT NULL
+);
+CREATE INDEX feedback_trace ON feedback (trace_id, id);
+
+-- Monitors: their state (opaque to the store), their alerts, and the
+-- outbox webhook deliveries are sent from, so an alert survives a restart.
+CREATE TABLE monitors (
+  id         TEXT PRIMARY KEY,
+  state      BLOB NOT NULL,
+  updated_ns INTEGER NOT NULL
+);
+CREATE TABLE alerts (
+  id          TEXT PRIMARY KEY,
+  monitor_id  TEXT NOT NULL,
+  state       TEXT NOT NULL, -- firing | resolved
+  started_ns  INTEGER NOT NULL,
+  resolved_ns INTEGER NOT NULL DEFAULT 0,
+  updated_ns  INTEGER NOT NULL,
+  payload     BLOB NOT NULL
+);
+CREATE INDEX alerts_state ON alerts (state, started_ns);
+CREATE INDEX alerts_started ON alerts (started_ns);
+-- One row per (alert, receiver, event): a transition is delivered once to
+-- each receiver, retried with backoff until delivered_ns is set.
+CREATE TABLE outbox (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  alert_id        TEXT NOT NULL,
+  receiver        TEXT NOT NULL,
+  event           TEXT NOT NULL, -- firing | resolved
+  payload         BLOB NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ns INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  created_ns      INTEGER NOT NULL,
+  delivered_ns    INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (alert_id, receiver, event)
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_ns) WHERE delivered_ns = 0;
+
+-- Singleton locks as leases (SQLite has no advisory locks).
+CREATE TABLE locks (
+  name     TEXT PRIMARY KEY,
+  owner    TEXT NOT NULL,
+  until_ns INTEGER NOT NULL
+);
+
+-- Eval run files pushed to the server, whole, for the UI. Guard budgets and
+-- approvals, and eval runs reported as they go, come as later migrations.
+CREATE TABLE eval_runs (
+  id          TEXT PRIMARY KEY,
+  suite       TEXT NOT NULL,
+  started_ns  INTEGER NOT NULL,
+  received_ns INTEGER NOT NULL,
+  trials      INTEGER NOT NULL,
+  data        BLOB NOT NULL
+);
+CREATE INDEX eval_runs_received ON eval_runs (received_ns);
