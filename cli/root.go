@@ -109,6 +109,7 @@ stop a plausible-but-wrong chain before it acts.`,
 		newGuardCmd(e),
 		newMCPProxyCmd(e),
 		newApprovalsCmd(e),
+		newSpecCmd(e),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withExit(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
