@@ -302,6 +302,9 @@ func printSpecFindings(w io.Writer, findings []spec.Finding, in *spec.Input) {
 	}
 	read := fmt.Sprintf("%d prompt file(s), %d tool(s), %s", len(in.Docs), len(in.Tools), pol)
 	if len(findings) == 0 {
+		if len(in.Docs)+len(in.Tools) == 0 && in.Policy == nil {
+			return // nothing could be read; the errors say why
+		}
 		fmt.Fprintf(w, "no findings (%s)\n", read)
 		return
 	}

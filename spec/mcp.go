@@ -44,6 +44,9 @@ func ListMCPTools(ctx context.Context, command []string, timeout time.Duration, 
 	defer cancel()
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stderr = stderr
+	isolate(cmd)
+	// Whatever happens, nothing the server started outlives the listing.
+	defer killGroup(cmd)
 	client := mcp.NewClient(&mcp.Implementation{Name: "probity-spec-lint", Version: "1"}, nil)
 	// exec.CommandContext is not used: the transport owns the process and
 	// stops it on Close; the context bounds the protocol exchange.

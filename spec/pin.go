@@ -234,7 +234,7 @@ func checkChanged(in *Input, r *reporter) {
 			Span:    sp,
 			Related: []Span{in.Pinned.span(t.Name)},
 			Tool:    t.Name,
-			Message: fmt.Sprintf("%s changed since it was pinned in %s: its %s differ", t.Name, in.Pinned.file, strings.Join(parts, " and ")),
+			Message: fmt.Sprintf("%s changed since it was pinned in %s: its %s changed", t.Name, in.Pinned.file, strings.Join(parts, " and ")),
 		})
 	}
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/probity/probity"
@@ -111,7 +112,15 @@ func directives(docs []*Doc) []directive {
 					if len(words) == 0 {
 						continue
 					}
-					dv := directive{doc: d, start: s.start + m[0], end: s.start + m[3], verb: words[0], objects: map[string]bool{}, negative: neg, sentence: s}
+					// End the quoted span at the last content word.
+					end := m[3]
+					for _, w := range slices.Backward(wordRE.FindAllStringIndex(phrase, -1)) {
+						if !stopWords[strings.ToLower(phrase[w[0]:w[1]])] {
+							end = m[2] + w[1]
+							break
+						}
+					}
+					dv := directive{doc: d, start: s.start + m[0], end: s.start + end, verb: words[0], objects: map[string]bool{}, negative: neg, sentence: s}
 					for _, w := range words[1:] {
 						dv.objects[w] = true
 					}

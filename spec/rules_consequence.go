@@ -111,7 +111,7 @@ func ruleUnboundedScope() *Rule {
 		Rationale: "\"Delete all old files\", \"whenever a customer complains, issue a refund\": a literal interpreter " +
 			"applies the instruction to every case it can find, with no number, amount or scope that stops it. The " +
 			"instruction should say how many, how much, or which.",
-		Fix: "bound the instruction: a number (\"at most 3\"), an amount (\"up to $50\"), a scope (\"only the order the user named\"), or a confirmation",
+		Fix:   "bound the instruction: a number (\"at most 3\"), an amount (\"up to $50\"), a scope (\"only the order the user named\"), or a confirmation",
 		check: checkUnbounded,
 	}
 }

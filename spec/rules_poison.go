@@ -291,7 +291,19 @@ func tagRunEnd(s string, i int) int {
 	return i
 }
 
-var steerRE = regexp.MustCompile(`(?i)\b(?:must|always|never|make\s+sure|instead\s+of|rather\s+than|prefix|change\s+the|set\s+(?:the\s+)?\w+\s+to|replace|redirect|do\s+not\s+use|don't\s+use|deprecated|side\s+effect|(?:is|are)\s+(?:invoked|called|used)|whenever|when\s+(?:using|calling))\b`)
+// steerRE is language that constrains how a tool is used. "Use B instead"
+// and "DEPRECATED" about the describing tool itself are a server pointing
+// from its own old tool to its new one (server-filesystem's read_file does
+// this); steering away from another tool is caught by steerAwayRE, where
+// the other tool is the object ("instead of B", "B is deprecated").
+var steerRE = regexp.MustCompile(`(?i)\b(?:must|always|never|make\s+sure|prefix|change\s+the|set\s+(?:the\s+)?\w+\s+to|replace|redirect|side\s+effect|(?:is|are)\s+(?:invoked|called|used)|whenever|when\s+(?:using|calling))\b`)
+
+// steerAway returns the pattern of language that turns the model away from
+// the tool named name.
+func steerAway(name string) *regexp.Regexp {
+	q := regexp.QuoteMeta(name)
+	return regexp.MustCompile(`(?i)\b(?:instead\s+of|rather\s+than|(?:do\s+not|don't|never)\s+(?:use|call))\s+(?:the\s+)?\S*` + q + `|` + q + `\S*\s+(?:is|has\s+been|was)\s+(?:deprecated|broken|unsafe|disabled|compromised|malicious|obsolete)\b`)
+}
 
 // sentenceAround returns the bounds of the sentence of s holding [i, j).
 func sentenceAround(s string, i, j int) (int, int) {
@@ -308,7 +320,7 @@ func sentenceAround(s string, i, j int) (int, int) {
 func checkShadowing(in *Input, r *reporter) {
 	seen := map[string]*Tool{}
 	for _, t := range in.Tools {
-		if prev := seen[t.Name]; prev != nil && prev.File != t.File {
+		if prev := seen[t.Name]; prev != nil {
 			r.add(Finding{
 				Span:    spanAt(t.File, t.Pos()),
 				Related: []Span{spanAt(prev.File, prev.Pos())},
@@ -318,9 +330,10 @@ func checkShadowing(in *Input, r *reporter) {
 		}
 		seen[t.Name] = t
 	}
-	mention := map[string]*regexp.Regexp{}
+	mention, away := map[string]*regexp.Regexp{}, map[string]*regexp.Regexp{}
 	for _, o := range in.Tools {
 		if len(o.Name) >= 3 && mention[o.Name] == nil {
+			away[o.Name] = steerAway(o.Name)
 			// The name as a word, or as the tail of a prefixed name
 			// ("mcp_tool_send_email" names send_email).
 			mention[o.Name] = regexp.MustCompile(`(?:^|[^A-Za-z0-9_-]|_)` + regexp.QuoteMeta(o.Name) + `(?:$|[^A-Za-z0-9_-])`)
@@ -338,7 +351,7 @@ func checkShadowing(in *Input, r *reporter) {
 				}
 				for _, loc := range re.FindAllStringIndex(v.text, -1) {
 					a, b := sentenceAround(v.text, loc[0], loc[1])
-					if !steerRE.MatchString(v.text[a:b]) {
+					if !steerRE.MatchString(v.text[a:b]) && !away[o.Name].MatchString(v.text[a:b]) {
 						continue
 					}
 					nameAt := strings.Index(v.text[loc[0]:loc[1]], o.Name) + loc[0]
@@ -359,7 +372,7 @@ func checkShadowing(in *Input, r *reporter) {
 
 var (
 	emailRE     = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+`)
-	urlRE       = regexp.MustCompile(`(?i)\bhttps?://[^\s)"'<>\]]+`)
+	urlRE       = regexp.MustCompile(`(?i)\bhttps?://[^\s)"'<>\]]*[^\s)"'<>\].,;:!?]`)
 	mdImageRE   = regexp.MustCompile(`!\[[^\]]*\]\(\s*https?://[^)]*\)`)
 	sendVerbRE  = regexp.MustCompile(`(?i)\b(?:send|sends|sent|forward|post|upload|report|transmit|copy|cc|bcc|exfiltrate|submit|ping|redirect|route|deliver)\w*\b`)
 	placeholder = regexp.MustCompile(`\{[^}]{1,120}\}|<[^>]{1,120}>`)

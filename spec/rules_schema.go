@@ -12,10 +12,10 @@ func ruleFreeString() *Rule {
 		ID:       "weak-schema-free-string",
 		Severity: probity.SeverityMedium,
 		Title:    "a consequential argument with no pattern, enum or bound",
-		Rationale: "An id, amount, e-mail address, path or URL that a side-effecting tool acts on is a free string " +
+		Rationale: "An id, amount, e-mail address or recipient, path or URL that a side-effecting tool acts on is a free string " +
 			"(or an unbounded number): nothing stops a misread, invented or injected value before it reaches the " +
-			"action. A pattern or bound rejects \"#W4871216 \" and -129.99 at the boundary. Medium for ids, amounts " +
-			"and e-mail addresses; low for paths and URLs, whose real check belongs in the server or the policy.",
+			"action. A pattern or bound rejects \"#W4871216 \" and -129.99 at the boundary. Medium for ids, amounts, " +
+			"e-mail addresses and recipients; low for paths and URLs, whose real check belongs in the server or the policy.",
 		Fix:   "constrain the argument: a pattern (\"^#W[0-9]{7}$\"), an enum, format: email or uri, or minimum/maximum",
 		check: checkFreeString,
 	}
@@ -84,7 +84,7 @@ func argKind(t *Tool, name string) string {
 		}
 	case oneOf(name, "to", "cc", "bcc", "recipient", "recipients"):
 		if strings.Contains(toolWords, "mail") || strings.Contains(toolWords, "message") {
-			return "email"
+			return "recipient"
 		}
 	}
 	return ""
@@ -190,6 +190,8 @@ func fixFor(kind string) string {
 		return "add a pattern that keeps paths inside the workspace (no \"..\", no leading \"/\"), and deny secrets files in the policy"
 	case "url":
 		return "add \"format\": \"uri\" and a pattern on the allowed hosts"
+	case "recipient":
+		return "constrain the recipient: \"format\": \"email\", a pattern (\"^\\+[0-9]{8,15}$\" for phone numbers), or an enum of known contacts"
 	}
 	return ""
 }
@@ -204,7 +206,7 @@ func checkOptional(in *Input, r *reporter) {
 			if kind == "" || p.required {
 				continue
 			}
-			if kind == "email" && (p.name == "cc" || p.name == "bcc") {
+			if kind == "recipient" && (p.name == "cc" || p.name == "bcc") {
 				continue // copies are optional by nature
 			}
 			r.add(Finding{

@@ -50,8 +50,8 @@ func ruleMissingEscalation() *Rule {
 }
 
 var (
-	successRE = regexp.MustCompile(`(?i)\b(success(?:ful(?:ly)?)?|succeed(?:s|ed)?|done\s+when|complete(?:d)?\s+(?:when|once|if)|task\s+is\s+(?:done|complete|finished)|goal\s+is|definition\s+of\s+done|acceptance\s+criteri(?:a|on)|expected\s+(?:output|result|outcome)|verify\s+(?:that|the|it)|check\s+that|make\s+sure\s+(?:that\s+)?(?:it|the\s+\w+)\s+(?:worked|succeeded|was|is|has))\b`)
-	stopRE    = regexp.MustCompile(`(?i)\b(stop(?:s|ping)?\b|end\s+the\s+(?:conversation|session|chat|task)|finish(?:ed)?\s+when|when\s+(?:you\s+are|you're)\s+(?:done|finished)|do\s+not\s+(?:retry|continue|try\s+again)|don't\s+(?:retry|continue)|give\s+up|halt|terminate\s+the|at\s+most\s+\d+\s+(?:attempts|tries|retries|turns|steps|times)|(?:max(?:imum)?|no\s+more\s+than)\s+(?:of\s+)?\d+\s+(?:attempts|tries|retries|turns|steps|times)|until\b)`)
+	successRE  = regexp.MustCompile(`(?i)\b(success(?:ful(?:ly)?)?|succeed(?:s|ed)?|done\s+when|complete(?:d)?\s+(?:when|once|if)|task\s+is\s+(?:done|complete|finished)|goal\s+is|definition\s+of\s+done|acceptance\s+criteri(?:a|on)|expected\s+(?:output|result|outcome)|verify\s+(?:that|the|it)|check\s+that|make\s+sure\s+(?:that\s+)?(?:it|the\s+\w+)\s+(?:worked|succeeded|was|is|has))\b`)
+	stopRE     = regexp.MustCompile(`(?i)\b(stop(?:s|ping)?\b|end\s+the\s+(?:conversation|session|chat|task)|finish(?:ed)?\s+when|when\s+(?:you\s+are|you're)\s+(?:done|finished)|do\s+not\s+(?:retry|continue|try\s+again)|don't\s+(?:retry|continue)|give\s+up|halt|terminate\s+the|at\s+most\s+\d+\s+(?:attempts|tries|retries|turns|steps|times)|(?:max(?:imum)?|no\s+more\s+than)\s+(?:of\s+)?\d+\s+(?:attempts|tries|retries|turns|steps|times)|until\b)`)
 	escalateRE = regexp.MustCompile(`(?i)\b(transfer\s+(?:the\s+\w+\s+)?to\s+(?:a\s+)?(?:human|person|agent|supervisor|operator)|human\s+(?:agent|operator|review)|escalat(?:e|ion|es)|hand\s*(?:-\s*)?off|ask\s+(?:the\s+user|for\s+help|for\s+clarification|a\s+clarifying)|clarifying\s+question|contact\s+(?:support|a\s+human)|defer\s+to|refuse|decline\s+(?:the|to)|if\s+(?:you\s+are\s+)?(?:unsure|uncertain|in\s+doubt|not\s+sure))`)
 )
 
