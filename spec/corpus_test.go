@@ -190,7 +190,10 @@ func TestCorpus(t *testing.T) {
 		minPrec, minRecall float64
 	}{
 		{"tuning", 0.9, 0.9},
-		{"heldout", 0, 0},
+		// The held-out half's first run (docs/spec-lint.md): lowest
+		// precision 0.67 (tool-sensitive-path), lowest recall 0.50
+		// (tool-shadowing). The floor keeps them from getting worse.
+		{"heldout", 0.66, 0.5},
 	} {
 		t.Run(half.name, func(t *testing.T) {
 			counts, lines := measureCorpus(t, half.name)

@@ -3,7 +3,6 @@ package spec
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -101,10 +100,4 @@ func ListMCPTools(ctx context.Context, command []string, timeout time.Duration, 
 		label = "mcp:" + name
 	}
 	return label, append(b, '\n'), nil
-}
-
-// IsTimeout reports whether err is an MCP server that ran out of time.
-func IsTimeout(err error) bool {
-	var pe *probity.Error
-	return errors.As(err, &pe) && pe.Code == probity.ETIMEOUT
 }

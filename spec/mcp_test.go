@@ -96,6 +96,21 @@ func TestReferenceServers(t *testing.T) {
 				t.Errorf("%s: findings (-reviewed +got):\n%s", source, diff)
 			}
 			t.Logf("%s: %d tools, %d findings", source, len(tools), len(got))
+			if c.server != "filesystem" {
+				return
+			}
+			// With the example policy for this server every write is
+			// counted by a budget and moves need approval: nothing is
+			// unguarded and every rule names a real tool.
+			pol, err := LoadPolicy("../examples/policies/mcp-filesystem.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range Lint(&Input{Tools: tools, Policy: pol}, nil) {
+				if f.Rule != "weak-schema-free-string" {
+					t.Errorf("with mcp-filesystem.yaml: %s %s: %s", f.Rule, f.Tool, f.Message)
+				}
+			}
 		})
 	}
 }

@@ -138,9 +138,6 @@ func ReadLock(file string) (*Lock, error) {
 	return l, nil
 }
 
-// File returns the path the lock was read from.
-func (l *Lock) File() string { return l.file }
-
 // span returns where tool name is pinned in the lock file.
 func (l *Lock) span(name string) Span {
 	key, _ := json.Marshal(name)

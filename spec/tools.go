@@ -235,7 +235,7 @@ func (t *Tool) params() []param {
 	return out
 }
 
-// strings returns every string in the tool's definition that the model
+// texts returns every string in the tool's definition that the model
 // reads, with where it is: the description, and in the schema every
 // description, title, default, enum and example value, and property names.
 func (t *Tool) texts() []textAt {
