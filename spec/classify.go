@@ -27,25 +27,40 @@ var irreversible = map[string]bool{
 	"run": true, "publish": true, "email": true, "sms": true, "merge": true, "push": true, "post": true,
 }
 
+// The project's name classifier is detect.ClassByName today; it is moving
+// to package toolclass. These three functions are the only place spec
+// calls it, so the move changes them and nothing else.
+
+// nameSideEffect reports whether a name (or a word) reads as changing the world.
+func nameSideEffect(s string) bool { return detect.ClassByName(s) == detect.ClassSideEffect }
+
+// nameReadOnly reports whether a name reads as only reading or computing.
+func nameReadOnly(s string) bool {
+	c := detect.ClassByName(s)
+	return c == detect.ClassReadOnly || c == detect.ClassCalculator
+}
+
+// nameKnown reports whether the classifier recognises the name at all.
+func nameKnown(s string) bool { return detect.ClassByName(s) != detect.ClassUnknown }
+
 // classify decides whether tool t has side effects. The name is read by
-// the project's name classifier (detect.ClassByName; it moves to package
-// toolclass, see the report), then the MCP annotations, then the first verb
-// of the description. A policy's side_effects override wins over all of
-// them, because the user wrote it down.
+// the project's name classifier, then the MCP annotations, then the first
+// verb of the description. A policy's side_effects override wins over all
+// of them, because the user wrote it down.
 func classify(t *Tool, pol *Policy) effect {
-	byName := detect.ClassByName(t.Name)
+	sideByName := nameSideEffect(t.Name)
 	if pol != nil {
 		polSide := pol.P.SideEffecting(t.Name)
-		if byName == detect.ClassSideEffect && !polSide {
+		if sideByName && !polSide {
 			return effect{why: "the policy's side_effects says it is read-only"}
 		}
-		if polSide && byName != detect.ClassSideEffect {
+		if polSide && !sideByName {
 			return effect{side: true, level: 2, why: "the policy's side_effects says it changes the world"}
 		}
 	}
 	destructive, _ := t.hint("destructiveHint")
 	readOnly, readOnlySet := t.hint("readOnlyHint")
-	if byName == detect.ClassSideEffect {
+	if sideByName {
 		e := effect{side: true, level: 2, why: fmt.Sprintf("its name (%s)", sideVerb(t.Name))}
 		if irreversible[sideVerb(t.Name)] || destructive {
 			e.level = 3
@@ -55,10 +70,10 @@ func classify(t *Tool, pol *Policy) effect {
 	if destructive {
 		return effect{side: true, level: 3, why: "its MCP annotation destructiveHint"}
 	}
-	if byName == detect.ClassReadOnly || byName == detect.ClassCalculator || (readOnlySet && readOnly) {
+	if nameReadOnly(t.Name) || (readOnlySet && readOnly) {
 		return effect{}
 	}
-	if v := firstVerb(t.Description); v != "" && detect.ClassByName(v) == detect.ClassSideEffect {
+	if v := firstVerb(t.Description); v != "" && nameSideEffect(v) {
 		e := effect{side: true, level: 2, why: fmt.Sprintf("its description (%q)", v)}
 		if irreversible[v] {
 			e.level = 3
@@ -74,7 +89,7 @@ func classify(t *Tool, pol *Policy) effect {
 // sideVerb returns the first word of name that makes it side-effecting.
 func sideVerb(name string) string {
 	for _, w := range nameWords(name) {
-		if detect.ClassByName(w) == detect.ClassSideEffect {
+		if nameSideEffect(w) {
 			return w
 		}
 	}
@@ -95,7 +110,7 @@ func firstVerb(desc string) string {
 		return ""
 	}
 	for _, c := range []string{w, strings.TrimSuffix(w, "s"), strings.TrimSuffix(w, "es")} {
-		if detect.ClassByName(c) != detect.ClassUnknown {
+		if nameKnown(c) {
 			return c
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/detect"
 )
 
 func ruleUnguardedSideEffect() *Rule {
@@ -37,7 +36,7 @@ var (
 func specGuards(docs []*Doc, t *Tool) (Span, bool) {
 	verbs := map[string]bool{}
 	for _, w := range nameWords(t.Name) {
-		if detect.ClassByName(w) == detect.ClassSideEffect {
+		if nameSideEffect(w) {
 			verbs[w] = true
 		}
 	}
@@ -136,7 +135,7 @@ func sideWord(w string) bool {
 		return false
 	}
 	for _, c := range []string{w, strings.TrimSuffix(w, "s"), strings.TrimSuffix(w, "es"), strings.TrimSuffix(w, "ed"), strings.TrimSuffix(w, "d")} {
-		if len(c) > 2 && detect.ClassByName(c) == detect.ClassSideEffect {
+		if len(c) > 2 && nameSideEffect(c) {
 			return true
 		}
 	}
