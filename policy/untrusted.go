@@ -26,15 +26,26 @@ var instructionPatterns = []*regexp.Regexp{
 // a model (prompt injection in a tool result, tool poisoning in a tool
 // description) and returns the matching passage.
 func InstructionLike(text string) (quote string, ok bool) {
+	if i, j, ok := InstructionAt(text); ok {
+		return excerpt(text, i, j), true
+	}
+	return "", false
+}
+
+// InstructionAt is InstructionLike for callers that point at the passage:
+// it returns the byte range text[i:j] of the first instruction-like match.
+// Only the first MiB of text is read.
+func InstructionAt(text string) (i, j int, ok bool) {
 	if len(text) > 1<<20 {
 		text = text[:1<<20]
 	}
+	best := -1
 	for _, re := range instructionPatterns {
-		if loc := re.FindStringIndex(text); loc != nil {
-			return excerpt(text, loc[0], loc[1]), true
+		if loc := re.FindStringIndex(text); loc != nil && (best < 0 || loc[0] < i) {
+			best, i, j = 0, loc[0], loc[1]
 		}
 	}
-	return "", false
+	return i, j, best == 0
 }
 
 // excerpt returns text[i:j] with a little context, on one line.

@@ -1,5 +1,6 @@
 // Package mcptest locates real MCP servers, installed from npm into this
-// folder, for tests that drive them through Probity's MCP proxy:
+// folder, for tests that drive them (through Probity's MCP proxy, or as the
+// live servers spec lint reads tools from):
 //
 //	npm ci --prefix internal/mcptest
 //
@@ -20,15 +21,24 @@ import (
 // @modelcontextprotocol/server-filesystem over stdio, serving dirs.
 func FilesystemServer(tb testing.TB, dirs ...string) []string {
 	tb.Helper()
+	return ReferenceServer(tb, "filesystem", dirs...)
+}
+
+// ReferenceServer returns the command line that starts one of the official
+// MCP reference servers installed here over stdio: "filesystem", "memory",
+// "everything" or "sequential-thinking", followed by args.
+func ReferenceServer(tb testing.TB, name string, args ...string) []string {
+	tb.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		missing(tb, "node is not installed")
 	}
-	script := filepath.Join(dir(), "node_modules", "@modelcontextprotocol", "server-filesystem", "dist", "index.js")
+	pkg := "@modelcontextprotocol/server-" + name
+	script := filepath.Join(dir(), "node_modules", "@modelcontextprotocol", "server-"+name, "dist", "index.js")
 	if _, err := os.Stat(script); err != nil {
-		missing(tb, "@modelcontextprotocol/server-filesystem is not installed (npm ci --prefix internal/mcptest)")
+		missing(tb, pkg+" is not installed (npm ci --prefix internal/mcptest)")
 	}
-	return append([]string{node, script}, dirs...)
+	return append([]string{node, script}, args...)
 }
 
 func missing(tb testing.TB, why string) {
