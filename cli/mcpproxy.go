@@ -103,7 +103,7 @@ Logs go to stderr only: stdout belongs to the MCP connection.`,
 					}
 					defer stop()
 				}
-				err = px.ServeStdio(e.ctx, &mcp.IOTransport{Reader: readCloser{e.stdin}, Writer: writeCloser{e.stdout}})
+				err = px.ServeStdio(e.ctx, mcpproxy.StdioTransport(e.stdin, e.stdout))
 			} else {
 				err = serveMCPHTTP(&e, px, g, listen)
 			}
@@ -151,8 +151,6 @@ func serveMCPHTTP(e *env, px *mcpproxy.Proxy, g *guard.Guard, addr string) error
 	return srv.Shutdown(sctx)
 }
 
-// readCloser and writeCloser let the command's streams (which tests replace)
-// serve as the MCP stdio transport; closing them is the process's business.
 // serveGuardAPI serves the guard's decision and approvals API on addr in the
 // background, so that approve rules can be answered while a stdio host
 // talks to the proxy.
@@ -170,17 +168,3 @@ func serveGuardAPI(e *env, g *guard.Guard, addr string) (stop func(), err error)
 	}()
 	return func() { cancel(); <-done }, nil
 }
-
-type readCloser struct {
-	r interface{ Read([]byte) (int, error) }
-}
-
-func (r readCloser) Read(b []byte) (int, error) { return r.r.Read(b) }
-func (readCloser) Close() error                 { return nil }
-
-type writeCloser struct {
-	w interface{ Write([]byte) (int, error) }
-}
-
-func (w writeCloser) Write(b []byte) (int, error) { return w.w.Write(b) }
-func (writeCloser) Close() error                  { return nil }
