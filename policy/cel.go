@@ -86,7 +86,11 @@ func newEnv() (*cel.Env, error) {
 				if !ok {
 					return types.NewErr("grounded: no evaluation context")
 				}
-				return types.Bool(provenance.AllGrounded(a.s.provenanceOf(v, a.actor)))
+				rs, err := a.s.provenanceOf(v, a.actor)
+				if err != nil {
+					return types.NewErr("grounded: %v", err)
+				}
+				return types.Bool(provenance.AllGrounded(rs))
 			}))),
 		cel.Function(provFn, cel.Overload("probity_provenance_dyn", []*cel.Type{ctxType, cel.DynType}, cel.StringType,
 			cel.BinaryBinding(func(c, v ref.Val) ref.Val {
@@ -94,7 +98,11 @@ func newEnv() (*cel.Env, error) {
 				if !ok {
 					return types.NewErr("provenance: no evaluation context")
 				}
-				return types.String(provenance.Weakest(a.s.provenanceOf(v, a.actor)))
+				rs, err := a.s.provenanceOf(v, a.actor)
+				if err != nil {
+					return types.NewErr("provenance: %v", err)
+				}
+				return types.String(provenance.Weakest(rs))
 			}))),
 		cel.Macros(
 			cel.GlobalMacro("grounded", 1, withCtx(groundedFn)),
@@ -265,7 +273,11 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "run":
 		return a.s.runValue(), true
 	case "tainted_by_untrusted":
-		return types.Bool(provenance.AnyUntrusted(a.s.provenanceOf(a.argsVal(), a.actor))), true
+		rs, err := a.s.provenanceOf(a.argsVal(), a.actor)
+		if err != nil {
+			return types.NewErr("tainted_by_untrusted: %v", err), true
+		}
+		return types.Bool(provenance.AnyUntrusted(rs)), true
 	case "untrusted_instructions":
 		return types.Bool(a.s.untrusted != nil), true
 	case ctxVar:
