@@ -37,6 +37,7 @@ import (
 //	                        retrieved document (package provenance)
 //	untrusted_instructions  bool: a tool result or retrieved document earlier in
 //	                        the run held instruction-like text (prompt injection)
+//	paths                   list of strings: every path-like argument (paths.go)
 //
 // and the functions grounded(x), true when every value in x (the arguments,
 // or a field of them) is grounded in or derived from what the agent was told,
@@ -73,7 +74,7 @@ func newEnv() (*cel.Env, error) {
 			return eh.NewCall(fn, eh.NewIdent(ctxVar), args[0]), nil
 		}
 	}
-	return cel.NewEnv(
+	opts := []cel.EnvOption{
 		cel.Variable("tool", cel.StringType),
 		cel.Variable("args", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("run", cel.DynType),
@@ -110,7 +111,8 @@ func newEnv() (*cel.Env, error) {
 		),
 		cel.CrossTypeNumericComparisons(true),
 		ext.Strings(),
-	)
+	}
+	return cel.NewEnv(append(opts, pathFunctions()...)...)
 }
 
 // compile compiles src, found at YAML path `at`, and locates any error at
@@ -270,6 +272,13 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.tool, true
 	case "args":
 		return a.argsVal(), true
+	case "paths":
+		ps := pathArgs(celJSON(a.argsVal()))
+		l := make([]ref.Val, len(ps))
+		for i, p := range ps {
+			l[i] = types.String(p)
+		}
+		return types.NewRefValList(types.DefaultTypeAdapter, l), true
 	case "run":
 		return a.s.runValue(), true
 	case "tainted_by_untrusted":
