@@ -119,36 +119,46 @@ func MatchPath(p, glob string) (bool, error) {
 }
 
 // matchSegments matches path elements against glob elements, "**" taking
-// any number of elements.
+// any number of elements. It remembers what it has tried, so a glob with
+// many "**" costs len(glob)×len(segs) element matches, not an exponent.
 func matchSegments(glob, segs []string) (bool, error) {
-	for len(glob) > 0 {
-		if glob[0] == "**" {
-			for len(glob) > 1 && glob[1] == "**" {
-				glob = glob[1:]
+	seen := make([]bool, (len(glob)+1)*(len(segs)+1))
+	var err error
+	var match func(g, s int) bool
+	match = func(g, s int) bool {
+		for g < len(glob) {
+			if seen[g*(len(segs)+1)+s] {
+				return false // tried from here before, and failed
 			}
-			if len(glob) == 1 {
-				return true, nil
-			}
-			for i := 0; i <= len(segs); i++ {
-				if ok, err := matchSegments(glob[1:], segs[i:]); ok || err != nil {
-					return ok, err
+			seen[g*(len(segs)+1)+s] = true
+			if glob[g] == "**" {
+				for i := s; i <= len(segs); i++ {
+					if match(g+1, i) {
+						return true
+					}
 				}
+				return false
 			}
-			return false, nil
+			if s == len(segs) {
+				return false
+			}
+			ok, e := path.Match(glob[g], segs[s])
+			if e != nil {
+				err = fmt.Errorf("bad glob element %q: %w", glob[g], e)
+				return false
+			}
+			if !ok {
+				return false
+			}
+			g, s = g+1, s+1
 		}
-		if len(segs) == 0 {
-			return false, nil
-		}
-		ok, err := path.Match(glob[0], segs[0])
-		if err != nil {
-			return false, fmt.Errorf("bad glob element %q: %w", glob[0], err)
-		}
-		if !ok {
-			return false, nil
-		}
-		glob, segs = glob[1:], segs[1:]
+		return s == len(segs)
 	}
-	return len(segs) == 0, nil
+	ok := match(0, 0)
+	if err != nil {
+		return false, err
+	}
+	return ok, nil
 }
 
 // pathKeys are argument names that hold paths; PathLike also takes names

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/probity/probity/policy"
@@ -103,4 +104,24 @@ rules:
 			t.Errorf("PathLike(%q) = %v, want %v", key, got, want)
 		}
 	}
+}
+
+// FuzzPaths: the path functions never panic, cleaning is idempotent, and a
+// clean path is within itself.
+func FuzzPaths(f *testing.F) {
+	for _, s := range []string{".env/.", "a//b/../.env", `a\..\..\b`, "~/x", "/", "", "**/[a-", "caf\u00e9/x"} {
+		f.Add(s, "**/.env")
+	}
+	f.Fuzz(func(t *testing.T, p, glob string) {
+		c := policy.CleanPath(p)
+		if c2 := policy.CleanPath(c); c2 != c {
+			t.Errorf("CleanPath(%q) = %q, but CleanPath of that = %q", p, c, c2)
+		}
+		// A relative path is relative to the root, so "." is the root;
+		// an absolute one is within itself.
+		if strings.HasPrefix(c, "/") && !policy.Within(c, c) || !strings.HasPrefix(c, "~") && !policy.Within(".", c) {
+			t.Errorf("Within(%q, itself) or Within(\".\", %q) = false", c, c)
+		}
+		policy.MatchPath(p, glob)
+	})
 }
