@@ -222,6 +222,8 @@ With --policy the decision is made here; --history replays a recorded trace
 see earlier calls. With --server the call is sent to a running
 "probity guard serve" (URL, or @FILE to read it from a file written by
 --addr-file, waiting for it to appear).
+A server that requires a client token (--allow-remote) gets the one in
+$PROBITY_GUARD_TOKEN.
 
 Exit status: 0 when the call is allowed, 1 when it is denied or needs
 approval, 2 for bad usage or input.`,
