@@ -179,8 +179,8 @@ func (p *Proxy) ServeStdio(ctx context.Context, t mcp.Transport) error {
 // The guard's own API (decisions, approvals) is never served here: a host
 // that could reach it on its MCP connection could approve its own calls.
 func (p *Proxy) Handler(clientToken string) http.Handler {
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return p.server },
-		&mcp.StreamableHTTPOptions{CrossOriginProtection: http.NewCrossOriginProtection()})
+	h := http.NewCrossOriginProtection().Handler(
+		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return p.server }, nil))
 	if clientToken == "" {
 		return h
 	}

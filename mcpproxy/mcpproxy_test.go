@@ -342,8 +342,9 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// TestHandlerClientToken: served beyond loopback, the MCP endpoint needs
-// the client token; a host that sends it works as before.
+// TestHandlerClientToken: the MCP endpoint refuses cross-origin browser
+// requests; served beyond loopback, it needs the client token, and a host
+// that sends it works as before.
 func TestHandlerClientToken(t *testing.T) {
 	p, err := policy.Parse([]byte("rules:\n  - name: none\n    tools: [nothing]\n    deny: 'true'\n"))
 	if err != nil {
@@ -359,10 +360,25 @@ func TestHandlerClientToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer px.Close()
+	// On loopback without a token: a page on another origin is refused.
+	open := httptest.NewServer(px.Handler(""))
+	defer open.Close()
+	req, _ := http.NewRequest("POST", open.URL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	req.Header.Set("Origin", "http://attacker.example")
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin POST to /mcp: %s, want 403", resp.Status)
+	}
+
 	const token = "client-0123456789abcdef0123456789ab"
 	srv := httptest.NewServer(px.Handler(token))
 	defer srv.Close()
-	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	resp, err = http.Post(srv.URL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
