@@ -14,7 +14,7 @@ import (
 )
 
 func newApprovalsCmd(e *env) *cobra.Command {
-	var server string
+	var server, tokenFile string
 	cmd := &cobra.Command{
 		Use:   "approvals",
 		Short: "List, approve and deny tool calls waiting for a person",
@@ -23,18 +23,28 @@ func newApprovalsCmd(e *env) *cobra.Command {
 if nobody answers before --approval-timeout, the call is denied.
 
 The server is --server (a URL, host:port, or @FILE written by
-"guard serve --addr-file"), else $PROBITY_GUARD_URL, else ` + defaultGuardAddr + `.`,
+"guard serve --addr-file"), else $PROBITY_GUARD_URL, else ` + defaultGuardAddr + `.
+
+Listing, approving and denying need the approver token, which the server
+made when it started: --token-file, by default the same file the server
+uses (<config dir>/probity/approver-token). Agents never hold it, so they
+cannot approve their own calls.`,
 		Example: `  probity approvals list
   probity approvals approve ap_5f2c9a1e0b7d4c3a --note "customer verified by phone"
   probity approvals deny ap_5f2c9a1e0b7d4c3a --by oncall`,
 	}
 	cmd.PersistentFlags().StringVar(&server, "server", "", "guard server (URL, host:port or @FILE)")
+	cmd.PersistentFlags().StringVar(&tokenFile, "token-file", "", "approver token file (default <config dir>/probity/approver-token, the server's)")
 	client := func() (*guard.Client, error) {
 		url, err := guardURL(e.ctx, server)
 		if err != nil {
 			return nil, err
 		}
-		return &guard.Client{BaseURL: url}, nil
+		token, err := approverToken(tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		return &guard.Client{BaseURL: url, Token: token}, nil
 	}
 
 	var status, format string

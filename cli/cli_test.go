@@ -24,6 +24,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			wd, _ := os.Getwd()
 			env.Setenv("EXAMPLES", wd+"/../examples")
+			// Where servers keep the approver token and probity approvals
+			// finds it: inside the script's work directory.
+			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
 			if d := os.Getenv("PROBITY_SHARED_DATA"); d != "" {
 				env.Setenv("SHARED", d)
 			} else {

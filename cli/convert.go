@@ -162,11 +162,8 @@ func runConvert(e *env, args []string, to, out, from string) error {
 			return err
 		}
 		if n > 0 || inErr == nil {
-			// CreateTemp makes the file private (0600); an output file is
-			// an ordinary file, readable as the umask allows.
-			if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-				return err
-			}
+			// CreateTemp made the file 0600 (less the umask), and so it
+			// stays: converted traces hold conversations.
 			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
 			}

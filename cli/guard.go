@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"sort"
 	"strings"
@@ -100,6 +99,7 @@ func describePolicy(p *policy.Policy) string {
 
 func newGuardServeCmd(e *env) *cobra.Command {
 	var f guardFlags
+	var access accessFlags
 	var addr, addrFile string
 	cmd := &cobra.Command{
 		Use:   "serve --policy FILE",
@@ -123,8 +123,16 @@ Every decision is appended to the audit log. In shadow mode (mode: shadow in
 the policy) every call is allowed and the calls that would have been blocked
 are logged and counted (GET /v1/shadow); the count is printed on exit.
 
-The service listens on loopback by default; it has no authentication of its
-own, so put it behind one if you expose it.`,
+Approving and denying held calls (and listing them) needs the approver
+token, which the server keeps in a file only your account reads
+(--approver-token-file; probity approvals reads the same file). Agents never
+get it, so an agent cannot approve its own calls.
+
+The service listens on loopback only, and refuses requests that name
+another host (DNS rebinding) or come from a web page on another origin.
+--allow-remote listens beyond loopback; it needs a client token in
+$PROBITY_GUARD_TOKEN (32+ characters), which every client must then send
+as "Authorization: Bearer ..." (probity guard check --server sends it).`,
 		Example: `  probity guard serve --policy examples/policies/tau-retail.yaml
   probity guard serve --policy p.yaml --addr 127.0.0.1:0 --addr-file /tmp/guard.addr --webhook http://127.0.0.1:9000/hook
   curl -s localhost:8700/v1/decide -d '{"run":"r1","tool":"write_file","args":{"path":".env"}}'`,
@@ -136,9 +144,14 @@ own, so put it behind one if you expose it.`,
 				return err
 			}
 			defer closeGuard()
-			ln, err := net.Listen("tcp", addr)
+			ln, err := access.listen(addr, "--addr")
 			if err != nil {
-				return withExit(ExitUsage, fmt.Errorf("listen %s: %w", addr, err))
+				return err
+			}
+			hopts, err := access.options(e, "guard")
+			if err != nil {
+				ln.Close()
+				return err
 			}
 			url := "http://" + ln.Addr().String()
 			if addrFile != "" {
@@ -151,7 +164,7 @@ own, so put it behind one if you expose it.`,
 			}
 			fmt.Fprintf(e.stderr, "probity guard: %s\n", describePolicy(g.Policy()))
 			fmt.Fprintf(e.stderr, "probity guard: serving on %s (audit: %s)\n", url, orNone(f.audit))
-			err = guard.Serve(e.ctx, ln, g)
+			err = guard.Serve(e.ctx, ln, g, hopts)
 			printShadow(e.stderr, g)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
@@ -162,6 +175,7 @@ own, so put it behind one if you expose it.`,
 	f.add(cmd, "probity-audit.jsonl")
 	cmd.Flags().StringVar(&addr, "addr", defaultGuardAddr, "address to listen on (port 0 picks a free one)")
 	cmd.Flags().StringVar(&addrFile, "addr-file", "", "write the server's URL to this file once it listens (for scripts: --server @FILE)")
+	access.add(cmd)
 	return cmd
 }
 
@@ -208,6 +222,8 @@ With --policy the decision is made here; --history replays a recorded trace
 see earlier calls. With --server the call is sent to a running
 "probity guard serve" (URL, or @FILE to read it from a file written by
 --addr-file, waiting for it to appear).
+A server that requires a client token (--allow-remote) gets the one in
+$PROBITY_GUARD_TOKEN.
 
 Exit status: 0 when the call is allowed, 1 when it is denied or needs
 approval, 2 for bad usage or input.`,
@@ -239,7 +255,11 @@ approval, 2 for bad usage or input.`,
 				if err != nil {
 					return err
 				}
-				c := &guard.Client{BaseURL: url}
+				ct, err := clientToken()
+				if err != nil {
+					return err
+				}
+				c := &guard.Client{BaseURL: url, Token: ct}
 				if v, err = c.Decide(e.ctx, call, false); err != nil {
 					return withExit(ExitUsage, err)
 				}

@@ -20,6 +20,7 @@ import (
 
 func newMCPProxyCmd(e *env) *cobra.Command {
 	var f guardFlags
+	var access accessFlags
 	var tracePath, run, listen, upstream, guardAddr string
 	var dropPoisoned bool
 	cmd := &cobra.Command{
@@ -29,8 +30,7 @@ func newMCPProxyCmd(e *env) *cobra.Command {
 and an MCP server. Every tools/call is checked against the policy first: a
 denied call returns a tool error carrying the rule's message and the server
 never sees it; a rule with "action: approve" holds the call until a person
-answers (probity approvals, served with --listen or --guard-addr) or it
-times out.
+answers (probity approvals, served with --guard-addr) or it times out.
 Resources and prompts pass through unchanged.
 
 At tools/list the tools' descriptions are checked for instruction-like text
@@ -47,15 +47,41 @@ The server: COMMAND [ARGS...] after "--" is started and spoken to over stdio;
 The host: by default the proxy speaks MCP on its own stdin and stdout, so a
 host starts "probity mcp-proxy ... -- SERVER" where it started SERVER; with
 --listen ADDR it serves Streamable HTTP instead (each MCP session is a run).
-Logs go to stderr only: stdout belongs to the MCP connection.`,
+Logs go to stderr only: stdout belongs to the MCP connection.
+
+Approvals are served only on --guard-addr, never on the host's connection,
+and resolving them needs the approver token (--approver-token-file): the
+host, and the agent in it, must not approve its own calls. Both addresses
+are loopback unless --allow-remote, which needs a client token in
+$PROBITY_GUARD_TOKEN that every host and client then sends.`,
 		Example: `  probity mcp-proxy --policy fs-policy.yaml --trace mcp-trace.jsonl -- npx -y @modelcontextprotocol/server-filesystem /srv/data
-  probity mcp-proxy --policy fs-policy.yaml --listen 127.0.0.1:8701 --upstream http://127.0.0.1:9000/mcp
+  probity mcp-proxy --policy fs-policy.yaml --listen 127.0.0.1:8701 --guard-addr 127.0.0.1:8702 --upstream http://127.0.0.1:9000/mcp
+  probity approvals list --server 127.0.0.1:8702
 
   # in an MCP host's configuration, where the server was:
   "command": "probity", "args": ["mcp-proxy", "--policy", "fs-policy.yaml", "--", "npx", "-y", "@modelcontextprotocol/server-filesystem", "/srv/data"]`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 0) == (upstream == "") {
 				return withExit(ExitUsage, errors.New(`give the MCP server as "-- COMMAND [ARGS...]" or as --upstream URL (one of them)`))
+			}
+			// Addresses and tokens are checked before anything starts.
+			var mcpLn, guardLn net.Listener
+			var hopts guard.HTTPOptions
+			var err error
+			if listen != "" {
+				if mcpLn, err = access.listen(listen, "--listen"); err != nil {
+					return err
+				}
+				defer mcpLn.Close()
+			}
+			if guardAddr != "" {
+				if guardLn, err = access.listen(guardAddr, "--guard-addr"); err != nil {
+					return err
+				}
+				defer guardLn.Close()
+				if hopts, err = access.options(e, "mcp-proxy"); err != nil {
+					return err
+				}
 			}
 			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			g, closeGuard, err := f.open(e, logger)
@@ -95,17 +121,13 @@ Logs go to stderr only: stdout belongs to the MCP connection.`,
 			}()
 			e := *e
 			e.ctx = sctx
-			if listen == "" {
-				if guardAddr != "" {
-					stop, err := serveGuardAPI(&e, g, guardAddr)
-					if err != nil {
-						return err
-					}
-					defer stop()
-				}
-				err = px.ServeStdio(e.ctx, &mcp.IOTransport{Reader: readCloser{e.stdin}, Writer: writeCloser{e.stdout}})
+			if guardLn != nil {
+				defer serveGuardAPI(&e, g, guardLn, hopts)()
+			}
+			if mcpLn == nil {
+				err = px.ServeStdio(e.ctx, mcpproxy.StdioTransport(e.stdin, e.stdout))
 			} else {
-				err = serveMCPHTTP(&e, px, g, listen)
+				err = serveMCPHTTP(&e, px, mcpLn, hopts.ClientToken)
 			}
 			printShadow(e.stderr, g)
 			if serverGone.Load() {
@@ -120,23 +142,18 @@ Logs go to stderr only: stdout belongs to the MCP connection.`,
 	f.add(cmd, "none")
 	cmd.Flags().StringVar(&tracePath, "trace", "", "record calls here: a JSON Lines file, or a directory for one file per run")
 	cmd.Flags().StringVar(&run, "run", "", "run id of the stdio host (default mcp-<start time>)")
-	cmd.Flags().StringVar(&listen, "listen", "", "serve hosts over Streamable HTTP on this address (at /mcp; approvals at /v1/)")
+	cmd.Flags().StringVar(&listen, "listen", "", "serve hosts over Streamable HTTP on this address (at /mcp)")
 	cmd.Flags().StringVar(&upstream, "upstream", "", "URL of a Streamable HTTP MCP server, instead of a command")
-	cmd.Flags().StringVar(&guardAddr, "guard-addr", "", "with a stdio host, also serve the decision and approvals API (/v1/) here, for probity approvals")
+	cmd.Flags().StringVar(&guardAddr, "guard-addr", "", "also serve the guard's decision and approvals API (/v1/) here, for probity approvals; never the hosts' address")
+	access.add(cmd)
 	cmd.Flags().BoolVar(&dropPoisoned, "drop-poisoned", false, "hide tools whose descriptions hold instruction-like text")
 	return cmd
 }
 
-// serveMCPHTTP serves the proxy at /mcp and the guard's decision and
-// approval API at /v1/ on one address.
-func serveMCPHTTP(e *env, px *mcpproxy.Proxy, g *guard.Guard, addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return withExit(ExitUsage, fmt.Errorf("listen %s: %w", addr, err))
-	}
+// serveMCPHTTP serves the proxy to hosts at /mcp on ln, and nothing else.
+func serveMCPHTTP(e *env, px *mcpproxy.Proxy, ln net.Listener, clientToken string) error {
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", px.Handler())
-	mux.Handle("/v1/", guard.Handler(g))
+	mux.Handle("/mcp", px.Handler(clientToken))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(e.stderr, "probity mcp-proxy: serving MCP on http://%s/mcp\n", ln.Addr())
 	errc := make(chan error, 1)
@@ -151,36 +168,16 @@ func serveMCPHTTP(e *env, px *mcpproxy.Proxy, g *guard.Guard, addr string) error
 	return srv.Shutdown(sctx)
 }
 
-// readCloser and writeCloser let the command's streams (which tests replace)
-// serve as the MCP stdio transport; closing them is the process's business.
-// serveGuardAPI serves the guard's decision and approvals API on addr in the
-// background, so that approve rules can be answered while a stdio host
-// talks to the proxy.
-func serveGuardAPI(e *env, g *guard.Guard, addr string) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, withExit(ExitUsage, fmt.Errorf("--guard-addr %s: %w", addr, err))
-	}
+// serveGuardAPI serves the guard's decision and approvals API on ln in the
+// background, so that approve rules can be answered while hosts talk to
+// the proxy; the returned func stops it.
+func serveGuardAPI(e *env, g *guard.Guard, ln net.Listener, opts guard.HTTPOptions) (stop func()) {
 	fmt.Fprintf(e.stderr, "probity mcp-proxy: approvals at http://%s (probity approvals --server %s)\n", ln.Addr(), ln.Addr())
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = guard.Serve(ctx, ln, g)
+		_ = guard.Serve(ctx, ln, g, opts)
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done }
 }
-
-type readCloser struct {
-	r interface{ Read([]byte) (int, error) }
-}
-
-func (r readCloser) Read(b []byte) (int, error) { return r.r.Read(b) }
-func (readCloser) Close() error                 { return nil }
-
-type writeCloser struct {
-	w interface{ Write([]byte) (int, error) }
-}
-
-func (w writeCloser) Write(b []byte) (int, error) { return w.w.Write(b) }
-func (writeCloser) Close() error                  { return nil }

@@ -56,7 +56,9 @@ budgets:
 	proxyIn, hostOut := io.Pipe() // host -> proxy stdin
 	var stderr syncBuffer
 	code := make(chan int, 1)
-	args := append([]string{"mcp-proxy", "--policy", policyFile, "--trace", tracePath, "--audit", auditPath, "--run", "fs-run", "--guard-addr", "127.0.0.1:0", "--"}, server...)
+	tokenFile := filepath.Join(work, "approver-token")
+	args := append([]string{"mcp-proxy", "--policy", policyFile, "--trace", tracePath, "--audit", auditPath, "--run", "fs-run",
+		"--guard-addr", "127.0.0.1:0", "--approver-token-file", tokenFile, "--"}, server...)
 	go func() {
 		code <- Main(args, proxyIn, proxyOut, &stderr)
 		proxyOut.Close()
@@ -115,7 +117,11 @@ budgets:
 		}
 		moved <- res
 	}()
-	gc := &guard.Client{BaseURL: addr[1]}
+	token, err := guard.ReadTokenFile(tokenFile)
+	if err != nil {
+		t.Fatalf("the approver token the command made: %v", err)
+	}
+	gc := &guard.Client{BaseURL: addr[1], Token: token}
 	var pending []guard.Approval
 	for range 500 {
 		if pending, err = gc.Approvals(ctx, guard.StatusPending); err != nil || len(pending) > 0 {
@@ -259,5 +265,123 @@ func TestMCPProxyHTTP(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(work, "mcp-*.jsonl"))
 	if len(files) != 1 {
 		t.Errorf("trace files %v, want one per session", files)
+	}
+}
+
+// TestMCPProxyHostCannotApprove is issue 10's finding: the MCP host
+// approved its own held move_file through /v1 on the mcp-proxy --listen
+// port, and the move ran. The guard API is now served on --guard-addr only,
+// resolving needs the approver token, and the move runs only when the
+// person holding the token approves it.
+func TestMCPProxyHostCannotApprove(t *testing.T) {
+	type moveArgs struct {
+		Source      string `json:"source"`
+		Destination string `json:"destination"`
+	}
+	var mu sync.Mutex
+	var moves []string
+	upstream := mcp.NewServer(&mcp.Implementation{Name: "files", Version: "1"}, nil)
+	mcp.AddTool(upstream, &mcp.Tool{Name: "move_file", Description: "Moves a file."},
+		func(ctx context.Context, _ *mcp.CallToolRequest, a moveArgs) (*mcp.CallToolResult, any, error) {
+			mu.Lock()
+			moves = append(moves, a.Source+"->"+a.Destination)
+			mu.Unlock()
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "moved"}}}, nil, nil
+		})
+	up := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return upstream }, nil))
+	defer up.Close()
+	work := t.TempDir()
+	policyFile := filepath.Join(work, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte("rules:\n  - name: moves-need-a-person\n    tools: [move_file]\n    action: approve\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(work, "approver-token")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr}
+	root := newRootCmd(e)
+	root.SetArgs([]string{"mcp-proxy", "--policy", policyFile, "--listen", "127.0.0.1:0", "--guard-addr", "127.0.0.1:0",
+		"--approver-token-file", tokenFile, "--upstream", up.URL, "--audit", "none"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var mcpURL, guardURL string
+	for range 500 {
+		s := stderr.String()
+		m1 := regexp.MustCompile(`serving MCP on (http://\S+)/mcp`).FindStringSubmatch(s)
+		m2 := regexp.MustCompile(`approvals at (http://\S+)`).FindStringSubmatch(s)
+		if m1 != nil && m2 != nil {
+			mcpURL, guardURL = m1[1], m2[1]
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if mcpURL == "" {
+		t.Fatalf("mcp-proxy did not start:\n%s", stderr.String())
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpURL + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		res, _ := cs.CallTool(ctx, &mcp.CallToolParams{Name: "move_file", Arguments: map[string]any{"source": "a", "destination": "b"}})
+		moved <- res
+	}()
+	token, err := guard.ReadTokenFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	person := &guard.Client{BaseURL: guardURL, Token: token}
+	var pending []guard.Approval
+	for range 500 {
+		if pending, err = person.Approvals(ctx, guard.StatusPending); err != nil || len(pending) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(pending) != 1 {
+		t.Fatalf("pending approvals = %+v (%v), want the move", pending, err)
+	}
+	id := pending[0].ID
+
+	// The host tries what it could before: the API on its own connection's
+	// port, and the guard's port without the token.
+	for _, base := range []string{mcpURL, guardURL} {
+		for _, path := range []string{"/v1/approvals/" + id + "/approve", "/v1/approvals"} {
+			method := "POST"
+			if path == "/v1/approvals" {
+				method = "GET"
+			}
+			req, _ := http.NewRequest(method, base+path, strings.NewReader(`{"by":"host"}`))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusForbidden {
+				t.Errorf("host %s %s%s: %d, want 404 or 403", method, base, path, resp.StatusCode)
+			}
+		}
+	}
+	mu.Lock()
+	early := len(moves)
+	mu.Unlock()
+	if early != 0 {
+		t.Fatalf("the move ran before the person approved it")
+	}
+	if a, err := person.Resolve(ctx, id, true, "alice", ""); err != nil || a.By != "alice" {
+		t.Fatalf("the person approves: %+v %v", a, err)
+	}
+	if res := <-moved; res == nil || res.IsError {
+		t.Errorf("approved move: %+v, want success", res)
+	}
+	cs.Close()
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(moves) != 1 {
+		t.Errorf("the server saw moves %v, want exactly the approved one", moves)
 	}
 }

@@ -3,7 +3,6 @@ package detect
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/yamlx"
 )
 
 // ToolClass says what calling a tool does to the world. Detectors rank a
@@ -71,12 +71,9 @@ type Config struct {
 // *probity.Error values with code EINVALID (ENOTFOUND for a missing file)
 // that name the file and the line and column of the problem.
 func LoadConfig(file string) (*Config, error) {
-	b, err := os.ReadFile(file)
+	b, err := yamlx.ReadFile(file, "config file", yamlx.MaxConfigBytes)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, &probity.Error{Code: probity.ENOTFOUND, File: file, Message: "config file not found"}
-		}
-		return nil, &probity.Error{Code: probity.EINVALID, File: file, Message: "read config", Err: err}
+		return nil, err
 	}
 	cfg, err := ParseConfig(b)
 	if err != nil {
@@ -97,6 +94,9 @@ func ParseConfig(b []byte) (*Config, error) {
 	cfg := &Config{}
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return cfg, nil
+	}
+	if err := yamlx.Check("", b, yamlx.MaxConfigBytes); err != nil {
+		return nil, err
 	}
 	if err := yaml.UnmarshalWithOptions(b, cfg, yaml.DisallowUnknownField()); err != nil {
 		return nil, yamlError(err)

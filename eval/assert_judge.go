@@ -47,9 +47,7 @@ func compileJudge(a *AssertSpec, opts Options) (Assertion, error) {
 		if a.BaseURL != "" {
 			o = append(o, anthropicopt.WithBaseURL(a.BaseURL))
 		}
-		if opts.HTTPClient != nil {
-			o = append(o, anthropicopt.WithHTTPClient(opts.HTTPClient))
-		}
+		o = append(o, anthropicopt.WithHTTPClient(withSameOriginRedirects(opts.HTTPClient)))
 		client := anthropic.NewClient(o...)
 		maxTok := int64(a.MaxTokens)
 		if maxTok == 0 {
@@ -81,9 +79,7 @@ func compileJudge(a *AssertSpec, opts Options) (Assertion, error) {
 		if a.BaseURL != "" {
 			o = append(o, openaiopt.WithBaseURL(a.BaseURL))
 		}
-		if opts.HTTPClient != nil {
-			o = append(o, openaiopt.WithHTTPClient(opts.HTTPClient))
-		}
+		o = append(o, openaiopt.WithHTTPClient(withSameOriginRedirects(opts.HTTPClient)))
 		client := openai.NewClient(o...)
 		call = func(ctx context.Context, prompt string) (string, Usage, error) {
 			p := openai.ChatCompletionNewParams{

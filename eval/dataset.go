@@ -14,6 +14,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/yamlx"
 )
 
 // Case is one item of a dataset: what the target is given (Input, Fixtures)
@@ -279,6 +280,9 @@ func csvJSON(s string) json.RawMessage {
 // parseYAMLCases reads a YAML list of cases, or a mapping with a "cases"
 // list.
 func parseYAMLCases(path string, data []byte) ([]Case, error) {
+	if err := yamlx.Check(path, data, yamlx.MaxDatasetBytes); err != nil {
+		return nil, err
+	}
 	j, err := yamlToJSON(data)
 	if err != nil {
 		return nil, yamlError(path, err)

@@ -101,7 +101,7 @@ type RunWriter struct {
 
 // CreateRun creates (truncating) a run file at path and writes its header.
 func CreateRun(path string, h RunHeader) (*RunWriter, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create run file: %w", err)
 	}

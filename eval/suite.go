@@ -3,7 +3,6 @@ package eval
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/yamlx"
 )
 
 // Suite is an evaluation suite as written in YAML. Its core keys (name,
@@ -221,12 +221,9 @@ const (
 // LoadSuite reads and validates the suite at path. Invalid YAML, unknown
 // keys and bad values return a *probity.Error with the line and column.
 func LoadSuite(path string) (*Suite, error) {
-	data, err := os.ReadFile(path)
+	data, err := yamlx.ReadFile(path, "suite", yamlx.MaxSuiteBytes)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, &probity.Error{Code: probity.ENOTFOUND, File: path, Message: "suite not found"}
-		}
-		return nil, fmt.Errorf("read suite: %w", err)
+		return nil, err
 	}
 	return ParseSuite(path, data)
 }
@@ -234,6 +231,9 @@ func LoadSuite(path string) (*Suite, error) {
 // ParseSuite parses a suite from data; path names it in errors and anchors
 // relative paths.
 func ParseSuite(path string, data []byte) (*Suite, error) {
+	if err := yamlx.Check(path, data, yamlx.MaxSuiteBytes); err != nil {
+		return nil, err
+	}
 	var file *ast.File
 	err := safeYAML(func() (err error) {
 		file, err = parser.ParseBytes(data, 0)

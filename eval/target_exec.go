@@ -56,7 +56,11 @@ func (t *execTarget) Run(ctx context.Context, req Request) (*Output, error) {
 	// A killed command whose children still hold the pipes must not hang
 	// the trial.
 	cmd.WaitDelay = 2 * time.Second
+	ownProcessGroup(cmd)
 	err = cmd.Run()
+	// Whatever the command left running in its group (a daemonised
+	// helper, a worker a crashed parent did not reap) ends with the trial.
+	_ = killGroup(cmd)
 	if ctx.Err() != nil {
 		return nil, ctxErr(ctx)
 	}
@@ -68,7 +72,7 @@ func (t *execTarget) Run(ctx context.Context, req Request) (*Output, error) {
 		return nil, targetErr("crash", "%v", err)
 	}
 	if stdout.overflow {
-		return nil, targetErr("garbage", "reply larger than %d bytes", maxReply)
+		return nil, targetErr("garbage", "reply over the size limit of %d MiB; not read further", maxReply>>20)
 	}
 	return parseReply(stdout.buf.Bytes(), t.spec.Response)
 }

@@ -38,6 +38,7 @@ func newHTTPTarget(spec *HTTPTargetSpec, concurrency int, opts Options) *httpTar
 		}
 		client = &http.Client{Transport: tr}
 	}
+	client = withSameOriginRedirects(client)
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("Accept", "application/json")
@@ -70,6 +71,9 @@ func (t *httpTarget) Run(ctx context.Context, req Request) (*Output, error) {
 		if ctx.Err() != nil {
 			return nil, ctxErr(ctx)
 		}
+		if errors.Is(err, errCrossOrigin) {
+			return nil, targetErr("http", "%v", unwrapURLError(err))
+		}
 		return nil, targetErr("transport", "%v", unwrapURLError(err))
 	}
 	defer resp.Body.Close()
@@ -82,13 +86,17 @@ func (t *httpTarget) Run(ctx context.Context, req Request) (*Output, error) {
 		}
 	}()
 	rb.Reset()
-	_, err = rb.ReadFrom(io.LimitReader(resp.Body, maxReply))
+	// One byte past the limit tells a reply at the limit from one over it.
+	_, err = rb.ReadFrom(io.LimitReader(resp.Body, maxReply+1))
 	reply := rb.Bytes()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctxErr(ctx)
 		}
 		return nil, targetErr("transport", "read reply: %v", err)
+	}
+	if len(reply) > maxReply {
+		return nil, targetErr("garbage", "reply over the size limit of %d MiB; not read further", maxReply>>20)
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:

@@ -45,9 +45,7 @@ func newOpenAITarget(s *Suite, opts Options) (Target, error) {
 	if spec.BaseURL != "" {
 		o = append(o, option.WithBaseURL(spec.BaseURL))
 	}
-	if opts.HTTPClient != nil {
-		o = append(o, option.WithHTTPClient(opts.HTTPClient))
-	}
+	o = append(o, option.WithHTTPClient(withSameOriginRedirects(opts.HTTPClient)))
 	t := &openaiTarget{spec: spec, client: openai.NewClient(o...)}
 	if spec.Tools != "" {
 		path := s.resolve(spec.Tools)

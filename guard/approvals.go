@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -25,20 +26,23 @@ const (
 
 // Approval is a call waiting for (or past) a person's decision.
 type Approval struct {
-	ID       string          `json:"id"`
-	Status   string          `json:"status"`
-	Run      string          `json:"run"`
-	CallID   string          `json:"call_id"`
-	Tool     string          `json:"tool"`
-	Args     json.RawMessage `json:"args,omitempty"`
-	Rule     string          `json:"rule"`
-	Message  string          `json:"message,omitempty"`
-	Reason   string          `json:"reason,omitempty"`
-	Created  time.Time       `json:"created"`
-	Deadline time.Time       `json:"deadline"`
-	Resolved time.Time       `json:"resolved,omitzero"`
-	By       string          `json:"by,omitempty"`
-	Note     string          `json:"note,omitempty"`
+	ID     string          `json:"id"`
+	Status string          `json:"status"`
+	Run    string          `json:"run"`
+	CallID string          `json:"call_id"`
+	Tool   string          `json:"tool"`
+	Args   json.RawMessage `json:"args,omitempty"`
+	// ArgsBytes is the size of arguments no longer kept: once an approval
+	// is resolved, arguments over MaxAuditArgs are dropped.
+	ArgsBytes int       `json:"args_bytes,omitempty"`
+	Rule      string    `json:"rule"`
+	Message   string    `json:"message,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Created   time.Time `json:"created"`
+	Deadline  time.Time `json:"deadline"`
+	Resolved  time.Time `json:"resolved,omitzero"`
+	By        string    `json:"by,omitempty"`
+	Note      string    `json:"note,omitempty"`
 }
 
 type pending struct {
@@ -53,11 +57,21 @@ type pending struct {
 // keepResolved bounds how many resolved approvals stay listed.
 const keepResolved = 1000
 
+// Pending approvals hold the whole call until a person answers; these
+// bound how many, and how many bytes of arguments, may wait at once. Past
+// them a call that needs approval is denied.
+const (
+	maxPending     = 1000
+	maxPendingArgs = 64 << 20
+)
+
 type approvals struct {
-	g     *Guard
-	mu    sync.Mutex
-	items map[string]*pending
-	order []string // ids, oldest first
+	g           *Guard
+	mu          sync.Mutex
+	items       map[string]*pending
+	order       []string // ids, oldest first
+	pending     int
+	pendingArgs int
 }
 
 func newApprovals(g *Guard) *approvals { return &approvals{g: g, items: map[string]*pending{}} }
@@ -68,8 +82,9 @@ func newID() string {
 	return "ap_" + hex.EncodeToString(b[:])
 }
 
-// add queues an approve decision and returns its id. The run's lock is held.
-func (q *approvals) add(c Call, rs *runState, step probity.Step, d policy.Decision) string {
+// add queues an approve decision and returns its id, or, when the queue is
+// full, "" and why. The run's lock is held.
+func (q *approvals) add(c Call, rs *runState, step probity.Step, d policy.Decision) (string, string) {
 	now := q.g.opts.Now()
 	p := &pending{
 		a: Approval{ID: newID(), Status: StatusPending, Run: c.Run, CallID: c.ID, Tool: c.Tool, Args: c.Args,
@@ -81,6 +96,13 @@ func (q *approvals) add(c Call, rs *runState, step probity.Step, d policy.Decisi
 	}
 	id := p.a.ID
 	q.mu.Lock()
+	if q.pending >= maxPending || q.pendingArgs+len(c.Args) > maxPendingArgs {
+		why := fmt.Sprintf("too many calls are waiting for approval (%d, with %d bytes of arguments); this one is denied", q.pending, q.pendingArgs)
+		q.mu.Unlock()
+		return "", why
+	}
+	q.pending++
+	q.pendingArgs += len(c.Args)
 	q.items[id] = p
 	q.order = append(q.order, id)
 	q.trim()
@@ -88,7 +110,7 @@ func (q *approvals) add(c Call, rs *runState, step probity.Step, d policy.Decisi
 	a := p.a
 	q.mu.Unlock()
 	q.g.notify("approval.pending", a)
-	return id
+	return id, ""
 }
 
 // trim forgets the oldest resolved approvals beyond keepResolved.
@@ -141,6 +163,13 @@ func (q *approvals) finish(id, status, by, note string) (Approval, error) {
 	}
 	p.a.Status, p.a.By, p.a.Note, p.a.Resolved = status, by, note, q.g.opts.Now()
 	p.timer.Stop()
+	q.pending--
+	q.pendingArgs -= len(p.a.Args)
+	if len(p.a.Args) > MaxAuditArgs {
+		// Resolved approvals stay listed for a while; their big arguments
+		// need not.
+		p.a.ArgsBytes, p.a.Args = len(p.a.Args), nil
+	}
 	a := p.a
 	q.mu.Unlock()
 
@@ -154,11 +183,13 @@ func (q *approvals) finish(id, status, by, note string) (Approval, error) {
 		p.rs.record(p.step, "not approved: "+status)
 	}
 	p.rs.mu.Unlock()
-	close(p.done)
+	// The outcome is audited, and its webhook under way, before the waiting
+	// call learns it: whoever acts on the answer finds it recorded.
 	if err := q.g.auditApproval(a); err != nil {
 		q.g.log.Error("audit log failed", "err", err, "approval", id)
 	}
 	q.g.notify("approval.resolved", a)
+	close(p.done)
 	return a, nil
 }
 

@@ -1,11 +1,14 @@
 package guard
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/policy"
@@ -32,6 +35,10 @@ type AuditRecord struct {
 	CallID string          `json:"call_id,omitempty"`
 	Tool   string          `json:"tool,omitempty"`
 	Args   json.RawMessage `json:"args,omitempty"`
+	// ArgsBytes and ArgsSHA256 stand for arguments over MaxAuditArgs,
+	// which are not written: their size and hash identify them.
+	ArgsBytes  int    `json:"args_bytes,omitempty"`
+	ArgsSHA256 string `json:"args_sha256,omitempty"`
 	// Decision is allow, deny or approve; Would is what enforcement would
 	// have decided in shadow mode.
 	Decision   string             `json:"decision,omitempty"`
@@ -60,8 +67,18 @@ func OpenAudit(path string) (*AuditLog, error) {
 	return &AuditLog{f: f, path: path}, nil
 }
 
-// Write appends one record.
+// MaxAuditArgs bounds the arguments written in one audit record, and
+// maxAuditText every other text field: a client sending 10 MB arguments
+// forty times must not write 400 MB of log.
+const (
+	MaxAuditArgs = 64 << 10
+	maxAuditText = 4 << 10
+)
+
+// Write appends one record, bounded: arguments over MaxAuditArgs are
+// replaced by their size and SHA-256, and long texts are cut with a note.
 func (l *AuditLog) Write(r *AuditRecord) error {
+	r = bounded(r)
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("audit: encode: %w", err)
@@ -76,6 +93,77 @@ func (l *AuditLog) Write(r *AuditRecord) error {
 		return fmt.Errorf("audit %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// Path is where the log is written.
+func (l *AuditLog) Path() string { return l.path }
+
+// bounded returns r, or a copy of it cut to the audit limits.
+func bounded(r *AuditRecord) *AuditRecord {
+	long := len(r.Args) > MaxAuditArgs
+	for _, s := range []string{r.Message, r.Reason, r.Note, r.By, r.Rule, r.Tool, r.Run, r.CallID} {
+		long = long || len(s) > maxAuditText
+	}
+	for _, s := range r.Errors {
+		long = long || len(s) > maxAuditText
+	}
+	for _, e := range r.Evidence {
+		long = long || len(e.Value)+len(e.Source)+len(e.Note) > maxAuditText
+	}
+	for _, m := range r.Matches {
+		long = long || len(m.Reason)+len(m.Message)+len(m.Error) > maxAuditText || len(m.Evidence) > 0
+	}
+	if !long {
+		return r
+	}
+	c := *r
+	if len(c.Args) > MaxAuditArgs {
+		sum := sha256.Sum256(c.Args)
+		c.ArgsBytes, c.ArgsSHA256, c.Args = len(c.Args), hex.EncodeToString(sum[:]), nil
+	}
+	for _, p := range []*string{&c.Message, &c.Reason, &c.Note, &c.By, &c.Rule, &c.Tool, &c.Run, &c.CallID} {
+		*p = clipText(*p)
+	}
+	if c.Errors != nil {
+		c.Errors = append([]string(nil), c.Errors...)
+		for i := range c.Errors {
+			c.Errors[i] = clipText(c.Errors[i])
+		}
+	}
+	c.Evidence = clipEvidence(c.Evidence)
+	if c.Matches != nil {
+		c.Matches = append([]policy.Match(nil), c.Matches...)
+		for i := range c.Matches {
+			m := &c.Matches[i]
+			m.Reason, m.Message, m.Error = clipText(m.Reason), clipText(m.Message), clipText(m.Error)
+			m.Evidence = clipEvidence(m.Evidence)
+		}
+	}
+	return &c
+}
+
+func clipEvidence(ev []probity.Evidence) []probity.Evidence {
+	if ev == nil {
+		return nil
+	}
+	out := append([]probity.Evidence(nil), ev...)
+	for i := range out {
+		out[i].Value, out[i].Source, out[i].Note = clipText(out[i].Value), clipText(out[i].Source), clipText(out[i].Note)
+	}
+	return out
+}
+
+// clipText cuts s to maxAuditText bytes (not splitting a character) and
+// says how long it was.
+func clipText(s string) string {
+	if len(s) <= maxAuditText {
+		return s
+	}
+	n := maxAuditText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + fmt.Sprintf("… [%d bytes in all]", len(s))
 }
 
 // Close closes the log.

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,4 +60,40 @@ func BenchmarkDecide(b *testing.B) {
 		}
 		report(b, lat)
 	})
+}
+
+// BenchmarkBigArguments sends forty calls with 10 MB arguments to one run
+// and reports what stays: the live heap the run's history holds and the
+// audit log written (issue 10 measured 786 MB RSS and 420 MB of log before
+// the history and audit limits):
+//
+//	go test ./guard -run '^$' -bench BigArguments -benchtime 1x
+func BenchmarkBigArguments(b *testing.B) {
+	big, _ := json.Marshal(map[string]string{"path": "notes.txt", "content": strings.Repeat("x", 10<<20)})
+	for range b.N {
+		auditPath := filepath.Join(b.TempDir(), "audit.jsonl")
+		audit, err := guard.OpenAudit(auditPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g := newGuard(b, historyPolicy, guard.Options{Audit: audit})
+		heap := func() uint64 {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return ms.HeapAlloc
+		}
+		before := heap()
+		for range 40 {
+			if _, err := g.Decide(context.Background(), guard.Call{Run: "r", Tool: "write_file", Args: big}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		after := heap()
+		runtime.KeepAlive(g)
+		st, _ := os.Stat(auditPath)
+		b.ReportMetric(float64(int64(after)-int64(before))/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(st.Size())/(1<<20), "audit-MiB")
+		audit.Close()
+	}
 }

@@ -25,10 +25,12 @@ func FuzzDecideBody(f *testing.F) {
 		f.Add(s)
 	}
 	g := newGuard(f, testPolicy, guard.Options{ApprovalTimeout: time.Millisecond})
-	h := guard.Handler(g)
+	h := guard.Handler(g, guard.HTTPOptions{})
 	f.Fuzz(func(t *testing.T, body string) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/decide", strings.NewReader(body)))
+		req := httptest.NewRequest(http.MethodPost, "/v1/decide", strings.NewReader(body))
+		req.Host = "127.0.0.1:8700"
+		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK && rec.Code != http.StatusBadRequest {
 			t.Fatalf("POST /v1/decide %q: status %d: %s", body, rec.Code, rec.Body)
 		}

@@ -59,6 +59,10 @@ type Options struct {
 	// Now is the clock (default time.Now), for budgets' hour and day windows
 	// and approval deadlines.
 	Now func() time.Time
+	// History bounds what is kept of each run (default
+	// policy.DefaultHistoryLimits): clients send histories the guard holds
+	// in memory, and a rule that needs text that was cut fails closed.
+	History policy.HistoryLimits
 }
 
 // Guard enforces one policy. It is safe for concurrent use by many runs.
@@ -166,6 +170,9 @@ func New(opts Options) (*Guard, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.History == (policy.HistoryLimits{}) {
+		opts.History = policy.DefaultHistoryLimits
+	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
@@ -210,6 +217,7 @@ func (g *Guard) run(id string) *runState {
 	rs := g.runs[id]
 	if rs == nil {
 		rs = &runState{id: id, s: g.p.NewSession(id, g.ledger)}
+		rs.s.SetLimits(g.opts.History)
 		g.runs[id] = rs
 	}
 	return rs
@@ -235,15 +243,28 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
 	if len(c.Args) > 0 && !json.Valid(c.Args) {
 		return Verdict{}, probity.Errorf(probity.EINVALID, "call %s: args are not valid JSON", c.ID)
 	}
+	// The time limit covers the whole decision: reading the client's
+	// conversation as well as evaluating the rules.
+	ctx, cancel := context.WithTimeout(ctx, g.opts.EvalTimeout)
+	defer cancel()
 	rs := g.run(c.Run)
 	rs.mu.Lock()
 	now := g.opts.Now()
 	rs.lastUsed = now
+	var behind string // why the history is not up to date, if it is not
 	if c.Messages != nil {
-		if err := rs.sync(c.Messages); err != nil {
+		n, complete, err := rs.sync(ctx, c.Messages)
+		if err != nil {
 			rs.mu.Unlock()
 			return Verdict{}, err
 		}
+		if !complete {
+			behind = fmt.Sprintf("the conversation could not be read within the evaluation time limit (%s): %d of %d messages read; the next request reads on",
+				g.opts.EvalTimeout, n, len(c.Messages))
+		}
+	}
+	if rs.s.Full() {
+		behind = fmt.Sprintf("the run's history reached the guard's limit of %d steps; start a new run", g.opts.History.Steps)
 	}
 	step := probity.Step{Kind: probity.KindToolCall, Pos: probity.Position{Index: rs.pos},
 		Tool: &probity.ToolCall{ID: c.ID, Name: c.Tool, Args: c.Args}, Start: now}
@@ -252,13 +273,23 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
 		// guard cannot know; they, not the guard, record it.
 		step.Tool.ID = ""
 	}
-	d := g.decide(ctx, rs.s, step)
+	var d policy.Decision
+	if behind != "" {
+		d = g.cannotDecide(step, behind, rs.s.Full())
+	} else {
+		d = g.decide(ctx, rs.s, step)
+	}
 	v := verdict(&d, c.ID)
 	switch {
 	case d.Allowed():
 		rs.record(step, "")
 	case d.Effect == policy.Approve:
-		v.ApprovalID = g.approvals.add(c, rs, step, d)
+		var full string
+		if v.ApprovalID, full = g.approvals.add(c, rs, step, d); full != "" {
+			g.ledger.Refund(&d)
+			v.Decision, v.Message, v.Reason = "deny", full, v.Reason+"; "+full
+			rs.record(step, full)
+		}
 	default:
 		rs.record(step, v.Message)
 	}
@@ -277,11 +308,23 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
 	return v, nil
 }
 
-// decide runs the policy with the evaluation timeout, failing closed if the
+// cannotDecide is the decision when the run's history is not complete: a
+// side-effecting call is denied (every call, once the run is full, since
+// the guard can no longer count it); a read-only call goes ahead with the
+// reason listed in the decision's errors.
+func (g *Guard) cannotDecide(step probity.Step, why string, denyAll bool) policy.Decision {
+	d := policy.Decision{Effect: policy.Allow, SideEffect: g.p.SideEffecting(step.Tool.Name)}
+	if d.SideEffect || denyAll {
+		d.Effect, d.Rule, d.Message, d.Reason = policy.Deny, "history-limit", "the guard cannot check this call: "+why, why
+		return d
+	}
+	d.Errors = []string{why}
+	return d
+}
+
+// decide runs the policy within ctx's time limit, failing closed if the
 // engine panics (it should not; this is the last line of defence).
 func (g *Guard) decide(ctx context.Context, s *policy.Session, step probity.Step) (d policy.Decision) {
-	ctx, cancel := context.WithTimeout(ctx, g.opts.EvalTimeout)
-	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
 			g.log.Error("policy engine panic", "panic", r, "tool", step.Tool.Name)

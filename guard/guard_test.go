@@ -306,6 +306,11 @@ func waitPending(t *testing.T, c *guard.Client) string {
 	return ""
 }
 
+// testApprover is the approver token of test servers.
+const testApprover = "test-approver-token-0123456789abcdef"
+
+// startServer serves g on loopback and returns a client holding the
+// approver token (which also passes as a client).
 func startServer(t testing.TB, g *guard.Guard) *guard.Client {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -314,14 +319,14 @@ func startServer(t testing.TB, g *guard.Guard) *guard.Client {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- guard.Serve(ctx, ln, g) }()
+	go func() { done <- guard.Serve(ctx, ln, g, guard.HTTPOptions{ApproverToken: testApprover}) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &guard.Client{BaseURL: "http://" + ln.Addr().String()}
+	return &guard.Client{BaseURL: "http://" + ln.Addr().String(), Token: testApprover}
 }
 
 func readAudit(t *testing.T, path string) []guard.AuditRecord {
@@ -463,6 +468,7 @@ func TestHTTPErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, c.BaseURL+tt.path, strings.NewReader(tt.body))
+		req.Header.Set("Authorization", "Bearer "+c.Token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -35,7 +35,12 @@ const maxBody = 16 << 20
 // With "wait": true, /v1/decide holds an "approve" decision until it is
 // resolved and answers allow or deny. Errors are {"error": {"code",
 // "message"}} with the status mapped from the error code once, here.
-func Handler(g *Guard) http.Handler {
+//
+// opts says who may call what (see HTTPOptions): listing and resolving
+// approvals needs the approver token, and requests from a browser on
+// another origin or under a non-loopback host name are refused (401 and
+// 403, codes "unauthorized" and "forbidden").
+func Handler(g *Guard, opts HTTPOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/decide", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -146,13 +151,13 @@ func Handler(g *Guard) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	return mux
+	return newAccess(opts, mux)
 }
 
-// Serve serves Handler(g) on ln until ctx is done, then shuts down
+// Serve serves Handler(g, opts) on ln until ctx is done, then shuts down
 // gracefully (requests in flight get 5 seconds).
-func Serve(ctx context.Context, ln net.Listener, g *Guard) error {
-	srv := &http.Server{Handler: Handler(g), ReadHeaderTimeout: 10 * time.Second}
+func Serve(ctx context.Context, ln net.Listener, g *Guard, opts HTTPOptions) error {
+	srv := &http.Server{Handler: Handler(g, opts), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -222,6 +227,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type Client struct {
 	// BaseURL is the server's address, e.g. "http://127.0.0.1:8700".
 	BaseURL string
+	// Token, when set, is sent as a bearer token: the client token for a
+	// server that requires one, the approver token to list and resolve
+	// approvals.
+	Token string
 	// HTTP is the client to use (default http.DefaultClient).
 	HTTP *http.Client
 }
@@ -277,6 +286,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	hc := c.HTTP
 	if hc == nil {

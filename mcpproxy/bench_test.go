@@ -65,7 +65,7 @@ budgets:
 		b.Fatal(err)
 	}
 	defer px.Close()
-	proxySrv := httptest.NewServer(px.Handler())
+	proxySrv := httptest.NewServer(px.Handler(""))
 	defer proxySrv.Close()
 
 	// In memory: the same pair of hops without HTTP, isolating the proxy's

@@ -13,6 +13,7 @@ package mcpproxy
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,8 +171,28 @@ func (p *Proxy) ServeStdio(ctx context.Context, t mcp.Transport) error {
 }
 
 // Handler serves hosts over Streamable HTTP; each MCP session is a run.
-func (p *Proxy) Handler() http.Handler {
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return p.server }, nil)
+// It refuses cross-origin browser requests, and, on loopback, requests
+// naming another host (the SDK's DNS rebinding protection). With a client
+// token (a server listening beyond loopback) every request must carry it
+// as a bearer token.
+//
+// The guard's own API (decisions, approvals) is never served here: a host
+// that could reach it on its MCP connection could approve its own calls.
+func (p *Proxy) Handler(clientToken string) http.Handler {
+	h := http.NewCrossOriginProtection().Handler(
+		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return p.server }, nil))
+	if clientToken == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(bearer), []byte(clientToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="probity mcp-proxy"`)
+			http.Error(w, "this MCP proxy needs a client token: send Authorization: Bearer $"+guard.TokenEnv, http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Close disconnects from the server and closes the trace.

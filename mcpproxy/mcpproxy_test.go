@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -194,7 +195,7 @@ func TestFilesystemServer(t *testing.T) {
 func TestStreamableHTTP(t *testing.T) {
 	dir := t.TempDir()
 	px := proxyFor(t, dir, fsPolicy, mcpproxy.Options{})
-	srv := httptest.NewServer(px.Handler())
+	srv := httptest.NewServer(px.Handler(""))
 	defer srv.Close()
 	ctx := context.Background()
 	for session := range 2 {
@@ -330,5 +331,69 @@ func TestToolListChanged(t *testing.T) {
 	}
 	if want := []string{"first", "second"}; !cmp.Equal(names, want) {
 		t.Errorf("tools after the change = %v, want %v", names, want)
+	}
+}
+
+type bearerTransport struct{ token string }
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestHandlerClientToken: the MCP endpoint refuses cross-origin browser
+// requests; served beyond loopback, it needs the client token, and a host
+// that sends it works as before.
+func TestHandlerClientToken(t *testing.T) {
+	p, err := policy.Parse([]byte("rules:\n  - name: none\n    tools: [nothing]\n    deny: 'true'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := guard.New(guard.Options{Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	px, err := mcpproxy.Connect(context.Background(), echoServer(t), mcpproxy.Options{Guard: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	// On loopback without a token: a page on another origin is refused.
+	open := httptest.NewServer(px.Handler(""))
+	defer open.Close()
+	req, _ := http.NewRequest("POST", open.URL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	req.Header.Set("Origin", "http://attacker.example")
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin POST to /mcp: %s, want 403", resp.Status)
+	}
+
+	const token = "client-0123456789abcdef0123456789ab"
+	srv := httptest.NewServer(px.Handler(token))
+	defer srv.Close()
+	resp, err = http.Post(srv.URL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("request without the token: %d, want 401", resp.StatusCode)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "host", Version: "1"}, nil).Connect(context.Background(),
+		&mcp.StreamableClientTransport{Endpoint: srv.URL, HTTPClient: &http.Client{Transport: bearerTransport{token}}}, nil)
+	if err != nil {
+		t.Fatalf("host with the token: %v", err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "hi"}})
+	if err != nil || text(res) != "hi" {
+		t.Errorf("echo through the proxy: %v %v, want hi", res, err)
 	}
 }

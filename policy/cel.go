@@ -37,6 +37,7 @@ import (
 //	                        retrieved document (package provenance)
 //	untrusted_instructions  bool: a tool result or retrieved document earlier in
 //	                        the run held instruction-like text (prompt injection)
+//	paths                   list of strings: every path-like argument (paths.go)
 //
 // and the functions grounded(x), true when every value in x (the arguments,
 // or a field of them) is grounded in or derived from what the agent was told,
@@ -73,7 +74,7 @@ func newEnv() (*cel.Env, error) {
 			return eh.NewCall(fn, eh.NewIdent(ctxVar), args[0]), nil
 		}
 	}
-	return cel.NewEnv(
+	opts := []cel.EnvOption{
 		cel.Variable("tool", cel.StringType),
 		cel.Variable("args", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("run", cel.DynType),
@@ -86,7 +87,11 @@ func newEnv() (*cel.Env, error) {
 				if !ok {
 					return types.NewErr("grounded: no evaluation context")
 				}
-				return types.Bool(provenance.AllGrounded(a.s.provenanceOf(v, a.actor)))
+				rs, err := a.s.provenanceOf(v, a.actor)
+				if err != nil {
+					return types.NewErr("grounded: %v", err)
+				}
+				return types.Bool(provenance.AllGrounded(rs))
 			}))),
 		cel.Function(provFn, cel.Overload("probity_provenance_dyn", []*cel.Type{ctxType, cel.DynType}, cel.StringType,
 			cel.BinaryBinding(func(c, v ref.Val) ref.Val {
@@ -94,7 +99,11 @@ func newEnv() (*cel.Env, error) {
 				if !ok {
 					return types.NewErr("provenance: no evaluation context")
 				}
-				return types.String(provenance.Weakest(a.s.provenanceOf(v, a.actor)))
+				rs, err := a.s.provenanceOf(v, a.actor)
+				if err != nil {
+					return types.NewErr("provenance: %v", err)
+				}
+				return types.String(provenance.Weakest(rs))
 			}))),
 		cel.Macros(
 			cel.GlobalMacro("grounded", 1, withCtx(groundedFn)),
@@ -102,7 +111,8 @@ func newEnv() (*cel.Env, error) {
 		),
 		cel.CrossTypeNumericComparisons(true),
 		ext.Strings(),
-	)
+	}
+	return cel.NewEnv(append(opts, pathFunctions()...)...)
 }
 
 // compile compiles src, found at YAML path `at`, and locates any error at
@@ -262,10 +272,21 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.tool, true
 	case "args":
 		return a.argsVal(), true
+	case "paths":
+		ps := pathArgs(celJSON(a.argsVal()))
+		l := make([]ref.Val, len(ps))
+		for i, p := range ps {
+			l[i] = types.String(p)
+		}
+		return types.NewRefValList(types.DefaultTypeAdapter, l), true
 	case "run":
 		return a.s.runValue(), true
 	case "tainted_by_untrusted":
-		return types.Bool(provenance.AnyUntrusted(a.s.provenanceOf(a.argsVal(), a.actor))), true
+		rs, err := a.s.provenanceOf(a.argsVal(), a.actor)
+		if err != nil {
+			return types.NewErr("tainted_by_untrusted: %v", err), true
+		}
+		return types.Bool(provenance.AnyUntrusted(rs)), true
 	case "untrusted_instructions":
 		return types.Bool(a.s.untrusted != nil), true
 	case ctxVar:

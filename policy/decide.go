@@ -269,7 +269,8 @@ func (p *Policy) evalRule(ctx context.Context, s *Session, act *activation, r *R
 // rests on.
 func (s *Session) argEvidence(act *activation) []probity.Evidence {
 	var out []probity.Evidence
-	for _, r := range s.provenanceOf(act.argsVal(), act.actor) {
+	rs, _ := s.provenanceOf(act.argsVal(), act.actor) // the rule that asks has already succeeded
+	for _, r := range rs {
 		if r.Atom.Weak() {
 			continue
 		}

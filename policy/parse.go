@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 	"github.com/probity/probity"
 	"github.com/probity/probity/detect"
+	"github.com/probity/probity/internal/yamlx"
 )
 
 // The YAML shape of a policy file. The core keys (mode, rules: name, tools,
@@ -87,12 +87,9 @@ func (s *stringList) UnmarshalYAML(b []byte) error {
 // values (ENOTFOUND for a missing file, EINVALID otherwise) that name the
 // file and the line and column of the fault.
 func LoadFile(file string, opts ...Option) (*Policy, error) {
-	b, err := os.ReadFile(file)
+	b, err := yamlx.ReadFile(file, "policy file", yamlx.MaxConfigBytes)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, &probity.Error{Code: probity.ENOTFOUND, File: file, Message: "policy file not found"}
-		}
-		return nil, &probity.Error{Code: probity.EINVALID, File: file, Message: "read policy", Err: err}
+		return nil, err
 	}
 	p, err := Parse(b, opts...)
 	if err != nil {
@@ -113,6 +110,9 @@ func Parse(src []byte, opts ...Option) (*Policy, error) {
 	var f file
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, &probity.Error{Code: probity.EINVALID, Message: "empty policy: want at least one rule or budget"}
+	}
+	if err := yamlx.Check("", src, yamlx.MaxConfigBytes); err != nil {
+		return nil, err
 	}
 	astFile, err := decodeYAML(src, &f)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
@@ -44,7 +45,45 @@ type Session struct {
 	runCalls []ref.Val
 	runMsgs  []ref.Val
 	runVal   ref.Val
+
+	limits HistoryLimits
+	kept   int // payload bytes kept in steps
 }
+
+// HistoryLimits bound what a Session keeps of a run, for a guard that holds
+// the histories of many runs in memory on behalf of clients it does not
+// trust. Counters (require_before, max_per_*, budgets) stay exact; what is
+// cut is the text of steps, and a rule that reads text that was cut cannot
+// be evaluated, so it fails closed rather than deciding on half a history.
+// The zero value keeps everything (offline analysis of a recorded trace).
+type HistoryLimits struct {
+	// StepBytes caps the text kept of one step (a call's arguments, a
+	// result's or message's content). A longer step keeps its first
+	// StepBytes of content and none of its arguments; run.calls[].args,
+	// .result and .output and run.messages[].content of a cut step are CEL
+	// errors; a cut tool result counts as untrusted input with
+	// instructions, since it was not read whole; grounded() and
+	// provenance() refuse arguments longer than StepBytes.
+	StepBytes int
+	// RunBytes caps the text kept over the whole run; steps past it keep
+	// no text at all (and read as cut).
+	RunBytes int
+	// Steps caps the number of steps; Full reports a run that reached it.
+	Steps int
+}
+
+// DefaultHistoryLimits are what package guard applies: the step limit is
+// the analyzer's default max_step_bytes; no real agent run we know comes
+// near the others.
+var DefaultHistoryLimits = HistoryLimits{StepBytes: 256 << 10, RunBytes: 16 << 20, Steps: 10_000}
+
+// SetLimits bounds what s keeps of its run from now on (and what Fresh
+// sessions made from it keep).
+func (s *Session) SetLimits(l HistoryLimits) { s.limits = l }
+
+// Full reports whether the run has as many steps as the limits allow: a
+// guard should refuse further calls in it rather than lose count.
+func (s *Session) Full() bool { return s.limits.Steps > 0 && len(s.steps) >= s.limits.Steps }
 
 type callRec struct {
 	step    int // index into steps
@@ -83,7 +122,11 @@ func (p *Policy) NewSession(id string, ledger *Ledger) *Session {
 
 // Fresh returns an empty session for the same run, policy and ledger: the
 // history starts again, budget usage does not.
-func (s *Session) Fresh() *Session { return s.p.NewSession(s.ID, s.ledger) }
+func (s *Session) Fresh() *Session {
+	f := s.p.NewSession(s.ID, s.ledger)
+	f.limits = s.limits
+	return f
+}
 
 // SetClock sets the run's "current time" (probity.Trace.Clock), which
 // provenance uses to resolve relative dates ("tomorrow"). Call it before the
@@ -108,6 +151,8 @@ func (s *Session) AppendBlocked(step probity.Step) { s.append(step, true) }
 
 func (s *Session) append(step probity.Step, blocked bool) {
 	i := len(s.steps)
+	var cut string
+	step, cut = s.bound(step)
 	s.steps = append(s.steps, step)
 	s.runVal = nil
 	if s.p.usesProv && !blocked {
@@ -121,21 +166,68 @@ func (s *Session) append(step probity.Step, blocked bool) {
 		if step.Tool == nil {
 			return
 		}
-		s.addCall(i, step, blocked)
+		s.addCall(i, step, blocked, cut)
 	case probity.KindToolResult:
-		s.addResult(i, step)
-		s.noteUntrusted(i, step)
+		s.addResult(i, step, cut)
+		s.noteUntrusted(i, step, cut)
 	case probity.KindRetrieval:
-		s.noteUntrusted(i, step)
+		s.noteUntrusted(i, step, cut)
 	case probity.KindUser:
 		clear(s.turnCount)
-		s.addMessage(i, step)
+		s.addMessage(i, step, cut)
 	case probity.KindAssistant, probity.KindSystem, probity.KindFinal:
-		s.addMessage(i, step)
+		s.addMessage(i, step, cut)
 	}
 }
 
-func (s *Session) addCall(i int, step probity.Step, blocked bool) {
+// bound applies the history limits to a step about to be kept. It returns
+// the step as kept and, when text was cut, why (else "").
+func (s *Session) bound(step probity.Step) (probity.Step, string) {
+	l := s.limits
+	if l.StepBytes <= 0 && l.RunBytes <= 0 {
+		return step, ""
+	}
+	n := len(step.Content)
+	if step.Tool != nil {
+		n += len(step.Tool.Args)
+	}
+	if n == 0 {
+		return step, ""
+	}
+	var cut string
+	keep := n
+	switch {
+	case l.RunBytes > 0 && s.kept >= l.RunBytes:
+		keep, cut = 0, fmt.Sprintf("the run's history is over the guard's limit of %d bytes, so the text of step %d was not kept", l.RunBytes, step.Pos.Index)
+	case l.StepBytes > 0 && n > l.StepBytes:
+		keep, cut = l.StepBytes, fmt.Sprintf("step %d is %d bytes, over the guard's limit of %d per step, so it was kept only in part", step.Pos.Index, n, l.StepBytes)
+	}
+	if cut == "" {
+		s.kept += n
+		return step, ""
+	}
+	if step.Tool != nil {
+		t := *step.Tool
+		t.Args = nil // half a JSON object is no object
+		step.Tool = &t
+	}
+	step.Content = headUTF8(step.Content, keep)
+	s.kept += len(step.Content)
+	return step, cut
+}
+
+// headUTF8 returns at most n bytes of s, not splitting a character.
+func headUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func (s *Session) addCall(i int, step probity.Step, blocked bool, cut string) {
 	tool := step.Tool.Name
 	rec := callRec{step: i, tool: tool, id: step.Tool.ID, blocked: blocked}
 	if !blocked {
@@ -154,7 +246,7 @@ func (s *Session) addCall(i int, step probity.Step, blocked bool) {
 	}
 	if s.p.usesRun {
 		rec.cel = map[ref.Val]ref.Val{
-			kTool: types.String(tool), kArgs: toVal(decodeArgs(step.Tool.Args)), kOK: types.Bool(!blocked),
+			kTool: types.String(tool), kArgs: cutOr(cut, func() ref.Val { return toVal(decodeArgs(step.Tool.Args)) }), kOK: types.Bool(!blocked),
 			kFailed: types.False, kBlocked: types.Bool(blocked), kResult: types.String(""),
 			kOutput: emptyMap, kStep: types.Int(step.Pos.Index),
 		}
@@ -163,7 +255,7 @@ func (s *Session) addCall(i int, step probity.Step, blocked bool) {
 	s.calls = append(s.calls, rec)
 }
 
-func (s *Session) addResult(i int, step probity.Step) {
+func (s *Session) addResult(i int, step probity.Step, cut string) {
 	c := s.openCall(step.Tool)
 	if c == nil {
 		return
@@ -176,8 +268,8 @@ func (s *Session) addResult(i int, step probity.Step) {
 	if c.cel != nil {
 		c.cel[kOK] = types.Bool(!c.failed)
 		c.cel[kFailed] = types.Bool(c.failed)
-		c.cel[kResult] = types.String(step.Content)
-		c.cel[kOutput] = toVal(decodeOutput(step.Content))
+		c.cel[kResult] = cutOr(cut, func() ref.Val { return types.String(step.Content) })
+		c.cel[kOutput] = cutOr(cut, func() ref.Val { return toVal(decodeOutput(step.Content)) })
 	}
 }
 
@@ -217,17 +309,35 @@ func failedResult(step probity.Step) bool {
 	return strings.HasPrefix(c, "Error:") || strings.HasPrefix(c, "Error ") || strings.HasPrefix(c, "ERROR:")
 }
 
-func (s *Session) addMessage(i int, step probity.Step) {
+func (s *Session) addMessage(i int, step probity.Step, cut string) {
 	if !s.p.usesRun {
 		return
 	}
 	s.runMsgs = append(s.runMsgs, types.NewRefValMap(types.DefaultTypeAdapter, map[ref.Val]ref.Val{
-		kRole: types.String(step.Kind), kContent: types.String(step.Content), kStep: types.Int(step.Pos.Index),
+		kRole: types.String(step.Kind), kContent: cutOr(cut, func() ref.Val { return types.String(step.Content) }), kStep: types.Int(step.Pos.Index),
 	}))
 }
 
-func (s *Session) noteUntrusted(i int, step probity.Step) {
+// cutOr is the CEL value of a field of a step: an error saying why when
+// the step's text was cut, so that a rule reading it fails closed.
+func cutOr(cut string, v func() ref.Val) ref.Val {
+	if cut != "" {
+		return types.NewErr("%s", cut)
+	}
+	return v()
+}
+
+func (s *Session) noteUntrusted(i int, step probity.Step, cut string) {
 	if s.untrusted != nil {
+		return
+	}
+	if cut != "" {
+		// Instructions may hide past what was kept: when in doubt, the
+		// input counts as carrying them.
+		s.untrusted = &probity.Evidence{
+			Kind: "instruction", SourceStep: step.Pos.Index, Source: excerpt(step.Content, 0, min(len(step.Content), 120)),
+			Note: "untrusted input (" + string(step.Kind) + ") not read whole: " + cut,
+		}
 		return
 	}
 	if quote, ok := InstructionLike(step.Content); ok {
@@ -260,16 +370,21 @@ func (s *Session) runValue() ref.Val {
 }
 
 // provenanceOf classifies the atoms of v (a CEL value: the arguments, or a
-// field of them) as if the calling agent passed them now.
-func (s *Session) provenanceOf(v ref.Val, actor string) []provenance.Result {
+// field of them) as if the calling agent passed them now. Under history
+// limits, a value longer than a step may be is refused: classifying it
+// would take time no decision has.
+func (s *Session) provenanceOf(v ref.Val, actor string) ([]provenance.Result, error) {
 	if s.prov == nil {
 		s.prov = provenance.NewIndex(provenance.WithClock(s.clock))
 	}
 	b, err := json.Marshal(celJSON(v))
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("provenance: %w", err)
 	}
-	return s.prov.ClassifyJSON(b, actor)
+	if l := s.limits.StepBytes; l > 0 && len(b) > l {
+		return nil, fmt.Errorf("provenance: the value is %d bytes, over the guard's limit of %d", len(b), l)
+	}
+	return s.prov.ClassifyJSON(b, actor), nil
 }
 
 // celJSON converts a CEL value to plain Go values that encoding/json writes.

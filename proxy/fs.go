@@ -17,6 +17,8 @@ type FS interface {
 
 // OSFS is the operating system's file system. WriteFileAtomic writes a
 // temporary file in the same directory, syncs it and renames it over name.
+// Files are created 0600 (less what the umask takes away): cassettes and
+// traces hold conversations.
 type OSFS struct{}
 
 // MkdirAll creates dir and its parents.
@@ -44,9 +46,6 @@ func (OSFS) WriteFileAtomic(name string, data []byte) (err error) {
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", name, err)
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", name, err)
 	}
 	if err = os.Rename(f.Name(), name); err != nil {
 		return fmt.Errorf("rename %s: %w", name, err)

@@ -374,7 +374,7 @@ func runOnce(ctx context.Context, opts Options, base, id string, index int) (Run
 	// The agent's output may print a key it was given; scrub the ones in
 	// the environment before it reaches disk.
 	text := scrubEnvSecrets(out.String())
-	os.WriteFile(r.Log, []byte(text), 0o644)
+	os.WriteFile(r.Log, []byte(text), 0o600)
 	return r, text
 }
 

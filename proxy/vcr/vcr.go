@@ -11,13 +11,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/yamlx"
 	"github.com/probity/probity/proxy/cassette"
 )
 
@@ -43,9 +43,9 @@ type interaction struct {
 
 // ReadFile reads the vcrpy cassette at path.
 func ReadFile(path string) (*cassette.Cassette, error) {
-	data, err := os.ReadFile(path)
+	data, err := yamlx.ReadFile(path, "vcr cassette", yamlx.MaxCassetteBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read vcr cassette: %w", err)
+		return nil, err
 	}
 	return Decode(data, path)
 }
@@ -63,6 +63,9 @@ func Decode(data []byte, name string) (c *cassette.Cassette, err error) {
 			c, err = nil, &probity.Error{Code: probity.EINVALID, File: name, Message: fmt.Sprintf("malformed vcr cassette: %v", r)}
 		}
 	}()
+	if err := yamlx.Check(name, data, yamlx.MaxCassetteBytes); err != nil {
+		return nil, err
+	}
 	var f file
 	if err := yaml.UnmarshalWithOptions(data, &f, yaml.AllowDuplicateMapKey()); err != nil {
 		return nil, &probity.Error{Code: probity.EINVALID, File: name, Message: "malformed vcr cassette", Err: err}
