@@ -166,7 +166,7 @@ func simCUSUM(rng *rand.Rand, cfg stats.CUSUMConfig, p0, p1 float64, inControl, 
 // in-control traces.
 func TestSimulatedMethods(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("simulation: skipped with -short and under the race detector (no concurrency, ten times slower)")
+		t.Skip("simulation: skipped with -short and under the race detector (no concurrency, ten times slower); .ci/run runs it without -race")
 	}
 	arlRuns, delayRuns := simRuns(150), simRuns(800)
 	const target, inControl = 10_000, 1000
@@ -226,7 +226,7 @@ func TestSimulatedMethods(t *testing.T) {
 // delays are for a change 1,000 and 8,000 traces after the warm-up.
 func TestSimulatedDetection(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("simulation: skipped with -short and under the race detector (no concurrency, ten times slower)")
+		t.Skip("simulation: skipped with -short and under the race detector (no concurrency, ten times slower); .ci/run runs it without -race")
 	}
 	cfg, err := Default()
 	if err != nil {

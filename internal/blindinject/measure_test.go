@@ -149,6 +149,9 @@ const seedsPerRun = 3
 //
 //	go test ./internal/blindinject -run TestMeasure -v
 func TestMeasure(t *testing.T) {
+	if raceEnabled {
+		t.Skip("measurement: no concurrency to check and ten times slower under the race detector; .ci/run runs it without -race")
+	}
 	runs := successfulRuns(t)
 	if len(runs) < 150 {
 		t.Fatalf("%d successful runs loaded, want the ~197 of ../shared/data", len(runs))

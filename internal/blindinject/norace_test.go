@@ -1,0 +1,5 @@
+//go:build !race
+
+package blindinject_test
+
+const raceEnabled = false
