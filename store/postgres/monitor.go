@@ -256,4 +256,3 @@ func (m *MonitorState) Ack(ctx context.Context, ids []int64) error {
 	}
 	return nil
 }
-
