@@ -243,27 +243,10 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, err)
 		return
 	}
+	if s.mon != nil {
+		s.mon.feedback(r.Context(), fb)
+	}
 	writeJSON(w, http.StatusCreated, feedbackOut(fb))
-}
-
-func (s *Server) listMonitors(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.o.Store.Monitors(r.Context())
-	if err != nil {
-		s.apiError(w, err)
-		return
-	}
-	type monitorJSON struct {
-		ID        string          `json:"id"`
-		State     json.RawMessage `json:"state"`
-		UpdatedAt time.Time       `json:"updated_at"`
-	}
-	out := struct {
-		Monitors []monitorJSON `json:"monitors"`
-	}{Monitors: []monitorJSON{}}
-	for _, m := range ms {
-		out.Monitors = append(out.Monitors, monitorJSON{m.ID, rawOrNull(m.State), m.UpdatedAt})
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func rawOrNull(b json.RawMessage) json.RawMessage {
@@ -271,35 +254,6 @@ func rawOrNull(b json.RawMessage) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return b
-}
-
-func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
-	as, err := s.o.Store.Alerts(r.Context(), r.URL.Query().Get("state"))
-	if err != nil {
-		s.apiError(w, err)
-		return
-	}
-	type alertJSON struct {
-		ID         string          `json:"id"`
-		MonitorID  string          `json:"monitor_id"`
-		State      string          `json:"state"`
-		StartedAt  time.Time       `json:"started_at"`
-		ResolvedAt *time.Time      `json:"resolved_at"`
-		UpdatedAt  time.Time       `json:"updated_at"`
-		Payload    json.RawMessage `json:"payload"`
-	}
-	out := struct {
-		Alerts []alertJSON `json:"alerts"`
-	}{Alerts: []alertJSON{}}
-	for _, a := range as {
-		j := alertJSON{ID: a.ID, MonitorID: a.MonitorID, State: a.State, StartedAt: a.StartedAt, UpdatedAt: a.UpdatedAt, Payload: rawOrNull(a.Payload)}
-		if !a.ResolvedAt.IsZero() {
-			at := a.ResolvedAt
-			j.ResolvedAt = &at
-		}
-		out.Alerts = append(out.Alerts, j)
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 type evalRunJSON struct {

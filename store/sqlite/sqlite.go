@@ -56,6 +56,9 @@ type DB struct {
 	path     string
 	stopCkpt chan struct{}
 	ckptDone chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ store.Store = (*DB)(nil)
@@ -190,11 +193,15 @@ func (db *DB) migrate(ctx context.Context) error {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Close closes both connection pools.
+// Close closes both connection pools. Closing twice returns the first
+// call's result.
 func (db *DB) Close() error {
-	close(db.stopCkpt)
-	<-db.ckptDone
-	return errors.Join(db.r.Close(), db.w.Close())
+	db.closeOnce.Do(func() {
+		close(db.stopCkpt)
+		<-db.ckptDone
+		db.closeErr = errors.Join(db.r.Close(), db.w.Close())
+	})
+	return db.closeErr
 }
 
 // Ping checks that the database answers.
