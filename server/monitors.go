@@ -174,6 +174,13 @@ func (m *monitors) observe(ctx context.Context, batch []result, errs []error) {
 		}
 		o := monitor.FromReport(r.trace, *r.rep)
 		o.TraceID = r.ca.Claim.TraceID // the id the API and the UI know it by
+		if o.Attrs[monitor.AttrService] == "" {
+			// The resource's service.name is on the spans, not always in
+			// the trace's metadata: group by what the list shows.
+			if sum, err := m.s.o.Store.Trace(ctx, o.TraceID); err == nil && sum.Service != "" {
+				o.Attrs[monitor.AttrService] = sum.Service
+			}
+		}
 		obs = append(obs, o)
 	}
 	if err := m.s.o.MonitorState.Enqueue(ctx, obs); err != nil {
