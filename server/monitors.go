@@ -205,6 +205,23 @@ func (m *monitors) feedback(ctx context.Context, fb store.Feedback) {
 	}
 }
 
+// evalRun queues the trials of a newly pushed eval run for the eval
+// pass-rate monitors, grouped by suite.
+func (m *monitors) evalRun(ctx context.Context, run store.EvalRun, outcomes []monitor.EvalOutcome) {
+	at := run.Started
+	if at.IsZero() {
+		at = m.s.o.Now()
+	}
+	obs := make([]monitor.Observation, len(outcomes))
+	for i, o := range outcomes {
+		o := o
+		obs[i] = monitor.Observation{TraceID: run.ID, Time: at, Attrs: map[string]string{monitor.AttrSuite: o.Suite}, Eval: &o}
+	}
+	if err := m.s.o.MonitorState.Enqueue(ctx, obs); err != nil {
+		m.s.log.Error("monitors: queue eval trials", "run", run.ID, "err", err)
+	}
+}
+
 // status returns every monitor and series: live on the leader, from the
 // last checkpoint elsewhere.
 func (m *monitors) status(ctx context.Context) ([]monitor.MonitorStatus, error) {

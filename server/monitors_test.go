@@ -183,3 +183,52 @@ delivery:
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestMonitorsCountEvalRunsOnce feeds a pushed eval run's trials to an
+// eval pass-rate monitor; pushing the same file again counts nothing.
+func TestMonitorsCountEvalRunsOnce(t *testing.T) {
+	cfg, err := monitor.Parse("monitors.yaml", []byte(`
+monitors:
+  - name: eval-pass-rate
+    kind: eval
+    baseline: 0.05
+    group_by: [eval.suite]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "probity.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ts := start(t, db, func(o *server.Options) { o.MonitorState, o.Monitors = db.MonitorState(), cfg })
+	run := "{\"type\":\"run\",\"version\":1,\"suite\":\"refunds\",\"started\":\"2026-03-01T12:00:00Z\",\"trials\":12}\n"
+	for i := range 12 {
+		run += fmt.Sprintf("{\"type\":\"trial\",\"case\":\"c%d\",\"trial\":0,\"status\":\"fail\"}\n", i)
+	}
+	run += "{\"type\":\"trial\",\"case\":\"c0\",\"trial\":1,\"status\":\"error\"}\n"
+	for range 2 {
+		if st, _, body := post(t, ts.api("/api/v1/eval-runs"), "application/x-ndjson", []byte(run), nil); st != http.StatusCreated {
+			t.Fatalf("push eval run: %d %s", st, body)
+		}
+	}
+	var mons struct {
+		Monitors []monitor.MonitorStatus `json:"monitors"`
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		getJSON(t, ts.api("/api/v1/monitors"), &mons)
+		if len(mons.Monitors) == 1 && len(mons.Monitors[0].Series) == 1 && mons.Monitors[0].Series[0].Observed > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("monitors = %+v: the eval trials were never counted", mons.Monitors)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s := mons.Monitors[0].Series[0]
+	if s.Observed != 12 || s.Group[monitor.AttrSuite] != "refunds" || s.Phase != "firing" {
+		t.Errorf("series = %+v; want 12 trials of suite refunds (errors and the second push not counted), firing", s)
+	}
+}

@@ -274,8 +274,9 @@ type Store interface {
 	// Feedback returns a trace's feedback, oldest first.
 	Feedback(ctx context.Context, traceID string) ([]Feedback, error)
 
-	// AddEvalRun stores an eval run file, once per ID.
-	AddEvalRun(ctx context.Context, r EvalRun) error
+	// AddEvalRun stores an eval run file, once per ID; created is false
+	// when that ID was already stored (a file pushed again).
+	AddEvalRun(ctx context.Context, r EvalRun) (created bool, err error)
 	// EvalRuns lists the stored runs without their data, newest first.
 	EvalRuns(ctx context.Context) ([]EvalRun, error)
 	// EvalRun returns one run with its data. ENOTFOUND: no such run.

@@ -551,15 +551,16 @@ func (db *DB) Feedback(ctx context.Context, traceID string) ([]store.Feedback, e
 }
 
 // AddEvalRun stores an eval run once per ID; see store.Store.
-func (db *DB) AddEvalRun(ctx context.Context, r store.EvalRun) error {
+func (db *DB) AddEvalRun(ctx context.Context, r store.EvalRun) (bool, error) {
 	if r.ID == "" {
-		return probity.Errorf(probity.EINVALID, "eval run without an id")
+		return false, probity.Errorf(probity.EINVALID, "eval run without an id")
 	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO eval_runs (id, suite, started_ns, received_ns, trials, data) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO NOTHING`, r.ID, r.Suite, store.Nanos(r.Started), db.now().UnixNano(), r.Trials, r.Data); err != nil {
-		return fmt.Errorf("add eval run: %w", err)
+	tag, err := db.pool.Exec(ctx, `INSERT INTO eval_runs (id, suite, started_ns, received_ns, trials, data) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO NOTHING`, r.ID, r.Suite, store.Nanos(r.Started), db.now().UnixNano(), r.Trials, r.Data)
+	if err != nil {
+		return false, fmt.Errorf("add eval run: %w", err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // EvalRuns lists eval runs; see store.Store.

@@ -720,15 +720,17 @@ func (db *DB) Feedback(ctx context.Context, traceID string) ([]store.Feedback, e
 }
 
 // AddEvalRun stores an eval run once per ID; see store.Store.
-func (db *DB) AddEvalRun(ctx context.Context, r store.EvalRun) error {
+func (db *DB) AddEvalRun(ctx context.Context, r store.EvalRun) (bool, error) {
 	if r.ID == "" {
-		return probity.Errorf(probity.EINVALID, "eval run without an id")
+		return false, probity.Errorf(probity.EINVALID, "eval run without an id")
 	}
-	if _, err := db.exec(ctx, `INSERT INTO eval_runs (id, suite, started_ns, received_ns, trials, data) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`, r.ID, r.Suite, store.Nanos(r.Started), db.now().UnixNano(), r.Trials, r.Data); err != nil {
-		return fmt.Errorf("add eval run: %w", err)
+	res, err := db.exec(ctx, `INSERT INTO eval_runs (id, suite, started_ns, received_ns, trials, data) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`, r.ID, r.Suite, store.Nanos(r.Started), db.now().UnixNano(), r.Trials, r.Data)
+	if err != nil {
+		return false, fmt.Errorf("add eval run: %w", err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // EvalRuns lists eval runs; see store.Store.

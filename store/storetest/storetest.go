@@ -737,9 +737,13 @@ func testEvalRuns(t *testing.T, open Opener) {
 	clock := NewClock()
 	s := open(t, clock)
 	r := store.EvalRun{ID: "run-1", Suite: "refunds", Started: base, Trials: 6, Data: []byte("{\"type\":\"run\"}\n")}
-	for range 2 {
-		if err := s.AddEvalRun(ctx, r); err != nil {
+	for i := range 2 {
+		created, err := s.AddEvalRun(ctx, r)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if created != (i == 0) {
+			t.Errorf("AddEvalRun #%d: created = %v, want %v (the second push of one file stores nothing)", i+1, created, i == 0)
 		}
 	}
 	list, err := s.EvalRuns(ctx)
