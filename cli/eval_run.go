@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 
 func newEvalRunCmd(e *env) *cobra.Command {
 	var baseline, out, resume, format, cacheDir string
+	var reportTo, reportToken string
 	var noCache, verbose bool
 	cmd := &cobra.Command{
 		Use:   "run SUITE",
@@ -54,7 +56,8 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 		Example: `  probity eval run examples/eval/suite.yaml
   probity eval run suite.yaml --out run.jsonl --format json
   probity eval run suite.yaml --resume run.jsonl
-  probity eval run suite.yaml --baseline main.jsonl --format junit > eval.xml`,
+  probity eval run suite.yaml --baseline main.jsonl --format junit > eval.xml
+  probity eval run suite.yaml --report-to http://127.0.0.1:7700`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := checkFormat(format, eval.FormatText, eval.FormatJSON, eval.FormatMarkdown, eval.FormatJUnit); err != nil {
@@ -66,7 +69,18 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 			if noCache {
 				cacheDir = "-"
 			}
-			return runEval(e, args[0], evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose})
+			fl := evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose}
+			if reportTo != "" {
+				fl.report = &pusher{e: e, base: strings.TrimSuffix(reportTo, "/"), format: "text", client: &http.Client{Timeout: 2 * time.Minute}}
+				if reportToken != "" {
+					tok, err := readToken(reportToken)
+					if err != nil {
+						return withExit(ExitUsage, err)
+					}
+					fl.report.token = tok
+				}
+			}
+			return runEval(e, args[0], fl)
 		},
 	}
 	f := cmd.Flags()
@@ -77,12 +91,16 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 	f.StringVar(&cacheDir, "cache", "", "cache target outputs in this directory (overrides the suite's cache)")
 	f.BoolVar(&noCache, "no-cache", false, "do not use the cache even if the suite sets one")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log retries and early stops to stderr")
+	f.StringVar(&reportTo, "report-to", "", "URL of a probity serve API to send the run file to when the run ends (its eval monitors count the trials)")
+	f.StringVar(&reportToken, "report-token-file", "", "file whose first token is sent to --report-to (needs the ingest scope)")
 	return cmd
 }
 
 type evalRunFlags struct {
 	baseline, out, resume, format, cacheDir string
 	verbose                                 bool
+	// report, when set, sends the run file to a probity serve.
+	report *pusher
 }
 
 var slugRe = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
@@ -164,6 +182,15 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 	sum := eval.Summarize(run, baseline)
 	if err := eval.WriteSummary(e.stdout, sum, fl.format); err != nil {
 		return err
+	}
+	if fl.report != nil {
+		// The run file is on disk whatever happens here: a failed report
+		// is a warning with the command that retries it, not a lost run.
+		if id, err := fl.report.pushEvalRun(path); err != nil {
+			fmt.Fprintf(e.stderr, "probity: could not report the run to %s: %v\n  retry with: probity push --server %s %s\n", fl.report.base, err, fl.report.base, path)
+		} else {
+			fmt.Fprintf(e.stderr, "reported to %s: eval run %s\n", fl.report.base, id)
+		}
 	}
 	if res.Interrupted {
 		fmt.Fprintf(e.stderr, "interrupted: %d trials are saved in %s; continue with:\n  probity eval run %s --resume %s\n", len(run.Trials), path, suitePath, path)

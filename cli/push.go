@@ -42,7 +42,8 @@ exactly: same steps, labels and source positions. Pushing a file again stores
 nothing twice.
 
 Eval run files (the JSON Lines "probity eval run" writes) are uploaded whole to
-/api/v1/eval-runs and kept for the UI; the server does not analyse them yet.
+/api/v1/eval-runs and kept for the UI; their trials feed the eval pass-rate
+monitors (once per file: pushing it again counts nothing).
 
 Uploads are retried when the server answers 429 or 503. Results go to stdout,
 one line per file. Exit status: 0 when everything was stored, 2 when a file

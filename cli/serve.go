@@ -17,6 +17,7 @@ import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/analysis"
 	"github.com/probity/probity/detect"
+	"github.com/probity/probity/monitor"
 	"github.com/probity/probity/policy"
 	"github.com/probity/probity/server"
 	"github.com/probity/probity/store"
@@ -35,6 +36,8 @@ func newServeCmd(e *env) *cobra.Command {
 		o                                 server.Options
 		db, retain, tokenFile, configFile string
 		policyFile, logFormat             string
+		monitorsFile                      string
+		noMonitors                        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -49,7 +52,16 @@ analysed again. Reports are kept and served over a JSON API:
   GET  /api/v1/traces?verdict=fail&detector=&service=&agent=&since=1h&until=&limit=&cursor=
   GET  /api/v1/traces/{id}            {"trace": ..., "analysis": <analyze --format json>}
   POST /api/v1/traces/{id}/feedback   {"label": "correct"|"incorrect", "step": 12, "note": "..."}
-  GET  /api/v1/monitors, /api/v1/alerts?state=firing|resolved
+  GET  /api/v1/monitors, /api/v1/alerts?state=firing|resolved&monitor=
+
+Monitors watch quality rates over the analysed traces (failure verdicts,
+high-severity detectors, policy denials, negative feedback, eval pass rates,
+cost and latency per run), grouped by service and agent, and raise an alert
+when a rate changes: a CUSUM tuned for a stated false-alarm rate, the change
+dated by BOCPD, the rate before and after with intervals, example traces.
+Alerts go to webhooks (Probity JSON, Alertmanager or Slack) from an outbox
+that survives restarts. --monitors names the file (docs/monitors.md); the
+defaults run without it. With replicas, one of them (the leader) counts.
   GET  /healthz, /readyz, /metrics (Prometheus)
 
 An export is acknowledged only once its spans are durable. When the server is
@@ -74,7 +86,8 @@ See docs/serve.md for the API contract, replicas and the Collector.`,
 		Example: `  probity serve
   probity push examples/ && curl -s 'http://127.0.0.1:7700/api/v1/traces?verdict=fail'
   probity serve --db postgres://probity@db/probity --listen 0.0.0.0:7700 --token-file tokens.txt
-  probity serve --policy examples/policies/tau-retail.yaml --trace-idle 30s --retain 7d`,
+  probity serve --policy examples/policies/tau-retail.yaml --trace-idle 30s --retain 7d
+  probity serve --monitors monitors.yaml --external-url https://probity.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(logFormat, "text", "json"); err != nil {
@@ -102,6 +115,11 @@ See docs/serve.md for the API contract, replicas and the Collector.`,
 				}
 			}
 			o.Analyzer = analysis.New(ao)
+			if !noMonitors {
+				if o.Monitors, err = loadMonitors(monitorsFile); err != nil {
+					return withExit(ExitUsage, err)
+				}
+			}
 			var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(e.stderr, nil)
@@ -121,6 +139,9 @@ See docs/serve.md for the API contract, replicas and the Collector.`,
 	f.StringVar(&policyFile, "policy", "", "policy file (YAML) whose violations are reported as findings, as in analyze")
 	f.StringVar(&configFile, "config", "", "YAML file naming tools and their classes, as in analyze")
 	f.IntVar(&o.Workers, "workers", 2, "traces analysed in parallel")
+	f.StringVar(&monitorsFile, "monitors", "", "monitors file (YAML, see docs/monitors.md); without it the default monitors run")
+	f.BoolVar(&noMonitors, "no-monitors", false, "run no monitors and send no alerts")
+	f.StringVar(&o.ExternalURL, "external-url", "", "this server's URL as alert receivers reach it, for links in alerts")
 	f.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	return cmd
 }
@@ -168,6 +189,14 @@ func runServe(e *env, dsn string, o server.Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	o.Store, o.Registerer, o.Gatherer = st, reg, reg
+	if o.Monitors != nil {
+		switch db := st.(type) {
+		case *sqlite.DB:
+			o.MonitorState = db.MonitorState()
+		case *postgres.DB:
+			o.MonitorState = db.MonitorState()
+		}
+	}
 	srv, err := server.New(o)
 	if err != nil {
 		if probity.ErrorCode(err) == probity.EINVALID {
@@ -181,6 +210,14 @@ func runServe(e *env, dsn string, o server.Options) error {
 		return withExit(ExitInternal, err)
 	}
 	return nil
+}
+
+// loadMonitors reads a monitors file, or the defaults when path is "".
+func loadMonitors(path string) (*monitor.Config, error) {
+	if path == "" {
+		return monitor.Default()
+	}
+	return monitor.LoadFile(path)
 }
 
 func orOff(a string) string {

@@ -98,8 +98,16 @@ func (d *dispatcher) deliverDue(ctx context.Context) (int, error) {
 			defer func() { <-sem }()
 			s := d.attempt(ctx, del)
 			if ctx.Err() != nil {
-				// Stopping: leave the claim to expire, so the delivery is
-				// retried after a restart rather than marked failed.
+				// Stopping: give the claim back as due now, so a restart
+				// retries at once rather than after the lease, and the
+				// attempt is not counted as a failure. (A crash leaves the
+				// claim to expire instead.)
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				defer cancel()
+				now := d.now()
+				if err := d.outbox.Settle(rctx, del.ID, Settlement{State: DeliveryPending, Attempts: del.Attempts, NextAt: now, At: now}); err != nil {
+					d.log.Warn("release notification at shutdown", "id", del.ID, "err", err)
+				}
 				return
 			}
 			if err := d.outbox.Settle(ctx, del.ID, s); err != nil {

@@ -139,6 +139,9 @@ func (s *Server) save(batch []result) {
 		}
 		return
 	}
+	if s.mon != nil {
+		s.mon.observe(ctx, batch, errs)
+	}
 	for i, r := range batch {
 		if errs[i] != nil {
 			s.log.Warn("analysis discarded: claim lost", "trace_id", r.ca.Claim.TraceID, "err", errs[i])

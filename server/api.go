@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/monitor"
 	"github.com/probity/probity/store"
 )
 
@@ -243,27 +244,10 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, err)
 		return
 	}
+	if s.mon != nil {
+		s.mon.feedback(r.Context(), fb)
+	}
 	writeJSON(w, http.StatusCreated, feedbackOut(fb))
-}
-
-func (s *Server) listMonitors(w http.ResponseWriter, r *http.Request) {
-	ms, err := s.o.Store.Monitors(r.Context())
-	if err != nil {
-		s.apiError(w, err)
-		return
-	}
-	type monitorJSON struct {
-		ID        string          `json:"id"`
-		State     json.RawMessage `json:"state"`
-		UpdatedAt time.Time       `json:"updated_at"`
-	}
-	out := struct {
-		Monitors []monitorJSON `json:"monitors"`
-	}{Monitors: []monitorJSON{}}
-	for _, m := range ms {
-		out.Monitors = append(out.Monitors, monitorJSON{m.ID, rawOrNull(m.State), m.UpdatedAt})
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func rawOrNull(b json.RawMessage) json.RawMessage {
@@ -271,35 +255,6 @@ func rawOrNull(b json.RawMessage) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return b
-}
-
-func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
-	as, err := s.o.Store.Alerts(r.Context(), r.URL.Query().Get("state"))
-	if err != nil {
-		s.apiError(w, err)
-		return
-	}
-	type alertJSON struct {
-		ID         string          `json:"id"`
-		MonitorID  string          `json:"monitor_id"`
-		State      string          `json:"state"`
-		StartedAt  time.Time       `json:"started_at"`
-		ResolvedAt *time.Time      `json:"resolved_at"`
-		UpdatedAt  time.Time       `json:"updated_at"`
-		Payload    json.RawMessage `json:"payload"`
-	}
-	out := struct {
-		Alerts []alertJSON `json:"alerts"`
-	}{Alerts: []alertJSON{}}
-	for _, a := range as {
-		j := alertJSON{ID: a.ID, MonitorID: a.MonitorID, State: a.State, StartedAt: a.StartedAt, UpdatedAt: a.UpdatedAt, Payload: rawOrNull(a.Payload)}
-		if !a.ResolvedAt.IsZero() {
-			at := a.ResolvedAt
-			j.ResolvedAt = &at
-		}
-		out.Alerts = append(out.Alerts, j)
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 type evalRunJSON struct {
@@ -325,22 +280,30 @@ func (s *Server) postEvalRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &probity.Error{Code: probity.EINVALID, Message: "read eval run", Err: err})
 		return
 	}
-	run, err := parseEvalRun(data)
+	run, outcomes, err := parseEvalRun(data)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := s.o.Store.AddEvalRun(r.Context(), run); err != nil {
+	created, err := s.o.Store.AddEvalRun(r.Context(), run)
+	if err != nil {
 		s.apiError(w, err)
 		return
+	}
+	if created && s.mon != nil {
+		// A file pushed again is stored once and counted once.
+		s.mon.evalRun(r.Context(), run, outcomes)
 	}
 	writeJSON(w, http.StatusCreated, evalRunJSON{ID: run.ID, Suite: run.Suite, Started: run.Started, ReceivedAt: s.o.Now().UTC(), Trials: run.Trials})
 }
 
 // parseEvalRun checks the shape of a run file without the eval package (a
-// torn last line, which a crash mid-write leaves, is dropped as eval does).
-func parseEvalRun(data []byte) (store.EvalRun, error) {
+// torn last line, which a crash mid-write leaves, is dropped as eval does),
+// and returns the outcome of each trial that passed or failed (errors are
+// the target's, not the agent's, and count for neither).
+func parseEvalRun(data []byte) (store.EvalRun, []monitor.EvalOutcome, error) {
 	var run store.EvalRun
+	var outcomes []monitor.EvalOutcome
 	bad := func(line int, msg string, err error) error {
 		return &probity.Error{Code: probity.EINVALID, Where: fmt.Sprintf("line %d", line), Message: msg, Err: err}
 	}
@@ -360,30 +323,35 @@ func parseEvalRun(data []byte) (store.EvalRun, error) {
 			Type    string    `json:"type"`
 			Suite   string    `json:"suite"`
 			Started time.Time `json:"started"`
+			Case    string    `json:"case"`
+			Status  string    `json:"status"`
 		}
 		if err := json.Unmarshal(b, &rec); err != nil {
-			return run, bad(line, "not a JSON object", err)
+			return run, nil, bad(line, "not a JSON object", err)
 		}
 		if line == 1 {
 			if rec.Type != "run" {
-				return run, bad(1, `not an eval run file: the first line must be the run header {"type": "run", ...}`, nil)
+				return run, nil, bad(1, `not an eval run file: the first line must be the run header {"type": "run", ...}`, nil)
 			}
 			run.Suite, run.Started = rec.Suite, rec.Started
 			continue
 		}
 		if rec.Type == "trial" {
 			run.Trials++
+			if rec.Status == "pass" || rec.Status == "fail" {
+				outcomes = append(outcomes, monitor.EvalOutcome{Suite: run.Suite, Case: rec.Case, Pass: rec.Status == "pass"})
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return run, bad(line+1, "read eval run", err)
+		return run, nil, bad(line+1, "read eval run", err)
 	}
 	if line == 0 {
-		return run, bad(1, "empty eval run file", nil)
+		return run, nil, bad(1, "empty eval run file", nil)
 	}
 	h := sha256.Sum256(data)
 	run.ID, run.Data = hex.EncodeToString(h[:16]), data
-	return run, nil
+	return run, outcomes, nil
 }
 
 func (s *Server) listEvalRuns(w http.ResponseWriter, r *http.Request) {

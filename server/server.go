@@ -41,6 +41,7 @@ import (
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/analysis"
+	"github.com/probity/probity/monitor"
 	"github.com/probity/probity/store"
 )
 
@@ -50,6 +51,16 @@ type Options struct {
 	Analyzer *analysis.Analyzer
 	// Monitor, when set, receives every saved analysis.
 	Monitor MonitorSink
+	// MonitorState turns the monitors on: it keeps their series, alerts,
+	// notification outbox and the queue of observations (see monitors).
+	// Monitors is the monitors file's configuration; nil runs the
+	// defaults. NotifyClient sends webhooks (nil: a default client);
+	// ExternalURL is how receivers reach this server, for links in
+	// alerts.
+	MonitorState MonitorState
+	Monitors     *monitor.Config
+	NotifyClient *http.Client
+	ExternalURL  string
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer and Gatherer hold the metrics; nil means a new registry.
@@ -97,6 +108,8 @@ type Server struct {
 
 	apiLn, httpLn, grpcLn net.Listener
 	grpc                  *grpc.Server
+
+	mon *monitors // nil when monitors are off
 
 	stopOnce sync.Once
 	cancel   context.CancelFunc
@@ -149,6 +162,9 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, log: o.Logger.With("component", "serve"), stopping: make(chan struct{})}
 	s.m = newMetrics(o.Registerer)
+	if o.MonitorState != nil {
+		s.mon = &monitors{s: s, register: true}
+	}
 	s.budget = &budget{limit: o.IngestBytes, gauge: s.m.queueBytes}
 	s.ingest = newIngester(o.Store, o.Logger.With("component", "ingest"), s.m, 1024)
 	listen := func(what, addr string) (net.Listener, error) {
@@ -222,6 +238,9 @@ func (s *Server) Run(ctx context.Context) error {
 	work.Add(2)
 	go func() { defer work.Done(); s.analyseLoop(workCtx) }()
 	go func() { defer work.Done(); s.sweepLoop(workCtx) }()
+	if s.mon != nil {
+		work.Go(func() { s.mon.loop(workCtx) })
+	}
 
 	errc := make(chan error, 3)
 	var servers []*http.Server

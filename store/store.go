@@ -211,33 +211,6 @@ type Feedback struct {
 // MaxNote bounds a feedback note.
 const MaxNote = 4096
 
-// Monitor is a monitor's persisted state. The store keeps State opaque:
-// the monitors own its format.
-type Monitor struct {
-	ID        string
-	State     json.RawMessage
-	UpdatedAt time.Time
-}
-
-// Alert states.
-const (
-	AlertFiring   = "firing"
-	AlertResolved = "resolved"
-)
-
-// Alert is a monitor's alert. Payload is the documented webhook payload,
-// kept as the monitors built it.
-type Alert struct {
-	ID        string
-	MonitorID string
-	// State is AlertFiring or AlertResolved.
-	State      string
-	StartedAt  time.Time
-	ResolvedAt time.Time
-	UpdatedAt  time.Time
-	Payload    json.RawMessage
-}
-
 // EvalRun is an eval run file pushed to the server, kept whole for the UI.
 type EvalRun struct {
 	// ID is derived from the content: pushing a file twice stores it once.
@@ -301,19 +274,9 @@ type Store interface {
 	// Feedback returns a trace's feedback, oldest first.
 	Feedback(ctx context.Context, traceID string) ([]Feedback, error)
 
-	// PutMonitor stores a monitor's state. EINVALID: an empty ID.
-	PutMonitor(ctx context.Context, m Monitor) error
-	// Monitors returns every monitor's state, by ID.
-	Monitors(ctx context.Context) ([]Monitor, error)
-	// PutAlert creates or replaces an alert by ID. EINVALID: an empty ID
-	// or an unknown state.
-	PutAlert(ctx context.Context, a Alert) error
-	// Alerts returns alerts in state ("" for all), newest first.
-	// EINVALID: an unknown state.
-	Alerts(ctx context.Context, state string) ([]Alert, error)
-
-	// AddEvalRun stores an eval run file, once per ID.
-	AddEvalRun(ctx context.Context, r EvalRun) error
+	// AddEvalRun stores an eval run file, once per ID; created is false
+	// when that ID was already stored (a file pushed again).
+	AddEvalRun(ctx context.Context, r EvalRun) (created bool, err error)
 	// EvalRuns lists the stored runs without their data, newest first.
 	EvalRuns(ctx context.Context) ([]EvalRun, error)
 	// EvalRun returns one run with its data. ENOTFOUND: no such run.
@@ -409,23 +372,6 @@ func CheckFeedback(fb Feedback) error {
 		return probity.Errorf(probity.EINVALID, "note of %d bytes: at most %d", len(fb.Note), MaxNote)
 	}
 	return nil
-}
-
-// CheckAlert validates a, for backends.
-func CheckAlert(a Alert) error {
-	if a.ID == "" {
-		return probity.Errorf(probity.EINVALID, "alert without an id")
-	}
-	return CheckAlertState(a.State)
-}
-
-// CheckAlertState validates an alert state filter ("" allowed).
-func CheckAlertState(s string) error {
-	switch s {
-	case "", AlertFiring, AlertResolved:
-		return nil
-	}
-	return probity.Errorf(probity.EINVALID, "alert state %q: want %s or %s", s, AlertFiring, AlertResolved)
 }
 
 // Nanos returns t as Unix nanoseconds, 0 for the zero time.

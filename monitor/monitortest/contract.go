@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/probity/probity"
 	"github.com/probity/probity/monitor"
 )
 
@@ -234,4 +235,48 @@ func testFailed(t *testing.T, open func() monitor.Store) {
 	if err := s.Settle(ctx, 999999, monitor.Settlement{State: monitor.DeliveryDelivered}); err == nil {
 		t.Error("Settle of an unknown id succeeded; want an error")
 	}
+}
+
+// RunInbox is the contract suite of a monitor.Inbox: oldest first, Ack by
+// ID, and what was enqueued survives a reopen. fresh is as for Run.
+func RunInbox(t *testing.T, fresh func(t *testing.T) func() monitor.Inbox) {
+	t.Run("InboxOrderAckReopen", func(t *testing.T) {
+		ctx := context.Background()
+		open := fresh(t)
+		in := open()
+		cost := 0.25
+		obs := []monitor.Observation{
+			{TraceID: "t1", Time: t0, Attrs: map[string]string{"service.name": "a"}, Verdict: probity.VerdictFail,
+				Findings: []monitor.Finding{{Detector: "cascade", Severity: probity.SeverityHigh}}, CostUSD: &cost, Latency: time.Second},
+			{TraceID: "t2", Time: t0.Add(time.Second), Feedback: &monitor.Feedback{Label: monitor.FeedbackIncorrect}},
+		}
+		if err := in.Enqueue(ctx, obs[:1]); err != nil {
+			t.Fatalf("Enqueue: %v", err)
+		}
+		if err := in.Enqueue(ctx, obs[1:]); err != nil {
+			t.Fatalf("Enqueue: %v", err)
+		}
+		in = open()
+		got, err := in.Pending(ctx, 10)
+		if err != nil {
+			t.Fatalf("Pending: %v", err)
+		}
+		if len(got) != 2 || got[0].ID >= got[1].ID {
+			t.Fatalf("Pending after reopen = %+v, want 2 in increasing ID order", got)
+		}
+		for i := range got {
+			if diff := cmp.Diff(obs[i], got[i].Observation, cmp.Comparer(func(x, y time.Time) bool { return x.Equal(y) })); diff != "" {
+				t.Errorf("observation %d did not round-trip (-want +got):\n%s", i, diff)
+			}
+		}
+		if lim, _ := in.Pending(ctx, 1); len(lim) != 1 || lim[0].TraceID != "t1" {
+			t.Errorf("Pending(limit 1) = %+v, want only t1", lim)
+		}
+		if err := in.Ack(ctx, []int64{got[0].ID}); err != nil {
+			t.Fatalf("Ack: %v", err)
+		}
+		if rest, _ := open().Pending(ctx, 10); len(rest) != 1 || rest[0].TraceID != "t2" {
+			t.Errorf("Pending after Ack(first) = %+v, want only t2", rest)
+		}
+	})
 }

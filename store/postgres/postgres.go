@@ -550,95 +550,17 @@ func (db *DB) Feedback(ctx context.Context, traceID string) ([]store.Feedback, e
 	return out, rows.Err()
 }
 
-// PutMonitor stores a monitor's state; see store.Store.
-func (db *DB) PutMonitor(ctx context.Context, m store.Monitor) error {
-	if m.ID == "" {
-		return probity.Errorf(probity.EINVALID, "monitor without an id")
-	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO monitors (id, state, updated_ns) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_ns = excluded.updated_ns`,
-		m.ID, []byte(m.State), db.now().UnixNano()); err != nil {
-		return fmt.Errorf("put monitor: %w", err)
-	}
-	return nil
-}
-
-// Monitors returns every monitor's state; see store.Store.
-func (db *DB) Monitors(ctx context.Context) ([]store.Monitor, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, state, updated_ns FROM monitors ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("read monitors: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Monitor
-	for rows.Next() {
-		var m store.Monitor
-		var at int64
-		var state []byte
-		if err := rows.Scan(&m.ID, &state, &at); err != nil {
-			return nil, fmt.Errorf("read monitors: %w", err)
-		}
-		m.State, m.UpdatedAt = state, store.FromNanos(at)
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
-// PutAlert creates or replaces an alert; see store.Store.
-func (db *DB) PutAlert(ctx context.Context, a store.Alert) error {
-	if err := store.CheckAlert(a); err != nil {
-		return err
-	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO alerts (id, monitor_id, state, started_ns, resolved_ns, updated_ns, payload)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (id) DO UPDATE SET monitor_id = excluded.monitor_id, state = excluded.state, started_ns = excluded.started_ns,
-		  resolved_ns = excluded.resolved_ns, updated_ns = excluded.updated_ns, payload = excluded.payload`,
-		a.ID, a.MonitorID, a.State, store.Nanos(a.StartedAt), store.Nanos(a.ResolvedAt), db.now().UnixNano(), []byte(a.Payload)); err != nil {
-		return fmt.Errorf("put alert: %w", err)
-	}
-	return nil
-}
-
-// Alerts lists alerts; see store.Store.
-func (db *DB) Alerts(ctx context.Context, state string) ([]store.Alert, error) {
-	if err := store.CheckAlertState(state); err != nil {
-		return nil, err
-	}
-	q := `SELECT id, monitor_id, state, started_ns, resolved_ns, updated_ns, payload FROM alerts`
-	var args []any
-	if state != "" {
-		q += ` WHERE state = $1`
-		args = append(args, state)
-	}
-	rows, err := db.pool.Query(ctx, q+` ORDER BY started_ns DESC, id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Alert
-	for rows.Next() {
-		var a store.Alert
-		var started, resolved, updated int64
-		var payload []byte
-		if err := rows.Scan(&a.ID, &a.MonitorID, &a.State, &started, &resolved, &updated, &payload); err != nil {
-			return nil, fmt.Errorf("read alerts: %w", err)
-		}
-		a.StartedAt, a.ResolvedAt, a.UpdatedAt, a.Payload = store.FromNanos(started), store.FromNanos(resolved), store.FromNanos(updated), payload
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
 // AddEvalRun stores an eval run once per ID; see store.Store.
-func (db *DB) AddEvalRun(ctx context.Context, r store.EvalRun) error {
+func (db *DB) AddEvalRun(ctx context.Context, r store.EvalRun) (bool, error) {
 	if r.ID == "" {
-		return probity.Errorf(probity.EINVALID, "eval run without an id")
+		return false, probity.Errorf(probity.EINVALID, "eval run without an id")
 	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO eval_runs (id, suite, started_ns, received_ns, trials, data) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO NOTHING`, r.ID, r.Suite, store.Nanos(r.Started), db.now().UnixNano(), r.Trials, r.Data); err != nil {
-		return fmt.Errorf("add eval run: %w", err)
+	tag, err := db.pool.Exec(ctx, `INSERT INTO eval_runs (id, suite, started_ns, received_ns, trials, data) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO NOTHING`, r.ID, r.Suite, store.Nanos(r.Started), db.now().UnixNano(), r.Trials, r.Data)
+	if err != nil {
+		return false, fmt.Errorf("add eval run: %w", err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // EvalRuns lists eval runs; see store.Store.

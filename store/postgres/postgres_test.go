@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/probity/probity/internal/pgtest"
+	"github.com/probity/probity/monitor"
+	"github.com/probity/probity/monitor/monitortest"
 	"github.com/probity/probity/store"
 	"github.com/probity/probity/store/postgres"
 	"github.com/probity/probity/store/storetest"
@@ -20,5 +22,26 @@ func TestContract(t *testing.T) {
 			t.Cleanup(func() { db.Close() })
 			return db
 		}
+	})
+}
+
+// The monitor engine's state passes the monitor package's contract suite
+// on PostgreSQL too.
+func TestMonitorContract(t *testing.T) {
+	open := func(t *testing.T, dsn string) *postgres.DB {
+		db, err := postgres.Open(t.Context(), dsn, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	monitortest.Run(t, func(t *testing.T) func() monitor.Store {
+		dsn := pgtest.Schema(t)
+		return func() monitor.Store { return open(t, dsn).MonitorState() }
+	})
+	monitortest.RunInbox(t, func(t *testing.T) func() monitor.Inbox {
+		dsn := pgtest.Schema(t)
+		return func() monitor.Inbox { return open(t, dsn).MonitorState() }
 	})
 }

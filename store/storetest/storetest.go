@@ -75,7 +75,6 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ListFiltersAndPages", testList},
 		{"ListInvalid", testListInvalid},
 		{"Feedback", testFeedback},
-		{"MonitorsAndAlerts", testMonitorsAndAlerts},
 		{"EvalRuns", testEvalRuns},
 		{"Lock", testLock},
 		{"DeleteBefore", testDeleteBefore},
@@ -734,71 +733,17 @@ func testFeedback(t *testing.T, open Opener) {
 	}
 }
 
-func testMonitorsAndAlerts(t *testing.T, open Opener) {
-	clock := NewClock()
-	s := open(t, clock)
-	if ms, err := s.Monitors(ctx); err != nil || len(ms) != 0 {
-		t.Fatalf("Monitors of an empty store = %v, %v", ms, err)
-	}
-	m := store.Monitor{ID: "fail-rate/shop", State: json.RawMessage(`{"cusum":0.5}`)}
-	if err := s.PutMonitor(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	m.State = json.RawMessage(`{"cusum":1.5}`)
-	if err := s.PutMonitor(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	ms, err := s.Monitors(ctx)
-	m.UpdatedAt = clock.Now()
-	if err != nil || !cmp.Equal(ms, []store.Monitor{m}) {
-		t.Errorf("Monitors = %+v, %v; want %+v", ms, err, m)
-	}
-	if err := s.PutMonitor(ctx, store.Monitor{}); code(err) != probity.EINVALID {
-		t.Errorf("PutMonitor without id: error code %q, want %q", code(err), probity.EINVALID)
-	}
-	a1 := store.Alert{ID: "a1", MonitorID: m.ID, State: store.AlertFiring, StartedAt: base, Payload: json.RawMessage(`{"status":"firing"}`)}
-	a2 := store.Alert{ID: "a2", MonitorID: m.ID, State: store.AlertFiring, StartedAt: base.Add(time.Hour), Payload: json.RawMessage(`{}`)}
-	for _, a := range []store.Alert{a1, a2} {
-		if err := s.PutAlert(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a1.State, a1.ResolvedAt = store.AlertResolved, base.Add(2*time.Hour)
-	if err := s.PutAlert(ctx, a1); err != nil {
-		t.Fatal(err)
-	}
-	a1.UpdatedAt, a2.UpdatedAt = clock.Now(), clock.Now()
-	for _, c := range []struct {
-		state string
-		want  []store.Alert
-	}{
-		{"", []store.Alert{a2, a1}},
-		{store.AlertFiring, []store.Alert{a2}},
-		{store.AlertResolved, []store.Alert{a1}},
-	} {
-		got, err := s.Alerts(ctx, c.state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(c.want, got); diff != "" {
-			t.Errorf("Alerts(%q) (-want +got):\n%s", c.state, diff)
-		}
-	}
-	if _, err := s.Alerts(ctx, "pending"); code(err) != probity.EINVALID {
-		t.Errorf("Alerts(pending): error code %q, want %q", code(err), probity.EINVALID)
-	}
-	if err := s.PutAlert(ctx, store.Alert{ID: "x", State: "loud"}); code(err) != probity.EINVALID {
-		t.Errorf("PutAlert(bad state): error code %q, want %q", code(err), probity.EINVALID)
-	}
-}
-
 func testEvalRuns(t *testing.T, open Opener) {
 	clock := NewClock()
 	s := open(t, clock)
 	r := store.EvalRun{ID: "run-1", Suite: "refunds", Started: base, Trials: 6, Data: []byte("{\"type\":\"run\"}\n")}
-	for range 2 {
-		if err := s.AddEvalRun(ctx, r); err != nil {
+	for i := range 2 {
+		created, err := s.AddEvalRun(ctx, r)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if created != (i == 0) {
+			t.Errorf("AddEvalRun #%d: created = %v, want %v (the second push of one file stores nothing)", i+1, created, i == 0)
 		}
 	}
 	list, err := s.EvalRuns(ctx)

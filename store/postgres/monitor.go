@@ -1,0 +1,258 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/probity/probity/monitor"
+	"github.com/probity/probity/store"
+)
+
+// MonitorState keeps the monitor engine's state in the shared database: an
+// alert and its notifications are written in one transaction, any replica
+// reads alerts, replicas queue observations for the leader, and the
+// outbox is claimed with FOR UPDATE SKIP LOCKED so a notification is sent
+// by one replica at a time. It implements monitor.Store and monitor.Inbox.
+type MonitorState struct{ db *DB }
+
+var (
+	_ monitor.Store = (*MonitorState)(nil)
+	_ monitor.Inbox = (*MonitorState)(nil)
+)
+
+// MonitorState returns the monitor engine's view of the database.
+func (db *DB) MonitorState() *MonitorState { return &MonitorState{db} }
+
+// LoadSeries implements monitor.State.
+func (m *MonitorState) LoadSeries(ctx context.Context) ([]monitor.SeriesRecord, error) {
+	rows, err := m.db.pool.Query(ctx, `SELECT monitor, group_key, data, updated_ns FROM monitor_series ORDER BY monitor, group_key`)
+	if err != nil {
+		return nil, fmt.Errorf("load monitor series: %w", err)
+	}
+	defer rows.Close()
+	var out []monitor.SeriesRecord
+	for rows.Next() {
+		var r monitor.SeriesRecord
+		var at int64
+		if err := rows.Scan(&r.Monitor, &r.Group, &r.Data, &at); err != nil {
+			return nil, fmt.Errorf("load monitor series: %w", err)
+		}
+		r.UpdatedAt = store.FromNanos(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Apply implements monitor.State: one transaction.
+func (m *MonitorState) Apply(ctx context.Context, c monitor.Change) error {
+	return pgx.BeginFunc(ctx, m.db.pool, func(tx pgx.Tx) error {
+		for _, s := range c.Series {
+			if _, err := tx.Exec(ctx, `INSERT INTO monitor_series (monitor, group_key, data, updated_ns) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (monitor, group_key) DO UPDATE SET data = excluded.data, updated_ns = excluded.updated_ns`,
+				s.Monitor, s.Group, s.Data, store.Nanos(s.UpdatedAt)); err != nil {
+				return fmt.Errorf("save monitor series: %w", err)
+			}
+		}
+		for _, a := range c.Alerts {
+			b, err := json.Marshal(a)
+			if err != nil {
+				return fmt.Errorf("encode alert: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO monitor_alerts (id, monitor, state, fired_ns, data) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
+				a.ID, a.Monitor, a.State, a.FiredAt.UnixNano(), b); err != nil {
+				return fmt.Errorf("save alert: %w", err)
+			}
+		}
+		for _, d := range c.Deliveries {
+			if _, err := tx.Exec(ctx, `INSERT INTO monitor_outbox (key, notifier, alert_id, event, content_type, body, state, next_ns, created_ns)
+				VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)`,
+				d.Key, d.Notifier, d.AlertID, d.Event, d.ContentType, d.Body, store.Nanos(d.NextAt), store.Nanos(d.CreatedAt)); err != nil {
+				return fmt.Errorf("queue notification: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Alerts implements monitor.State.
+func (m *MonitorState) Alerts(ctx context.Context, q monitor.AlertQuery) ([]monitor.Alert, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := m.db.pool.Query(ctx, `SELECT data FROM monitor_alerts
+		WHERE ($1 = '' OR state = $1) AND ($2 = '' OR monitor = $2)
+		ORDER BY fired_ns DESC, id LIMIT $3`, q.State, q.Monitor, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	defer rows.Close()
+	out := []monitor.Alert{}
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("list alerts: %w", err)
+		}
+		var a monitor.Alert
+		if err := json.Unmarshal(b, &a); err != nil {
+			return nil, fmt.Errorf("list alerts: decode: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+const deliveryColumns = `id, key, notifier, alert_id, event, content_type, body, state, attempts, next_ns, created_ns, settled_ns, last_error`
+
+func scanDelivery(rows pgx.Rows) (monitor.Delivery, error) {
+	var d monitor.Delivery
+	var next, created, settled, attempts int64
+	err := rows.Scan(&d.ID, &d.Key, &d.Notifier, &d.AlertID, &d.Event, &d.ContentType, &d.Body,
+		&d.State, &attempts, &next, &created, &settled, &d.LastError)
+	d.Attempts = int(attempts)
+	d.NextAt, d.CreatedAt, d.SettledAt = store.FromNanos(next), store.FromNanos(created), store.FromNanos(settled)
+	return d, err
+}
+
+func collectDeliveries(rows pgx.Rows) ([]monitor.Delivery, error) {
+	defer rows.Close()
+	var out []monitor.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Claim implements monitor.Outbox: rows are locked with FOR UPDATE SKIP
+// LOCKED, so concurrent claimers on other replicas take other rows, and
+// their next_ns moves past the lease before the transaction commits.
+func (m *MonitorState) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) (out []monitor.Delivery, err error) {
+	err = pgx.BeginFunc(ctx, m.db.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+deliveryColumns+` FROM monitor_outbox o
+			WHERE state = 'pending' AND next_ns <= $1
+			  AND id = (SELECT MIN(id) FROM monitor_outbox p WHERE p.key = o.key AND p.state = 'pending')
+			ORDER BY next_ns, id LIMIT $2 FOR UPDATE SKIP LOCKED`, store.Nanos(now), limit)
+		if err != nil {
+			return fmt.Errorf("claim notifications: %w", err)
+		}
+		if out, err = collectDeliveries(rows); err != nil {
+			return fmt.Errorf("claim notifications: %w", err)
+		}
+		ids := make([]int64, len(out))
+		for i, d := range out {
+			ids[i] = d.ID
+		}
+		if _, err := tx.Exec(ctx, `UPDATE monitor_outbox SET next_ns = $1 WHERE id = ANY($2)`, store.Nanos(now.Add(lease)), ids); err != nil {
+			return fmt.Errorf("claim notifications: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Settle implements monitor.Outbox.
+func (m *MonitorState) Settle(ctx context.Context, id int64, s monitor.Settlement) error {
+	var settled int64
+	if s.State != monitor.DeliveryPending {
+		settled = store.Nanos(s.At)
+	}
+	tag, err := m.db.pool.Exec(ctx, `UPDATE monitor_outbox SET state = $1, attempts = $2,
+		next_ns = CASE WHEN $1 = 'pending' THEN $3 ELSE next_ns END, settled_ns = $4, last_error = $5 WHERE id = $6`,
+		s.State, s.Attempts, store.Nanos(s.NextAt), settled, s.Error, id)
+	if err != nil {
+		return fmt.Errorf("settle notification: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("settle notification: no delivery %d", id)
+	}
+	return nil
+}
+
+// NextDue implements monitor.Outbox.
+func (m *MonitorState) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next *int64
+	if err := m.db.pool.QueryRow(ctx, `SELECT MIN(next_ns) FROM monitor_outbox WHERE state = 'pending'`).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("next notification: %w", err)
+	}
+	if next == nil {
+		return time.Time{}, false, nil
+	}
+	return store.FromNanos(*next), true, nil
+}
+
+// Deliveries implements monitor.Outbox.
+func (m *MonitorState) Deliveries(ctx context.Context, state string, limit int) ([]monitor.Delivery, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := m.db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM monitor_outbox WHERE ($1 = '' OR state = $1) ORDER BY id DESC LIMIT $2`, state, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list notifications: %w", err)
+	}
+	out, err := collectDeliveries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list notifications: %w", err)
+	}
+	return out, nil
+}
+
+// Enqueue implements monitor.Inbox.
+func (m *MonitorState) Enqueue(ctx context.Context, obs []monitor.Observation) error {
+	if len(obs) == 0 {
+		return nil
+	}
+	now := m.db.now().UnixNano()
+	return pgx.BeginFunc(ctx, m.db.pool, func(tx pgx.Tx) error {
+		for _, o := range obs {
+			b, err := json.Marshal(o)
+			if err != nil {
+				return fmt.Errorf("encode observation: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO monitor_inbox (enqueued_ns, data) VALUES ($1, $2)`, now, b); err != nil {
+				return fmt.Errorf("queue observation: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Pending implements monitor.Inbox.
+func (m *MonitorState) Pending(ctx context.Context, limit int) ([]monitor.Queued, error) {
+	rows, err := m.db.pool.Query(ctx, `SELECT id, enqueued_ns, data FROM monitor_inbox ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read observations: %w", err)
+	}
+	defer rows.Close()
+	var out []monitor.Queued
+	for rows.Next() {
+		var q monitor.Queued
+		var at int64
+		var b []byte
+		if err := rows.Scan(&q.ID, &at, &b); err != nil {
+			return nil, fmt.Errorf("read observations: %w", err)
+		}
+		if err := json.Unmarshal(b, &q.Observation); err != nil {
+			return nil, fmt.Errorf("read observation %d: %w", q.ID, err)
+		}
+		q.EnqueuedAt = store.FromNanos(at)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// Ack implements monitor.Inbox.
+func (m *MonitorState) Ack(ctx context.Context, ids []int64) error {
+	if _, err := m.db.pool.Exec(ctx, `DELETE FROM monitor_inbox WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("ack observations: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+-- The monitor engine's state in the shape it writes (monitor.Store and
+-- monitor.Inbox): series checkpoints, alerts with their evidence, the
+-- notification outbox, and the queue of observations every replica writes
+-- and the leader counts. The placeholder tables of 0001 had no writer.
+DROP TABLE monitors;
+DROP TABLE alerts;
+DROP TABLE outbox;
+
+CREATE TABLE monitor_series (
+  monitor    TEXT NOT NULL,
+  group_key  TEXT NOT NULL,
+  data       BLOB NOT NULL,
+  updated_ns INTEGER NOT NULL,
+  PRIMARY KEY (monitor, group_key)
+);
+CREATE TABLE monitor_alerts (
+  id       TEXT PRIMARY KEY,
+  monitor  TEXT NOT NULL,
+  state    TEXT NOT NULL, -- firing | resolved
+  fired_ns INTEGER NOT NULL,
+  data     BLOB NOT NULL   -- the monitor.Alert as JSON
+);
+CREATE INDEX monitor_alerts_state ON monitor_alerts (state, fired_ns);
+CREATE TABLE monitor_outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  key          TEXT NOT NULL, -- notifier and alert: one in flight per key
+  notifier     TEXT NOT NULL,
+  alert_id     TEXT NOT NULL,
+  event        TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  body         BLOB NOT NULL,
+  state        TEXT NOT NULL, -- pending | delivered | failed
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  next_ns      INTEGER NOT NULL,
+  created_ns   INTEGER NOT NULL,
+  settled_ns   INTEGER NOT NULL DEFAULT 0,
+  last_error   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX monitor_outbox_due ON monitor_outbox (state, next_ns);
+CREATE INDEX monitor_outbox_key ON monitor_outbox (key, state, id);
+CREATE TABLE monitor_inbox (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  enqueued_ns INTEGER NOT NULL,
+  data        BLOB NOT NULL -- the monitor.Observation as JSON
+);
