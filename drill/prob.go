@@ -19,7 +19,7 @@ type probProblem struct {
 var probKinds = []func(*rand.Rand) probProblem{probPassHatK, probAbove, probPaired, probSampleSize}
 
 func probPassHatK(rng *rand.Rand) probProblem {
-	n := 4 + rng.IntN(7)        // 4..10 trials
+	n := 4 + rng.IntN(7)         // 4..10 trials
 	c := n/2 + rng.IntN(n-n/2+1) // at least half passed
 	k := 2 + rng.IntN(3)         // 2..4
 	if k > n {
@@ -57,7 +57,7 @@ func probAbove(rng *rand.Rand) probProblem {
 func probPaired(rng *rand.Rand) probProblem {
 	n := 10 + rng.IntN(11)
 	before := n/2 + rng.IntN(n/2-1)
-	up := 1 + rng.IntN(min(3, n-before))   // fail → pass
+	up := 1 + rng.IntN(min(3, n-before)) // fail → pass
 	down := rng.IntN(min(2, before) + 1) // pass → fail
 	after := before - down + up
 	// PairedPosterior(n00, n01, n10, n11) is P(θ_A − θ_B > 0) with n01 =
