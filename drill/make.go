@@ -171,6 +171,7 @@ type maker struct {
 
 	plantOrder, cleanOrder, failOrder []int
 	nPlant, nClean, nFail, nProb      int
+	plantCursor                       int
 }
 
 // outcome reads a run's outcome from its labels: ok, and whether the
@@ -208,8 +209,9 @@ func (m *maker) planted() (*Drill, KeyEntry, bool) {
 	classes := inject.AllFaults()
 	for c := range classes {
 		class := classes[(m.nPlant+c)%len(classes)]
-		for _, i := range m.plantOrder {
-			r := m.succ[i]
+		// Start after the run planted last, so a set spreads over runs.
+		for j := range m.plantOrder {
+			r := m.succ[m.plantOrder[(m.plantCursor+j)%len(m.plantOrder)]]
 			key := "plant\x00" + r.t.ID + "\x00" + r.t.Source + "\x00" + class
 			if m.used[key] {
 				continue
@@ -220,6 +222,7 @@ func (m *maker) planted() (*Drill, KeyEntry, bool) {
 				continue
 			}
 			m.nPlant++
+			m.plantCursor = (m.plantCursor + j + 1) % len(m.plantOrder)
 			d, k := m.plantedDrill(r, p)
 			return d, k, true
 		}
