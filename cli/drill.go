@@ -304,8 +304,9 @@ func printGrade(w io.Writer, r *drill.Result) {
 	}
 }
 
-func fmtNum(x float64) string { return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", x), "0"), ".") }
-
+func fmtNum(x float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", x), "0"), ".")
+}
 
 func newDrillKitCmd(e *env) *cobra.Command {
 	var out string
