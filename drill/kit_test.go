@@ -17,7 +17,7 @@ func TestKit(t *testing.T) {
 	traces := examples(t)
 	hostile := inject.Clone(traces[0])
 	hostile.ID = "hostile"
-	hostile.Steps[1].Content = `<script>alert("x")</script> please refund`
+	hostile.Steps[1].Content += ` <script>alert("x")</script>`
 	s, err := Make(t.Context(), []*probity.Trace{hostile}, Options{Count: 4, Seed: 5, Kinds: []string{OriginPlanted, OriginClean}})
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +32,9 @@ func TestKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := b.String()
+	if len(s.Drills) != 4 {
+		t.Fatalf("made %d drills from the hostile run, want 4", len(s.Drills))
+	}
 	key := strings.Index(html, "<h1>Key</h1>")
 	if key < 0 || !strings.Contains(html[:key], `class="page"`) {
 		t.Fatal("the key does not start on a new page")
