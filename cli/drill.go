@@ -17,6 +17,7 @@ import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/drill"
 	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/inject"
 	"github.com/probity/probity/policy"
 )
 
@@ -60,7 +61,7 @@ hard, and key.json with the answers and their explanations. Hand out the
 dNN.json files without key.json. Each dNN.json is an OTLP/JSON trace, so
 "probity show DIR/d03.json" shows it, with the questions under "drill".
 
-Where drills come from (--kinds picks among them):
+Where drills come from (--kinds picks among them, or names fault classes):
   planted      a fault planted into a real successful run: each class the
                detectors know, and intent failures (acting on the wrong
                order, acting without the confirmation asked for). Difficulty
@@ -141,7 +142,7 @@ The same --seed and inputs give byte-identical files.`,
 	cmd.Flags().StringSliceVar(&from, "from", nil, "trace files, directories or globs to make drills from (repeatable)")
 	cmd.Flags().IntVar(&count, "count", 10, "how many drills")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "the seed: the same seed and inputs give the same set")
-	cmd.Flags().StringSliceVar(&kinds, "kinds", nil, "only these origins: "+strings.Join(drill.Origins, ", ")+" (default all)")
+	cmd.Flags().StringSliceVar(&kinds, "kinds", nil, "only these origins ("+strings.Join(drill.Origins, ", ")+") or planted fault classes ("+strings.Join(inject.AllFaults(), ", ")+"); default all")
 	cmd.Flags().StringVar(&difficulty, "difficulty", "", "only drills of this level: easy, medium or hard")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "the folder to write the set to")
 	cmd.Flags().StringVar(&policyFile, "policy", "", "answer \"which rule would have stopped it\" against this policy")

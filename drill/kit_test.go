@@ -61,4 +61,3 @@ func TestKit(t *testing.T) {
 		}
 	}
 }
-

@@ -31,7 +31,8 @@ type Options struct {
 	// Seed makes the set: the same seed and inputs give the same set.
 	Seed uint64
 	// Kinds restricts the origins (planted, labelled, clean,
-	// probability); nil means all.
+	// probability) or, naming fault classes (inject.AllFaults), the
+	// classes planted; nil means all.
 	Kinds []string
 	// Difficulty, when set, keeps only drills of that level.
 	Difficulty string
@@ -53,14 +54,30 @@ func Make(ctx context.Context, traces []*probity.Trace, o Options) (*Set, error)
 	if o.Difficulty != "" && difficultyRank(o.Difficulty) == len(Difficulties) {
 		return nil, &probity.Error{Code: probity.EINVALID, Message: fmt.Sprintf("unknown difficulty %q (want easy, medium or hard)", o.Difficulty)}
 	}
-	kinds := o.Kinds
+	// A kind is an origin, or a fault class (which implies planted and
+	// plants only the classes named).
+	var kinds, classes []string
+	for _, k := range o.Kinds {
+		switch {
+		case contains(Origins, k):
+			if !contains(kinds, k) {
+				kinds = append(kinds, k)
+			}
+		case contains(inject.AllFaults(), k):
+			classes = append(classes, k)
+			if !contains(kinds, OriginPlanted) {
+				kinds = append(kinds, OriginPlanted)
+			}
+		default:
+			return nil, &probity.Error{Code: probity.EINVALID, Message: fmt.Sprintf("unknown kind %q (want %s, or a fault class: %s)",
+				k, strings.Join(Origins, ", "), strings.Join(inject.AllFaults(), ", "))}
+		}
+	}
 	if len(kinds) == 0 {
 		kinds = Origins
 	}
-	for _, k := range kinds {
-		if !contains(Origins, k) {
-			return nil, &probity.Error{Code: probity.EINVALID, Message: fmt.Sprintf("unknown kind %q (want %s)", k, strings.Join(Origins, ", "))}
-		}
+	if len(classes) == 0 {
+		classes = inject.AllFaults()
 	}
 	pol := o.Policy
 	if pol == nil {
@@ -70,11 +87,12 @@ func Make(ctx context.Context, traces []*probity.Trace, o Options) (*Set, error)
 		}
 	}
 	m := &maker{
-		o:    o,
-		rng:  rand.New(rand.NewPCG(o.Seed, 0xd711d711)),
-		an:   analysis.New(analysis.Options{Config: o.Config}),
-		pol:  pol,
-		used: map[string]bool{},
+		o:       o,
+		rng:     rand.New(rand.NewPCG(o.Seed, 0xd711d711)),
+		an:      analysis.New(analysis.Options{Config: o.Config}),
+		pol:     pol,
+		used:    map[string]bool{},
+		classes: classes,
 	}
 	for _, r := range pol.Rules {
 		m.rules = append(m.rules, r.Name)
@@ -168,6 +186,8 @@ type maker struct {
 	succ  []*run
 	fail  []*run
 	used  map[string]bool
+	// classes are the fault classes planted drills rotate through.
+	classes []string
 
 	plantOrder, cleanOrder, failOrder []int
 	nPlant, nClean, nFail, nProb      int
@@ -206,7 +226,7 @@ func (m *maker) make(origin string) (*Drill, KeyEntry, bool) {
 // planted plants the next fault class (rotating, so a set covers them
 // all) into the next successful run that has a place for it.
 func (m *maker) planted() (*Drill, KeyEntry, bool) {
-	classes := inject.AllFaults()
+	classes := m.classes
 	for c := range classes {
 		class := classes[(m.nPlant+c)%len(classes)]
 		// Start after the run planted last, so a set spreads over runs.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/probity/probity"
@@ -78,5 +79,29 @@ func TestMakeDeterministic(t *testing.T) {
 	_, d3 := makeSet(t, examples(t), o)
 	if bytes.Equal(a[KeyFile], readDir(t, d3)[KeyFile]) {
 		t.Error("seeds 42 and 43 made the same key")
+	}
+}
+
+// TestMakeKinds: --kinds naming a fault class plants only that class.
+func TestMakeKinds(t *testing.T) {
+	s, _ := makeSet(t, examples(t), Options{Count: 3, Seed: 2, Kinds: []string{"skipped-confirmation", OriginProbability}})
+	planted := 0
+	for _, e := range s.Key.Drills {
+		switch e.Origin {
+		case OriginPlanted:
+			planted++
+			if *e.Answer.Class != "skipped-confirmation" {
+				t.Errorf("%s: planted %s, want only skipped-confirmation", e.ID, *e.Answer.Class)
+			}
+		case OriginProbability:
+		default:
+			t.Errorf("%s: origin %s, want planted or probability", e.ID, e.Origin)
+		}
+	}
+	if planted == 0 {
+		t.Error("no planted drill")
+	}
+	if _, err := Make(t.Context(), nil, Options{Count: 1, Kinds: []string{"gossip"}}); err == nil || !strings.Contains(err.Error(), `unknown kind "gossip"`) {
+		t.Errorf("Make with kind gossip: %v, want an error naming it", err)
 	}
 }
