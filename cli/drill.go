@@ -278,11 +278,9 @@ and per drill what was correct, expected and given.`,
 
 func printGrade(w io.Writer, r *drill.Result) {
 	for _, d := range r.Drills {
-		var right, wrong []string
+		var wrong []string
 		for q, ok := range d.Correct {
-			if ok {
-				right = append(right, q)
-			} else {
+			if !ok {
 				wrong = append(wrong, q)
 			}
 		}

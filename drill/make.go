@@ -345,68 +345,68 @@ func (m *maker) stoppingRule(clean *probity.Trace, p *inject.Planted, onFault ma
 }
 
 func (m *maker) clean() (*Drill, KeyEntry, bool) {
-	for m.nClean < len(m.cleanOrder) {
-		r := m.succ[m.cleanOrder[m.nClean]]
-		m.nClean++
-		failed := false
-		level, note := Easy, "Probity finds nothing either."
-		switch r.rep.Verdict {
-		case probity.VerdictSuspect:
-			level, note = Medium, "Probity raises a medium finding on it anyway: read the evidence and see why it does not hold."
-		case probity.VerdictFail:
-			level, note = Hard, "Probity flags it high anyway (a false alarm to resist): read the evidence and see why it does not hold."
-		}
-		k := KeyEntry{
-			Origin:      OriginClean,
-			Difficulty:  level,
-			From:        from(r.t),
-			Answer:      Answer{Failed: &failed},
-			Explanation: fmt.Sprintf("A real run that succeeded (%s). Nothing is wrong here. %s", labelText(r.t), note),
-			Findings:    findingLines(r.rep),
-		}
-		return m.traceDrill(inject.Clone(r.t), level), k, true
+	if m.nClean >= len(m.cleanOrder) {
+		return nil, KeyEntry{}, false
 	}
-	return nil, KeyEntry{}, false
+	r := m.succ[m.cleanOrder[m.nClean]]
+	m.nClean++
+	failed := false
+	level, note := Easy, "Probity finds nothing either."
+	switch r.rep.Verdict {
+	case probity.VerdictSuspect:
+		level, note = Medium, "Probity raises a medium finding on it anyway: read the evidence and see why it does not hold."
+	case probity.VerdictFail:
+		level, note = Hard, "Probity flags it high anyway (a false alarm to resist): read the evidence and see why it does not hold."
+	}
+	k := KeyEntry{
+		Origin:      OriginClean,
+		Difficulty:  level,
+		From:        from(r.t),
+		Answer:      Answer{Failed: &failed},
+		Explanation: fmt.Sprintf("A real run that succeeded (%s). Nothing is wrong here. %s", labelText(r.t), note),
+		Findings:    findingLines(r.rep),
+	}
+	return m.traceDrill(inject.Clone(r.t), level), k, true
 }
 
 func (m *maker) labelled() (*Drill, KeyEntry, bool) {
-	for m.nFail < len(m.failOrder) {
-		r := m.fail[m.failOrder[m.nFail]]
-		m.nFail++
-		failed := true
-		ans := Answer{Failed: &failed}
-		l := r.t.Labels
-		text := fmt.Sprintf("A real run that failed (%s).", labelText(r.t))
-		level := Hard
-		if l.MistakeStep != nil {
-			ans.Step = ptr(*l.MistakeStep)
-			text += fmt.Sprintf(" The labellers put the decisive mistake at step %d", *l.MistakeStep)
-			if l.MistakeAgent != "" {
-				text += " by " + l.MistakeAgent
-			}
-			text += "."
-			if l.MistakeReason != "" {
-				text += " Their reason: " + oneLine(l.MistakeReason, 400)
-			}
-			if r.rep.RootCauseStep != nil && *r.rep.RootCauseStep == *l.MistakeStep {
-				level = Medium
-				text += " Probity's root cause is the same step."
-			} else {
-				text += " Probity's root cause is elsewhere or absent: the labelled step is for a reader to find."
-			}
-		} else {
-			text += " The source labels only the outcome, so only \"did it fail?\" is scored."
-			if r.rep.Verdict != probity.VerdictOK {
-				level = Medium
-				text += " Probity flags something in it; check whether its findings explain the failure."
-			} else {
-				text += " Probity finds nothing: the failure is in what the agent chose, not in any value it invented."
-			}
-		}
-		k := KeyEntry{Origin: OriginLabelled, Difficulty: level, From: from(r.t), Answer: ans, Explanation: text, Findings: findingLines(r.rep)}
-		return m.traceDrill(inject.Clone(r.t), level), k, true
+	if m.nFail >= len(m.failOrder) {
+		return nil, KeyEntry{}, false
 	}
-	return nil, KeyEntry{}, false
+	r := m.fail[m.failOrder[m.nFail]]
+	m.nFail++
+	failed := true
+	ans := Answer{Failed: &failed}
+	l := r.t.Labels
+	text := fmt.Sprintf("A real run that failed (%s).", labelText(r.t))
+	level := Hard
+	if l.MistakeStep != nil {
+		ans.Step = ptr(*l.MistakeStep)
+		text += fmt.Sprintf(" The labellers put the decisive mistake at step %d", *l.MistakeStep)
+		if l.MistakeAgent != "" {
+			text += " by " + l.MistakeAgent
+		}
+		text += "."
+		if l.MistakeReason != "" {
+			text += " Their reason: " + oneLine(l.MistakeReason, 400)
+		}
+		if r.rep.RootCauseStep != nil && *r.rep.RootCauseStep == *l.MistakeStep {
+			level = Medium
+			text += " Probity's root cause is the same step."
+		} else {
+			text += " Probity's root cause is elsewhere or absent: the labelled step is for a reader to find."
+		}
+	} else {
+		text += " The source labels only the outcome, so only \"did it fail?\" is scored."
+		if r.rep.Verdict != probity.VerdictOK {
+			level = Medium
+			text += " Probity flags something in it; check whether its findings explain the failure."
+		} else {
+			text += " Probity finds nothing: the failure is in what the agent chose, not in any value it invented."
+		}
+	}
+	k := KeyEntry{Origin: OriginLabelled, Difficulty: level, From: from(r.t), Answer: ans, Explanation: text, Findings: findingLines(r.rep)}
+	return m.traceDrill(inject.Clone(r.t), level), k, true
 }
 
 func (m *maker) probability() (*Drill, KeyEntry, bool) {
