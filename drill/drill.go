@@ -157,11 +157,24 @@ const KeyFile = "key.json"
 var reDrillFile = regexp.MustCompile(`^d\d+\.json$`)
 
 // Write writes the set into dir (created if needed): dNN.json per drill and
-// key.json. The bytes depend only on the set, so the same seed and inputs
+// key.json, replacing a set already there. The bytes depend only on the set, so the same seed and inputs
 // give the same files.
 func (s *Set) Write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write drills: %w", err)
+	}
+	// A set made before into the same folder is replaced: a stale d12.json
+	// left beside a new set of six would be read as part of it.
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("write drills: %w", err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() && reDrillFile.MatchString(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("write drills: %w", err)
+			}
+		}
 	}
 	for _, d := range s.Drills {
 		b, err := encodeDrill(d)

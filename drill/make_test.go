@@ -105,3 +105,23 @@ func TestMakeKinds(t *testing.T) {
 		t.Errorf("Make with kind gossip: %v, want an error naming it", err)
 	}
 }
+
+// TestWriteReplacesASet: a smaller set written over a bigger one leaves no
+// stale drill behind.
+func TestWriteReplacesASet(t *testing.T) {
+	_, dir := makeSet(t, examples(t), Options{Count: 6, Seed: 1})
+	s, err := Make(t.Context(), examples(t), Options{Count: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Drills) != 2 {
+		t.Errorf("after writing 2 drills over 6, Load reads %d", len(got.Drills))
+	}
+}
