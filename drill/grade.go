@@ -21,15 +21,16 @@ type Result struct {
 
 // DrillResult is one graded drill.
 type DrillResult struct {
-	ID    string  `json:"id"`
-	Score float64 `json:"score"`
-	Max   float64 `json:"max"`
+	ID string `json:"id"`
 	// Correct holds, per question the key scores, whether the answer
 	// earned the full point.
 	Correct  map[string]bool `json:"correct"`
 	Expected Answer          `json:"expected"`
 	// Given is nil when the drill was not answered at all.
 	Given *Answer `json:"given"`
+	// Score and Max are the drill's points, partial credit included.
+	Score float64 `json:"score"`
+	Max   float64 `json:"max"`
 }
 
 // UnknownDrillError is an answer for a drill the set does not have.

@@ -19,9 +19,9 @@ type probProblem struct {
 var probKinds = []func(*rand.Rand) probProblem{probPassHatK, probAbove, probPaired, probSampleSize}
 
 func probPassHatK(rng *rand.Rand) probProblem {
-	n := 4 + rng.IntN(7)         // 4..10 trials
-	c := n/2 + rng.IntN(n-n/2+1) // at least half passed
-	k := 2 + rng.IntN(3)         // 2..4
+	n := 4 + rng.IntN(7)       // 4..10 trials
+	c := n/2 + rng.IntN(n-n/2) // at least half passed, not all
+	k := 2 + rng.IntN(3)       // 2..4
 	if k > n {
 		k = n
 	}
