@@ -42,6 +42,7 @@ func TestLeanPackages(t *testing.T) {
 		{"github.com/probity/probity/ingest", false},
 		{"github.com/probity/probity/store", false},
 		{"github.com/probity/probity/otlp", false},
+		{"github.com/probity/probity/inject", false},
 	}
 	for _, c := range cases {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", c.pkg).Output()

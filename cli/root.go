@@ -112,6 +112,7 @@ stop a plausible-but-wrong chain before it acts.`,
 		newServeCmd(e),
 		newPushCmd(e),
 		newSpecCmd(e),
+		newDrillCmd(e),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withExit(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))

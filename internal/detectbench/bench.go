@@ -12,6 +12,7 @@ import (
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/detect"
+	"github.com/probity/probity/inject"
 )
 
 // Options configure a measurement.
@@ -66,8 +67,8 @@ func Measure(o Options) (*Results, error) {
 		ds = detect.Default()
 	}
 	res := &Results{CleanHighByDetector: map[string]int{}}
-	for _, c := range Faults {
-		res.Faults = append(res.Faults, &FaultRow{Class: c, Expected: ExpectedDetector[c]})
+	for _, c := range inject.Faults {
+		res.Faults = append(res.Faults, &FaultRow{Class: c, Expected: inject.ExpectedDetector[c]})
 	}
 	run := func(t *probity.Trace) detect.Report { return detect.Run(t, o.Config, ds) }
 
@@ -255,7 +256,7 @@ func (r *Results) faults(t *probity.Trace, clean *detect.Report, run func(*probi
 		}
 	}
 	for _, row := range r.Faults {
-		p, ok := Inject(t, row.Class)
+		p, ok := inject.Inject(t, row.Class)
 		if !ok {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/probity/probity/inject"
 	"github.com/probity/probity/internal/shareddata"
 )
 
@@ -27,7 +28,7 @@ func TestMeasure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	own := map[string]bool{FaultErrorAsSuccess: true, FaultRepeatedCall: true, FaultInjection: true}
+	own := map[string]bool{inject.FaultErrorAsSuccess: true, inject.FaultRepeatedCall: true, inject.FaultInjection: true}
 	for _, f := range res.Faults {
 		if f.Planted == 0 {
 			t.Errorf("fault %s: planted in no run; the injector lost its footing", f.Class)

@@ -17,7 +17,7 @@
 //     (step_number = position + 1) and how often root_cause_step is the
 //     labelled root cause; Who&When: root_cause_step against mistake_step
 //     (best published LLM method 25.51%, random 19.06%);
-//   - a fault injector (Inject) that plants six classes of fault into copies
+//   - the fault injector (package inject, inject.Inject) that plants six classes of fault into copies
 //     of the successful runs: a near-miss id in a side-effecting call, a
 //     wrong amount told to the user, an error result the agent then reports
 //     as success, a duplicated tool call, an injected instruction before an

@@ -1,4 +1,4 @@
-package detectbench
+package inject
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/probity/probity"
@@ -57,9 +58,17 @@ type Planted struct {
 // The choice among candidate places is random but seeded by the trace id
 // and class, so runs are reproducible.
 func Inject(t *probity.Trace, class string) (*Planted, bool) {
+	return InjectSeeded(t, class, 0)
+}
+
+// InjectSeeded is Inject with one more seed mixed into the choice of place
+// and wording, so a drill set made with another seed plants other faults
+// in the same runs. Seed 0 is Inject: the detector measurement's numbers
+// do not move.
+func InjectSeeded(t *probity.Trace, class string, seed uint64) (*Planted, bool) {
 	h := fnv.New64a()
 	h.Write([]byte(t.ID + "\x00" + class))
-	rng := rand.New(rand.NewPCG(h.Sum64(), 0x9e3779b97f4a7c15))
+	rng := rand.New(rand.NewPCG(h.Sum64(), 0x9e3779b97f4a7c15^seed))
 	cp := cloneTrace(t)
 	ident := func(p int) int { return p }
 	var p *Planted
@@ -76,6 +85,10 @@ func Inject(t *probity.Trace, class string) (*Planted, bool) {
 		p = injectInstruction(cp, rng)
 	case FaultCascade:
 		p = injectCascade(cp, rng)
+	case FaultWrongOrder:
+		p = injectWrongOrder(cp, rng)
+	case FaultSkippedConfirmation:
+		p = injectSkippedConfirmation(cp, rng)
 	}
 	if p == nil {
 		return nil, false
@@ -88,6 +101,10 @@ func Inject(t *probity.Trace, class string) (*Planted, bool) {
 	}
 	return p, true
 }
+
+// Clone returns a copy of t whose steps, tool calls and errors may be
+// changed without touching t.
+func Clone(t *probity.Trace) *probity.Trace { return cloneTrace(t) }
 
 func cloneTrace(t *probity.Trace) *probity.Trace {
 	cp := *t
@@ -206,8 +223,15 @@ func stringValues(raw json.RawMessage) []string {
 				walk(e)
 			}
 		case map[string]any:
-			for _, e := range x {
-				walk(e)
+			// In key order: map order is random, and the candidates
+			// built from these values must not be.
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(x[k])
 			}
 		}
 	}
