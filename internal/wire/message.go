@@ -294,9 +294,11 @@ func (c *Converter) remember(id, name string) {
 	c.names[id] = name
 }
 
-// DecodeArgs turns tool-call arguments into structured JSON. A JSON string
-// holding JSON (the OpenAI convention) is unwrapped; an object is kept; a
-// string that is not JSON is returned as raw text.
+// DecodeArgs turns tool-call arguments as found (an object, a JSON string
+// holding JSON, the OpenAI convention, or plain text) into structured
+// JSON. An object is kept, a string holding JSON is unwrapped, and a string
+// that is not JSON is returned as raw text. JSON is compacted so that the
+// same arguments compare equal whoever wrote them.
 func DecodeArgs(raw json.RawMessage) (args json.RawMessage, rawText string) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -305,28 +307,42 @@ func DecodeArgs(raw json.RawMessage) (args json.RawMessage, rawText string) {
 	if raw[0] != '"' {
 		return compactArgs(raw), ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, string(raw)
+	s, ok := unquote(raw)
+	if !ok {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, string(raw)
+		}
 	}
+	return ArgsFromText(s)
+}
+
+// ArgsFromText is DecodeArgs for arguments given as text (a span
+// attribute, a stream's concatenated fragments): JSON text is structured,
+// other text raw, blank text nothing.
+func ArgsFromText(s string) (args json.RawMessage, rawText string) {
 	t := strings.TrimSpace(s)
 	if t == "" {
-		return nil, s
+		return nil, ""
 	}
 	if json.Valid([]byte(t)) {
-		return json.RawMessage(t), ""
+		return compactArgs([]byte(t)), ""
 	}
 	return nil, s
 }
 
-// compactArgs returns raw with surrounding whitespace removed, or nil for
-// null. The bytes are copied so the step does not pin a whole record.
+// compactArgs returns raw compacted, or nil for null. The bytes are copied
+// so the step does not pin a whole record.
 func compactArgs(raw json.RawMessage) json.RawMessage {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
-	return append(json.RawMessage(nil), raw...)
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if json.Compact(&buf, raw) != nil {
+		return append(json.RawMessage(nil), raw...)
+	}
+	return buf.Bytes()
 }
 
 func kindName(c byte) string {
