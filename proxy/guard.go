@@ -131,55 +131,66 @@ func (e *codingError) Error() string {
 // decodingReader returns body decoded from enc as it is read. An encoding
 // the guard cannot decode is an error, not a pass-through.
 func decodingReader(enc string, body io.Reader) (io.Reader, error) {
+	src := &sourceReader{r: body}
+	var zr io.Reader
+	var err error
 	switch enc {
 	case "", "identity":
 		return body, nil
 	case "gzip", "x-gzip":
-		br := bufio.NewReader(body)
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, &codingError{enc, err}
-		}
-		return &codingReader{r: zr, enc: enc}, nil
+		zr, err = gzip.NewReader(bufio.NewReader(src))
 	case "deflate":
 		// RFC 9110's deflate is zlib; some servers send raw deflate.
-		br := bufio.NewReader(body)
-		if h, err := br.Peek(2); err == nil && h[0]&0x0f == 8 && (uint16(h[0])<<8|uint16(h[1]))%31 == 0 {
-			zr, err := zlib.NewReader(br)
-			if err != nil {
-				return nil, &codingError{enc, err}
-			}
-			return &codingReader{r: zr, enc: enc}, nil
+		br := bufio.NewReader(src)
+		if h, perr := br.Peek(2); perr == nil && h[0]&0x0f == 8 && (uint16(h[0])<<8|uint16(h[1]))%31 == 0 {
+			zr, err = zlib.NewReader(br)
+		} else {
+			zr = flate.NewReader(br)
 		}
-		return &codingReader{r: flate.NewReader(br), enc: enc}, nil
 	case "br":
-		return &codingReader{r: brotli.NewReader(body), enc: enc}, nil
+		zr = brotli.NewReader(src)
+	default:
+		return nil, fmt.Errorf("content encoding %q cannot be decoded by the guard", enc)
 	}
-	return nil, fmt.Errorf("content encoding %q cannot be decoded by the guard", enc)
+	if err != nil {
+		if src.err != nil {
+			return nil, fmt.Errorf("the %s-encoded body could not be read: %v", enc, src.err)
+		}
+		return nil, &codingError{enc, err}
+	}
+	return &codingReader{r: zr, src: src, enc: enc}, nil
 }
 
-// codingReader marks decoding failures so they are told apart from a cut
-// connection (which the underlying reader reports as is).
+// sourceReader remembers the error of the encoded body's reader, so a
+// decoder's failure is told apart from the connection's.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// codingReader marks decoding failures (corrupt or truncated data that
+// arrived in full) as *codingError; a failing connection under the decoder
+// is reported as it is.
 type codingReader struct {
 	r   io.Reader
+	src *sourceReader
 	enc string
 }
 
 func (c *codingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	if err != nil && isCorrupt(err) {
+	if err != nil && err != io.EOF && c.src.err == nil {
 		err = &codingError{c.enc, err}
 	}
 	return n, err
-}
-
-// isCorrupt reports whether err says the encoded data is wrong, as opposed
-// to the connection failing under the decoder (a cut, a timeout), which
-// the decoders pass on as they got it.
-func isCorrupt(err error) bool {
-	var ce flate.CorruptInputError
-	return errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, zlib.ErrChecksum) ||
-		errors.Is(err, zlib.ErrHeader) || errors.As(err, &ce) || strings.HasPrefix(err.Error(), "brotli:")
 }
 
 type guardState struct {
