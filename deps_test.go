@@ -64,3 +64,28 @@ func TestLeanPackages(t *testing.T) {
 		}
 	}
 }
+
+// TestProductWithoutSDKs keeps the official model SDKs out of the binary:
+// they cost it tens of megabytes and a newcomer's first build minutes. The
+// product calls model APIs through internal/wire's client; the SDKs are
+// used only in tests, as the real clients that prove compatibility.
+func TestProductWithoutSDKs(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/probity").Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/probity: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list found %d packages; the check would prove nothing", len(deps))
+	}
+	for _, dep := range deps {
+		for _, f := range []string{"github.com/openai/openai-go", "github.com/anthropics/anthropic-sdk-go"} {
+			if strings.HasPrefix(dep, f) {
+				t.Errorf("the probity binary depends on %s; call model APIs through internal/wire", dep)
+			}
+		}
+	}
+}

@@ -15,7 +15,7 @@
 // line; lines holding single messages form one conversation together. A
 // concatenation of pretty-printed values is read the same way.
 //
-// Message rules (see internal/chatmsg): Pos.Index is the message's 0-based
+// Message rules (see internal/wire): Pos.Index is the message's 0-based
 // index in its list (in message-per-line files, the message's ordinal, with
 // Pos.Line its line); string content is Part 0; content blocks keep their
 // block index as Part; OpenAI tool_calls follow the content as Parts 1..N.
@@ -43,7 +43,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/chatmsg"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/jsonx"
 )
 
@@ -72,12 +72,12 @@ func Sniff(head []byte) bool {
 // conversation (messages, an OpenAI or Anthropic response) or a single
 // message, told apart afterwards by shape.
 type conversation struct {
-	chatmsg.Message
+	wire.Message
 	// RoleKey shadows Message.Role so that a "role" key is seen even when
 	// empty: a message without a role is an error, not another shape.
 	RoleKey     *string           `json:"role"`
-	Messages    []chatmsg.Message `json:"messages"`
-	System      *chatmsg.Content  `json:"system"`
+	Messages    []wire.Message `json:"messages"`
+	System      *wire.Content  `json:"system"`
 	Model       string            `json:"model"`
 	Temperature *float64          `json:"temperature"`
 	Seed        *int64            `json:"seed"`
@@ -88,7 +88,7 @@ type conversation struct {
 		} `json:"function"`
 	} `json:"tools"`
 	Choices []struct {
-		Message *chatmsg.Message `json:"message"`
+		Message *wire.Message `json:"message"`
 	} `json:"choices"`
 	Object  string `json:"object"`
 	Created int64  `json:"created"` // OpenAI: Unix seconds of the response
@@ -127,7 +127,7 @@ func (c *conversation) shape() shape {
 type parsed struct {
 	shape shape
 	conv  conversation      // shapeConversation, shapeMessage
-	list  []chatmsg.Message // shapeMessageList
+	list  []wire.Message // shapeMessageList
 }
 
 // parse decodes one value, in one pass. Errors are *offsetError.
@@ -188,12 +188,12 @@ func decode(raw []byte) (*probity.Trace, error) {
 // build turns a parsed value into a trace. Errors are *offsetError.
 func build(p *parsed) (*probity.Trace, error) {
 	t := &probity.Trace{Format: Format, Meta: map[string]string{}}
-	var conv chatmsg.Converter
+	var conv wire.Converter
 	switch p.shape {
 	case shapeMessageList:
 		return t, addMessages(t, &conv, p.list, 0)
 	case shapeMessage:
-		return t, addMessages(t, &conv, []chatmsg.Message{p.conv.Message}, 0)
+		return t, addMessages(t, &conv, []wire.Message{p.conv.Message}, 0)
 	case shapeOther:
 		return nil, &offsetError{msg: "not a chat conversation: want a list of messages or an object with \"messages\", \"choices\" or \"role\""}
 	}
@@ -215,7 +215,7 @@ func build(p *parsed) (*probity.Trace, error) {
 		if c.Usage != nil {
 			md.InputTokens, md.OutputTokens = c.Usage.PromptTokens, c.Usage.CompletionTokens
 		}
-		if err := addMessages(t, &conv, []chatmsg.Message{*c.Choices[0].Message}, 0); err != nil {
+		if err := addMessages(t, &conv, []wire.Message{*c.Choices[0].Message}, 0); err != nil {
 			return nil, err
 		}
 	case c.Messages == nil && c.Type == "message":
@@ -228,7 +228,7 @@ func build(p *parsed) (*probity.Trace, error) {
 		if c.RoleKey != nil && *c.RoleKey != "" {
 			role = *c.RoleKey
 		}
-		if err := addMessages(t, &conv, []chatmsg.Message{{Role: role, Content: c.Content}}, 0); err != nil {
+		if err := addMessages(t, &conv, []wire.Message{{Role: role, Content: c.Content}}, 0); err != nil {
 			return nil, err
 		}
 	default:
@@ -280,7 +280,7 @@ func setMeta(t *probity.Trace, c *conversation) {
 
 // addMessages appends the steps of msgs, the first of which has index
 // first, and sets the task from the first user text.
-func addMessages(t *probity.Trace, conv *chatmsg.Converter, msgs []chatmsg.Message, first int) error {
+func addMessages(t *probity.Trace, conv *wire.Converter, msgs []wire.Message, first int) error {
 	for i := range msgs {
 		n0 := len(t.Steps)
 		var err error
@@ -404,13 +404,13 @@ func stemOf(path string) string {
 // conversation.
 type pending struct {
 	t     *probity.Trace
-	conv  chatmsg.Converter
+	conv  wire.Converter
 	n     int
 	bytes int64 // source bytes held, capped like one record
 	max   int64
 }
 
-func (p *pending) add(m chatmsg.Message, size int, line int) error {
+func (p *pending) add(m wire.Message, size int, line int) error {
 	// The messages of one conversation are held until its end, so together
 	// they count as one record: an endless stream of messages must fail,
 	// not fill memory.
@@ -422,7 +422,7 @@ func (p *pending) add(m chatmsg.Message, size int, line int) error {
 		p.t = &probity.Trace{Format: Format, Meta: map[string]string{}}
 	}
 	n0 := len(p.t.Steps)
-	if err := addMessages(p.t, &p.conv, []chatmsg.Message{m}, p.n); err != nil {
+	if err := addMessages(p.t, &p.conv, []wire.Message{m}, p.n); err != nil {
 		return err
 	}
 	for i := n0; i < len(p.t.Steps); i++ {

@@ -69,8 +69,8 @@ func TestDecodeConversation(t *testing.T) {
 				Steps: []probity.Step{
 					step(0, 0, probity.KindSystem, "system", "be brief"),
 					step(1, 0, probity.KindUser, "user", "find order 12"),
-					withTool(step(2, 1, probity.KindToolCall, "assistant", ""), "c1", "lookup", `{"order": 12}`),
-					withTool(step(2, 2, probity.KindToolCall, "assistant", ""), "c2", "lookup", `{"order": 13}`),
+					withTool(step(2, 1, probity.KindToolCall, "assistant", ""), "c1", "lookup", `{"order":12}`),
+					withTool(step(2, 2, probity.KindToolCall, "assistant", ""), "c2", "lookup", `{"order":13}`),
 					withTool(step(3, 0, probity.KindToolResult, "tool", "shipped"), "c1", "lookup", ""),
 					{Pos: probity.Position{Index: 4, Part: 1}, Kind: probity.KindToolCall, Actor: "assistant", Tool: &probity.ToolCall{Name: "legacy", RawArgs: "oops"}},
 					withTool(step(5, 0, probity.KindToolResult, "tool", "ok"), "", "legacy", ""),
@@ -91,7 +91,7 @@ func TestDecodeConversation(t *testing.T) {
 					step(-1, 0, probity.KindSystem, "system", "policy"),
 					step(0, 0, probity.KindUser, "user", "weather?"),
 					step(1, 0, probity.KindAssistant, "assistant", "checking"),
-					withTool(step(1, 1, probity.KindToolCall, "assistant", ""), "t1", "get_weather", `{"city": "SF"}`),
+					withTool(step(1, 1, probity.KindToolCall, "assistant", ""), "t1", "get_weather", `{"city":"SF"}`),
 					func() probity.Step {
 						s := withTool(step(2, 0, probity.KindToolResult, "tool", "boom"), "t1", "get_weather", "")
 						s.Error = &probity.ToolError{}

@@ -112,6 +112,13 @@ it; "approve" rules hold the response until a person answers or the approval
 times out. Decisions go to the --audit log and into the cassette. A policy in
 shadow mode only logs what it would have blocked.
 
+The guard fails closed: a success response it cannot fully read and check (a
+content encoding it cannot decode, a body that is not the API's JSON, a
+stream cut inside a tool call) is not passed on. The agent gets an error
+(probity_guard_unchecked) naming the reason, and the audit log a
+"refused-response" entry. With --policy the proxy asks the upstream for
+gzip, deflate or br only, and sends the agent the decoded body.
+
 The proxy listens on loopback only unless you pass --allow-remote. Stop it
 with Ctrl-C: it finishes writing the recording first.`,
 		Example: `  probity proxy --upstream https://api.openai.com --listen 127.0.0.1:8080 --record rec/
@@ -136,6 +143,7 @@ with Ctrl-C: it finishes writing the recording first.`,
 				}
 				defer closeGuard()
 				opts.Guard = guard.ProxyHook(g)
+				opts.Refused = guard.ProxyRefusedHook(g)
 			}
 			p, err := proxy.New(opts)
 			if err != nil {

@@ -8,10 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/anthropics/anthropic-sdk-go/v2"
-	anthropicopt "github.com/anthropics/anthropic-sdk-go/v2/option"
-	"github.com/openai/openai-go/v3"
-	openaiopt "github.com/openai/openai-go/v3/option"
+	"github.com/probity/probity/internal/wire"
 )
 
 // judgeSystem instructs the grader. The verdict format is strict JSON so it
@@ -43,22 +40,18 @@ func compileJudge(a *AssertSpec, opts Options) (Assertion, error) {
 		if keyEnv == "" {
 			keyEnv = "ANTHROPIC_API_KEY"
 		}
-		o := []anthropicopt.RequestOption{anthropicopt.WithAPIKey(os.Getenv(keyEnv))}
-		if a.BaseURL != "" {
-			o = append(o, anthropicopt.WithBaseURL(a.BaseURL))
-		}
-		o = append(o, anthropicopt.WithHTTPClient(withSameOriginRedirects(opts.HTTPClient)))
-		client := anthropic.NewClient(o...)
-		maxTok := int64(a.MaxTokens)
+		client := &wire.Client{API: wire.APIMessages, BaseURL: a.BaseURL, APIKey: os.Getenv(keyEnv),
+			HTTP: withSameOriginRedirects(opts.HTTPClient), MaxRetries: 2}
+		maxTok := a.MaxTokens
 		if maxTok == 0 {
 			maxTok = 512
 		}
 		call = func(ctx context.Context, prompt string) (string, Usage, error) {
-			msg, err := client.Messages.New(ctx, anthropic.MessageNewParams{
+			msg, err := client.Messages(ctx, &wire.MessagesRequest{
 				Model:     a.Model,
 				MaxTokens: maxTok,
-				System:    []anthropic.TextBlockParam{{Text: judgeSystem}},
-				Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))},
+				System:    wire.TextBlocks(judgeSystem),
+				Messages:  []wire.Message{{Role: "user", Content: wire.Content{Text: prompt}}},
 			})
 			if err != nil {
 				return "", Usage{}, err
@@ -75,28 +68,22 @@ func compileJudge(a *AssertSpec, opts Options) (Assertion, error) {
 		if keyEnv == "" {
 			keyEnv = "OPENAI_API_KEY"
 		}
-		o := []openaiopt.RequestOption{openaiopt.WithAPIKey(os.Getenv(keyEnv))}
-		if a.BaseURL != "" {
-			o = append(o, openaiopt.WithBaseURL(a.BaseURL))
-		}
-		o = append(o, openaiopt.WithHTTPClient(withSameOriginRedirects(opts.HTTPClient)))
-		client := openai.NewClient(o...)
+		client := &wire.Client{API: wire.APIChat, BaseURL: a.BaseURL, APIKey: os.Getenv(keyEnv),
+			HTTP: withSameOriginRedirects(opts.HTTPClient), MaxRetries: 2}
 		call = func(ctx context.Context, prompt string) (string, Usage, error) {
-			p := openai.ChatCompletionNewParams{
-				Model:    a.Model,
-				Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage(judgeSystem), openai.UserMessage(prompt)},
-			}
-			if a.MaxTokens > 0 {
-				p.MaxCompletionTokens = openai.Int(int64(a.MaxTokens))
-			}
-			resp, err := client.Chat.Completions.New(ctx, p)
+			resp, err := client.Chat(ctx, &wire.ChatRequest{
+				Model: a.Model,
+				Messages: []wire.Message{{Role: "system", Content: wire.Content{Text: judgeSystem}},
+					{Role: "user", Content: wire.Content{Text: prompt}}},
+				MaxCompletionTokens: a.MaxTokens,
+			})
 			if err != nil {
 				return "", Usage{}, err
 			}
 			if len(resp.Choices) == 0 {
 				return "", Usage{}, errors.New("judge returned no choices")
 			}
-			return resp.Choices[0].Message.Content, Usage{Input: resp.Usage.PromptTokens, Output: resp.Usage.CompletionTokens}, nil
+			return resp.Choices[0].Message.Text(), Usage{Input: resp.Usage.PromptTokens, Output: resp.Usage.CompletionTokens}, nil
 		}
 	}
 	var path *jsonPath

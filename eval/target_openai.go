@@ -8,21 +8,19 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/shared"
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/wire"
 )
 
-// openaiTarget drives a chat model with tools through the official client.
+// openaiTarget drives a chat model with tools through the wire client (the
+// official SDK is the real client in the tests, not in the product).
 // Every tool call is answered from the case's fixtures, so a trial touches
 // nothing but the model: the run is hermetic and repeatable.
 type openaiTarget struct {
 	spec   *OpenAITargetSpec
-	client openai.Client
-	tools  []openai.ChatCompletionToolUnionParam
+	client *wire.Client
+	tools  []wire.Tool
 }
 
 // toolDef is an OpenAI tool definition as found in tools.json: either
@@ -41,12 +39,11 @@ type functionDef struct {
 
 func newOpenAITarget(s *Suite, opts Options) (Target, error) {
 	spec := s.Target.OpenAI
-	o := []option.RequestOption{option.WithAPIKey(os.Getenv(spec.APIKeyEnv)), option.WithMaxRetries(0)}
-	if spec.BaseURL != "" {
-		o = append(o, option.WithBaseURL(spec.BaseURL))
-	}
-	o = append(o, option.WithHTTPClient(withSameOriginRedirects(opts.HTTPClient)))
-	t := &openaiTarget{spec: spec, client: openai.NewClient(o...)}
+	// No retries here: the runner retries 429 and 503 itself, with the
+	// trial's budget.
+	client := &wire.Client{API: wire.APIChat, BaseURL: spec.BaseURL, APIKey: os.Getenv(spec.APIKeyEnv),
+		HTTP: withSameOriginRedirects(opts.HTTPClient)}
+	t := &openaiTarget{spec: spec, client: client}
 	if spec.Tools != "" {
 		path := s.resolve(spec.Tools)
 		b, err := os.ReadFile(path)
@@ -65,11 +62,8 @@ func newOpenAITarget(s *Suite, opts Options) (Target, error) {
 			if f.Name == "" {
 				return nil, &probity.Error{Code: probity.EINVALID, File: path, Where: fmt.Sprintf("record %d", i+1), Message: "tool has no name"}
 			}
-			fd := shared.FunctionDefinitionParam{Name: f.Name, Parameters: f.Parameters}
-			if f.Description != "" {
-				fd.Description = openai.String(f.Description)
-			}
-			t.tools = append(t.tools, openai.ChatCompletionFunctionTool(fd))
+			t.tools = append(t.tools, wire.Tool{Type: "function",
+				Function: wire.FunctionTool{Name: f.Name, Description: f.Description, Parameters: f.Parameters}})
 		}
 	}
 	return t, nil
@@ -89,21 +83,18 @@ func (t *openaiTarget) Run(ctx context.Context, req Request) (*Output, error) {
 			}
 		}
 	}
-	var msgs []openai.ChatCompletionMessageParamUnion
+	var msgs []wire.Message
 	var trace []any // the conversation as OpenAI JSON messages, for the trace
 	if t.spec.System != "" {
-		msgs = append(msgs, openai.SystemMessage(t.spec.System))
+		msgs = append(msgs, wire.Message{Role: "system", Content: wire.Content{Text: t.spec.System}})
 		trace = append(trace, map[string]any{"role": "system", "content": t.spec.System})
 	}
-	msgs = append(msgs, openai.UserMessage(user))
+	msgs = append(msgs, wire.Message{Role: "user", Content: wire.Content{Text: user}})
 	trace = append(trace, map[string]any{"role": "user", "content": user})
 	out := &Output{}
 	for turn := 0; turn < t.spec.MaxTurns; turn++ {
-		p := openai.ChatCompletionNewParams{Model: t.spec.Model, Messages: msgs, Tools: t.tools}
-		if t.spec.Temperature != nil {
-			p.Temperature = openai.Float(*t.spec.Temperature)
-		}
-		resp, err := t.client.Chat.Completions.New(ctx, p)
+		p := &wire.ChatRequest{Model: t.spec.Model, Messages: msgs, Tools: t.tools, Temperature: t.spec.Temperature}
+		resp, err := t.client.Chat(ctx, p)
 		if err != nil {
 			return nil, openaiError(ctx, err)
 		}
@@ -113,24 +104,26 @@ func (t *openaiTarget) Run(ctx context.Context, req Request) (*Output, error) {
 			return nil, targetErr("garbage", "model returned no choices")
 		}
 		msg := resp.Choices[0].Message
-		msgs = append(msgs, msg.ToParam())
-		am := map[string]any{"role": "assistant", "content": msg.Content}
+		msg.Role = "assistant"
+		msgs = append(msgs, msg)
+		content := msg.Text()
+		am := map[string]any{"role": "assistant", "content": content}
 		if len(msg.ToolCalls) == 0 {
 			trace = append(trace, am)
-			out.Value = finalValue(msg.Content)
+			out.Value = finalValue(content)
 			t.finish(out, trace)
 			return out, nil
 		}
 		var calls []any
 		for _, tc := range msg.ToolCalls {
 			calls = append(calls, map[string]any{"id": tc.ID, "type": "function",
-				"function": map[string]any{"name": tc.Function.Name, "arguments": tc.Function.Arguments}})
+				"function": map[string]any{"name": tc.Function.Name, "arguments": tc.Function.ArgsText()}})
 		}
 		am["tool_calls"] = calls
 		trace = append(trace, am)
 		for _, tc := range msg.ToolCalls {
-			result := fixtureResult(fixtures, tc.Function.Name, tc.Function.Arguments)
-			msgs = append(msgs, openai.ToolMessage(result, tc.ID))
+			result := fixtureResult(fixtures, tc.Function.Name, tc.Function.ArgsText())
+			msgs = append(msgs, wire.Message{Role: "tool", ToolCallID: tc.ID, Content: wire.Content{Text: result}})
 			trace = append(trace, map[string]any{"role": "tool", "tool_call_id": tc.ID, "name": tc.Function.Name, "content": result})
 		}
 	}
@@ -207,15 +200,11 @@ func openaiError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctxErr(ctx)
 	}
-	var ae *openai.Error
+	var ae *wire.HTTPError
 	if errors.As(err, &ae) {
-		te := targetErr("http", "HTTP %d: %s", ae.StatusCode, clip(ae.Message, 200))
-		if ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusServiceUnavailable {
-			var after time.Duration
-			if ae.Response != nil {
-				after = retryAfter(ae.Response.Header.Get("Retry-After"), time.Now())
-			}
-			return &retryable{TargetError: te, after: after}
+		te := targetErr("http", "HTTP %d: %s", ae.Status, clip(ae.Message, 200))
+		if ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable {
+			return &retryable{TargetError: te, after: ae.RetryAfter}
 		}
 		return te
 	}

@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/chatmsg"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/policy"
 )
 
@@ -94,7 +94,7 @@ type runState struct {
 	messages int             // how many client-sent messages are already in s
 	external bool            // the client sends its history as messages
 	decided  map[string]bool // client call ids recorded ahead of their message
-	conv     chatmsg.Converter
+	conv     wire.Converter
 	lastUsed time.Time
 }
 

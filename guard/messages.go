@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/chatmsg"
+	"github.com/probity/probity/internal/wire"
 )
 
 // sync brings the run's history up to date with the client's conversation
@@ -22,7 +22,7 @@ import (
 func (rs *runState) sync(ctx context.Context, msgs []json.RawMessage) (read int, complete bool, err error) {
 	if !rs.external || len(msgs) < rs.messages {
 		rs.s = rs.s.Fresh()
-		rs.messages, rs.pos, rs.external, rs.conv = 0, 0, true, chatmsg.Converter{}
+		rs.messages, rs.pos, rs.external, rs.conv = 0, 0, true, wire.Converter{}
 		rs.decided = map[string]bool{}
 	}
 	var steps []probity.Step
@@ -33,7 +33,7 @@ func (rs *runState) sync(ctx context.Context, msgs []json.RawMessage) (read int,
 		if ctx.Err() != nil || rs.s.Full() {
 			return i, false, nil
 		}
-		var m chatmsg.Message
+		var m wire.Message
 		if err := json.Unmarshal(msgs[i], &m); err != nil {
 			return i, false, &probity.Error{Code: probity.EINVALID, Where: fmt.Sprintf("messages[%d]", i), Message: "bad message", Err: err}
 		}

@@ -76,6 +76,15 @@ func Wrap[A, R any](g *Guard, tool string, fn func(context.Context, A) (R, error
 	}
 }
 
+// ProxyRefusedHook adapts g to the proxy's hook for responses it refused
+// because it could not read and check them (proxy.Options.Refused): each
+// goes to the audit log as a "refused-response" deny with the reason.
+func ProxyRefusedHook(g *Guard) func(ctx context.Context, run, reason string) {
+	return func(_ context.Context, run, reason string) {
+		g.AuditEvent(&AuditRecord{Event: "refused-response", Run: run, Decision: "deny", Reason: reason})
+	}
+}
+
 // ProxyHook adapts g to the model-API proxy's guard hook (proxy.GuardFunc):
 // every tool call in a model response is checked, waiting for approval when
 // a rule asks for it, before the agent sees it. A refused call's message is

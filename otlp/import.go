@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/wire"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -529,9 +530,9 @@ func (b *builder) toolSpan(i int) {
 			continue
 		}
 		if raw, ok := a.json(k); ok {
-			call.Args, call.RawArgs = toolArgs(raw)
+			call.Args, call.RawArgs = wire.DecodeArgs(raw)
 		} else {
-			call.Args, call.RawArgs = argsFromText(a.str(k))
+			call.Args, call.RawArgs = wire.ArgsFromText(a.str(k))
 		}
 		break
 	}

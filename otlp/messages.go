@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/wire"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
@@ -54,44 +55,6 @@ type rawOAICall struct {
 	Arguments json.RawMessage `json:"arguments"`
 }
 
-// toolArgs turns tool arguments as found (an object, a JSON string holding an
-// object, or plain text) into the model's Args/RawArgs. Args are compacted so
-// that the same arguments always compare equal.
-func toolArgs(raw json.RawMessage) (json.RawMessage, string) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, ""
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return nil, string(raw)
-		}
-		return argsFromText(s)
-	}
-	return compact(raw), ""
-}
-
-// argsFromText is toolArgs for arguments given as text.
-func argsFromText(s string) (json.RawMessage, string) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return nil, ""
-	}
-	if json.Valid([]byte(t)) {
-		return compact([]byte(t)), ""
-	}
-	return nil, s
-}
-
-func compact(b []byte) json.RawMessage {
-	var buf bytes.Buffer
-	if json.Compact(&buf, b) != nil {
-		return append(json.RawMessage(nil), b...)
-	}
-	return buf.Bytes()
-}
-
 func (r *rawMessage) toMessage(defaultRole string) message {
 	if r.Message != nil && len(r.Parts) == 0 && len(r.Content) == 0 {
 		m := r.Message.toMessage(defaultRole)
@@ -110,7 +73,7 @@ func (r *rawMessage) toMessage(defaultRole string) message {
 		case "text":
 			texts = append(texts, textOf(firstRaw(p.Content, p.Text)))
 		case "tool_call":
-			args, rawArgs := toolArgs(p.Arguments)
+			args, rawArgs := wire.DecodeArgs(p.Arguments)
 			m.calls = append(m.calls, probity.ToolCall{ID: string(p.ID), Name: string(p.Name), Args: args, RawArgs: rawArgs})
 		case "tool_call_response":
 			m.callID = string(p.ID)
@@ -125,7 +88,7 @@ func (r *rawMessage) toMessage(defaultRole string) message {
 		if name == "" {
 			name, args = c.Name, c.Arguments
 		}
-		a, rawArgs := toolArgs(args)
+		a, rawArgs := wire.DecodeArgs(args)
 		m.calls = append(m.calls, probity.ToolCall{ID: string(c.ID), Name: string(name), Args: a, RawArgs: rawArgs})
 	}
 	m.text = strings.Join(nonEmpty(texts), "\n")
@@ -247,18 +210,18 @@ func flatMessages(a attrs, prefix, msgPrefix, defaultRole string) []message {
 		m.name = g.str(msgPrefix + "name")
 		for _, c := range g.indexed(msgPrefix + "tool_calls") {
 			name := c.first("tool_call.function.name", "name")
-			args, rawArgs := argsFromText(c.first("tool_call.function.arguments", "arguments"))
+			args, rawArgs := wire.ArgsFromText(c.first("tool_call.function.arguments", "arguments"))
 			if v, ok := c.json("tool_call.function.arguments"); ok && c["tool_call.function.arguments"].GetStringValue() == "" {
-				args, rawArgs = toolArgs(v)
+				args, rawArgs = wire.DecodeArgs(v)
 			}
 			m.calls = append(m.calls, probity.ToolCall{ID: c.first("tool_call.id", "id"), Name: name, Args: args, RawArgs: rawArgs})
 		}
 		if fn := g.str(msgPrefix + "function_call.name"); fn != "" && len(m.calls) == 0 {
-			args, rawArgs := argsFromText(g.str(msgPrefix + "function_call.arguments"))
+			args, rawArgs := wire.ArgsFromText(g.str(msgPrefix + "function_call.arguments"))
 			m.calls = append(m.calls, probity.ToolCall{Name: fn, Args: args, RawArgs: rawArgs})
 		}
 		if fn := g.str(msgPrefix + "function_call_name"); fn != "" && len(m.calls) == 0 {
-			args, rawArgs := argsFromText(g.str(msgPrefix + "function_call_arguments_json"))
+			args, rawArgs := wire.ArgsFromText(g.str(msgPrefix + "function_call_arguments_json"))
 			m.calls = append(m.calls, probity.ToolCall{Name: fn, Args: args, RawArgs: rawArgs})
 		}
 		out = append(out, m)

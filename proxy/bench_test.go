@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"github.com/probity/probity/internal/wire"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -92,7 +93,7 @@ func BenchmarkStreamTTFB(b *testing.B) {
 	c := vcrCassette(b, benchStream)
 	in := c.Interactions[0]
 	raw, _ := in.Response.Body.Bytes()
-	events := splitEvents(raw)
+	events := wire.SplitEvents(raw)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "text/event-stream")

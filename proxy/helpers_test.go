@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"github.com/probity/probity/internal/wire"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,7 +105,7 @@ func writeUpstream(w http.ResponseWriter, in cassette.Interaction) {
 		w.Write(raw)
 		return
 	}
-	for _, ev := range splitEvents(raw) {
+	for _, ev := range wire.SplitEvents(raw) {
 		w.Write(ev)
 		w.(http.Flusher).Flush()
 	}

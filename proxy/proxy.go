@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/proxy/cassette"
 )
 
@@ -73,7 +74,17 @@ type Options struct {
 	// the agent's model reads why. For streams, the deltas of a choice's
 	// tool calls are held until the call is complete, then released
 	// unchanged or replaced by the refusal; text deltas flow as before.
+	//
+	// The guard fails closed: a success response it cannot fully read and
+	// check (an encoding it cannot decode, a body or event that is not the
+	// API's shape, a stream that ends inside a tool call) is not passed
+	// on. The agent gets an error (RefusedCode) naming the reason, a
+	// stream ends with an error event, and Refused is told.
 	Guard GuardFunc
+	// Refused, when set, is told of every response the guard refused
+	// because it could not check it, with the reason: the audit log's
+	// hook.
+	Refused func(ctx context.Context, run, reason string)
 	// Transport performs upstream requests; nil uses a tuned
 	// http.Transport that passes compressed bodies through untouched.
 	Transport http.RoundTripper
@@ -333,6 +344,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, pa
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = nil // do not add Go's
 	}
+	guardAPI := wire.APIUnknown
+	if p.opts.Guard != nil {
+		guardAPI = wire.APIOf(path)
+	}
+	if guardAPI != wire.APIUnknown {
+		// The guard reads every response it passes on: ask only for
+		// encodings it decodes (the agent gets the body decoded).
+		out.Header.Set("Accept-Encoding", guardedEncodings)
+	}
 
 	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
@@ -370,12 +390,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, pa
 	if p.rec != nil {
 		rec = &capBuffer{max: p.opts.MaxRecordBody}
 	}
-	if p.opts.Guard != nil && resp.StatusCode == http.StatusOK {
-		if api := apiOf(path); api != apiUnknown {
-			p.guarded(ctx, w, resp, body, ex, api, rec)
-			finishBody(ex, rec, ctx)
-			return
-		}
+	if guardAPI != wire.APIUnknown && resp.StatusCode/100 == 2 {
+		// Every success status: a tool call in a 201 is a tool call.
+		p.guarded(ctx, w, resp, body, ex, guardAPI, rec)
+		finishBody(ex, rec, ctx)
+		return
 	}
 	h := w.Header()
 	copyHeader(h, resp.Header)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/proxy/cassette"
 )
 
@@ -315,11 +316,12 @@ func decodeBody(enc string, b []byte) ([]byte, error) {
 // conversation repeats the history), else the run a Responses API
 // previous_response_id points to, else a new run.
 func (r *recorder) assign(ex *exchange, reqBody, respBody []byte) *runState {
-	a := apiOf(ex.path)
-	_, msgs, ok := requestConversation(a, reqBody)
-	fp := make([]string, len(msgs))
-	for i, m := range msgs {
-		fp[i] = fingerprint(m)
+	a := wire.APIOf(ex.path)
+	req, err := wire.DecodeRequest(a, reqBody)
+	ok := err == nil
+	var fp []string
+	if ok {
+		fp = fingerprints(req)
 	}
 	var rs *runState
 	switch {
@@ -361,12 +363,27 @@ func (r *recorder) assign(ex *exchange, reqBody, respBody []byte) *runState {
 	if !rs.explicit {
 		r.lastAuto = rs.id
 	}
-	if a == apiResponses && ex.status/100 == 2 {
-		if id := responseID(respBody, ex.stream); id != "" {
+	if a == wire.APIResponses && ex.status/100 == 2 {
+		if id := wire.ResponseID(respBody, ex.stream); id != "" {
 			r.byRespID[id] = rs.id
 		}
 	}
 	return rs
+}
+
+// fingerprints identify a request's messages (the system prompt first) for
+// conversation-prefix grouping.
+func fingerprints(req *wire.Request) []string {
+	var fp []string
+	if req.System != nil {
+		b, _ := json.Marshal(req.System)
+		fp = append(fp, "system:"+string(b))
+	}
+	for i := range req.Messages {
+		b, _ := json.Marshal(&req.Messages[i])
+		fp = append(fp, string(b))
+	}
+	return fp
 }
 
 func isPrefix(p, s []string) bool {
@@ -448,12 +465,12 @@ func (r *recorder) writeDirty() {
 }
 
 func (r *recorder) writeTrace(rs *runState) error {
-	model, msgs := Conversation(rs.cas)
+	model, system, msgs := Conversation(rs.cas)
 	if len(msgs) == 0 {
 		return nil
 	}
 	var tf TraceFile
-	tf.Model, tf.Messages = model, msgs
+	tf.Model, tf.System, tf.Messages = model, system, msgs
 	tf.Probity.Run = rs.id
 	tf.Probity.Cassette = filepath.Join("..", "cassettes", rs.id+".json")
 	tf.Probity.Calls = len(rs.cas.Interactions)

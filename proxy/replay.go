@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/proxy/cassette"
 	"github.com/probity/probity/proxy/match"
 	"github.com/probity/probity/proxy/vcr"
@@ -321,7 +322,7 @@ func writeRecorded(w http.ResponseWriter, run string, in cassette.Interaction) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	for _, ev := range splitEvents(body) {
+	for _, ev := range wire.SplitEvents(body) {
 		if _, err := w.Write(ev); err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/probity/probity/internal/wire"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -169,8 +170,23 @@ func sdkCall(t *testing.T, kind, baseURL, run string, in cassette.Interaction, c
 // wantToolNames returns the tool calls in a recorded response.
 func wantToolNames(in cassette.Interaction) []string {
 	b, _ := in.Response.Body.Bytes()
+	a := wire.APIOf(in.Request.Path)
+	msgs := wire.DecodeStream(a, b)
+	if !in.Response.Stream {
+		msgs, _ = wire.DecodeResponse(a, b)
+	}
+	return callNames(msgs)
+}
+
+// callNames lists the tools called in msgs, in either dialect.
+func callNames(msgs []wire.Message) []string {
 	var names []string
-	for _, m := range responseMessages(apiOf(in.Request.Path), b, in.Response.Stream) {
+	for _, m := range msgs {
+		for _, b := range m.Content.Blocks {
+			if b.Type == "tool_use" {
+				names = append(names, b.Name)
+			}
+		}
 		for _, c := range m.ToolCalls {
 			names = append(names, c.Function.Name)
 		}
@@ -251,7 +267,8 @@ func TestSDKRecordAndReplay(t *testing.T) {
 		t.Errorf("replay contacted the upstream %d times; want 0 (hermetic)", n)
 	}
 
-	// The traces hold the tool calls in the OpenAI shape analyze reads.
+	// The traces hold the tool calls in the agent's dialect, which analyze
+	// reads.
 	for _, tc := range []struct{ run, tool string }{
 		{"chat-parallel-tools-stream", "get_current_weather"},
 		{"anthropic-tools-stream", "get_weather"},
@@ -266,12 +283,7 @@ func TestSDKRecordAndReplay(t *testing.T) {
 		if err := json.Unmarshal(b, &tf); err != nil {
 			t.Fatalf("trace of %s: %v", tc.run, err)
 		}
-		var calls []string
-		for _, m := range tf.Messages {
-			for _, c := range m.ToolCalls {
-				calls = append(calls, c.Function.Name)
-			}
-		}
+		calls := callNames(tf.Messages)
 		if len(calls) == 0 || calls[0] != tc.tool {
 			t.Errorf("trace of %s has tool calls %v, want %s first", tc.run, calls, tc.tool)
 		}
@@ -293,13 +305,14 @@ func FuzzWire(f *testing.F) {
 	}
 	f.Add("/v1/chat/completions", []byte(`{}`), []byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":-1}]}}]}\n\n"), true)
 	f.Fuzz(func(t *testing.T, path string, req, resp []byte, stream bool) {
-		a := apiOf(path)
-		requestConversation(a, req)
-		responseMessages(a, resp, stream)
-		responseID(resp, stream)
+		a := wire.APIOf(path)
+		wire.DecodeRequest(a, req)
+		wire.DecodeResponse(a, resp)
+		wire.DecodeStream(a, resp)
+		wire.ResponseID(resp, stream)
 		g := &guardState{ctx: context.Background(), guard: func(context.Context, string, probity.ToolCall) (bool, string) { return false, "no" }}
-		g.body(a, resp)
+		wire.FilterBody(a, resp, g.decide)
 		rec := httptest.NewRecorder()
-		g.stream(rec, bytes.NewReader(resp), a, nil)
+		g.stream(rec, bytes.NewReader(resp), a, nil, g.decide)
 	})
 }

@@ -1,23 +1,25 @@
 package proxy
 
 import (
-	"encoding/json"
-	"strings"
-
-	"github.com/probity/probity"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/proxy/cassette"
 )
 
 // TraceFormat is the Trace.Format of traces rebuilt by the proxy.
 const TraceFormat = "probity-proxy"
 
-// TraceFile is what the recorder writes to DIR/traces/<run>.json: an
-// OpenAI Chat Completions conversation ({"model", "messages"}), the shape
-// `probity analyze` reads, whatever API the agent spoke. Probity holds
+// TraceFile is what the recorder writes to DIR/traces/<run>.json: the
+// run's conversation as a request of the API the agent spoke ({"model",
+// "system", "messages"}), with the model's last answer appended, the shape
+// `probity analyze` reads. Anthropic messages keep their content blocks
+// (a tool_result's is_error included) so that a run recorded through the
+// proxy and the same conversation imported from a file give the same
+// trace; Responses API items are written as Chat messages. Probity holds
 // where it came from.
 type TraceFile struct {
-	Model    string    `json:"model,omitempty"`
-	Messages []Message `json:"messages"`
+	Model    string         `json:"model,omitempty"`
+	System   *wire.Content  `json:"system,omitempty"`
+	Messages []wire.Message `json:"messages"`
 	Probity  struct {
 		Run      string `json:"run"`
 		Cassette string `json:"cassette"`
@@ -30,106 +32,44 @@ type TraceFile struct {
 // with the longest history plus the response to it holds the whole run;
 // Responses API chains (previous_response_id) that do not repeat history
 // are concatenated instead.
-func Conversation(c *cassette.Cassette) (model string, msgs []Message) {
+func Conversation(c *cassette.Cassette) (model string, system *wire.Content, msgs []wire.Message) {
 	best := -1
 	chained := false
-	var chain []Message
+	var chain []wire.Message
 	for i, in := range c.Interactions {
-		a := apiOf(in.Request.Path)
+		a := wire.APIOf(in.Request.Path)
 		body, _ := in.Request.Body.Bytes()
-		m, req, ok := requestConversation(a, body)
-		if !ok {
+		req, err := wire.DecodeRequest(a, body)
+		if err != nil {
 			continue
 		}
-		var resp []Message
+		var resp []wire.Message
 		if in.Response != nil && in.Response.Status/100 == 2 {
 			rb, _ := in.Response.Body.Bytes()
-			resp = responseMessages(a, rb, in.Response.Stream)
+			if in.Response.Stream {
+				resp = wire.DecodeStream(a, rb)
+			} else {
+				resp, _ = wire.DecodeResponse(a, rb)
+			}
 		}
-		if a == apiResponses && strings.Contains(string(body), `"previous_response_id"`) {
+		if req.PreviousResponseID != "" {
 			chained = true
 		}
-		chain = append(chain, req...)
+		if system == nil {
+			system = req.System
+		}
+		chain = append(chain, req.Messages...)
 		chain = append(chain, resp...)
-		if best < 0 || len(req)+len(resp) >= len(msgs) {
-			best, model = i, m
-			msgs = append(append([]Message{}, req...), resp...)
+		if best < 0 || len(req.Messages)+len(resp) >= len(msgs) {
+			best, model = i, req.Model
+			if req.System != nil {
+				system = req.System
+			}
+			msgs = append(append([]wire.Message{}, req.Messages...), resp...)
 		}
 	}
 	if chained {
-		return model, chain
+		return model, system, chain
 	}
-	return model, msgs
-}
-
-// TraceOf converts a conversation to Probity's trace model: one step per
-// message, plus one step per tool call (sharing the message's Index, with
-// Part counting the calls).
-func TraceOf(id, source, model string, msgs []Message) *probity.Trace {
-	t := &probity.Trace{ID: id, Source: source, Format: TraceFormat, Meta: map[string]string{"run": id}, Steps: []probity.Step{}}
-	if model != "" {
-		t.Meta["model"] = model
-	}
-	callName := map[string]string{}
-	lastAssistant := -1
-	for i, m := range msgs {
-		content := ""
-		if m.Content != nil {
-			content = *m.Content
-		}
-		pos := probity.Position{Index: i}
-		switch m.Role {
-		case "system":
-			t.Steps = append(t.Steps, probity.Step{Pos: pos, Kind: probity.KindSystem, Actor: "system", Content: content})
-		case "user":
-			t.Steps = append(t.Steps, probity.Step{Pos: pos, Kind: probity.KindUser, Actor: "user", Content: content})
-			if t.Task == "" {
-				t.Task = content
-			}
-		case "assistant":
-			part := 0
-			if m.Content != nil && content != "" {
-				lastAssistant = len(t.Steps)
-				t.Steps = append(t.Steps, probity.Step{Pos: pos, Kind: probity.KindAssistant, Actor: "assistant", Content: content,
-					Model: modelOf(model)})
-				part++
-			}
-			for _, c := range m.ToolCalls {
-				callName[c.ID] = c.Function.Name
-				tc := &probity.ToolCall{ID: c.ID, Name: c.Function.Name}
-				if json.Valid([]byte(c.Function.Arguments)) {
-					tc.Args = json.RawMessage(c.Function.Arguments)
-				} else if c.Function.Arguments != "" {
-					tc.RawArgs = c.Function.Arguments
-				}
-				t.Steps = append(t.Steps, probity.Step{Pos: probity.Position{Index: i, Part: part}, Kind: probity.KindToolCall,
-					Actor: "assistant", Tool: tc, Model: modelOf(model)})
-				part++
-			}
-		case "tool", "function":
-			t.Steps = append(t.Steps, probity.Step{Pos: pos, Kind: probity.KindToolResult, Actor: "tool", Content: content,
-				Tool: &probity.ToolCall{ID: m.ToolCallID, Name: firstNonEmpty(callName[m.ToolCallID], m.Name)}})
-		}
-	}
-	// The run's last word, when it is the model's text, is its final answer.
-	if lastAssistant >= 0 && lastAssistant == len(t.Steps)-1 {
-		t.Steps[lastAssistant].Kind = probity.KindFinal
-	}
-	return t
-}
-
-func modelOf(name string) *probity.Model {
-	if name == "" {
-		return nil
-	}
-	return &probity.Model{Name: name}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
+	return model, system, msgs
 }

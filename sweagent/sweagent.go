@@ -39,7 +39,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/chatmsg"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/jsonx"
 )
 
@@ -68,7 +68,7 @@ func Sniff(head []byte) bool {
 
 type message struct {
 	Role    string          `json:"role"`
-	Content chatmsg.Content `json:"content"`
+	Content wire.Content `json:"content"`
 	// SWE-agent (not mini) history entries say what they are and carry
 	// the parsed command.
 	Action      *string `json:"action"`

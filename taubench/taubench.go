@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/chatmsg"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/jsonx"
 )
 
@@ -55,7 +55,7 @@ type run struct {
 	Trial  json.RawMessage   `json:"trial"`
 	Reward *float64          `json:"reward"`
 	Info   *info             `json:"info"`
-	Traj   []chatmsg.Message `json:"traj"`
+	Traj   []wire.Message `json:"traj"`
 }
 
 type info struct {
@@ -157,7 +157,7 @@ func convert(s *jsonx.Stream, r *run, from int64, rec int) (*probity.Trace, *pro
 			t.Expected = append(t.Expected, probity.ToolCall{Name: a.Name, Args: compact(a.Kwargs)})
 		}
 	}
-	var conv chatmsg.Converter
+	var conv wire.Converter
 	for i := range r.Traj {
 		m := &r.Traj[i]
 		n0 := len(t.Steps)

@@ -241,7 +241,7 @@ func TestAssistantTextAndCalls(t *testing.T) {
 		Steps: []probity.Step{
 			{Pos: probity.Position{Index: 0}, Kind: probity.KindSystem, Actor: "system", Content: "The current time is 2024-01-02 03:04:05 PST."},
 			{Pos: probity.Position{Index: 1}, Kind: probity.KindAssistant, Actor: "assistant", Content: "Let me check."},
-			{Pos: probity.Position{Index: 1, Part: 1}, Kind: probity.KindToolCall, Actor: "assistant", Tool: &probity.ToolCall{ID: "c1", Name: "f", Args: json.RawMessage(`{"a": 1}`)}},
+			{Pos: probity.Position{Index: 1, Part: 1}, Kind: probity.KindToolCall, Actor: "assistant", Tool: &probity.ToolCall{ID: "c1", Name: "f", Args: json.RawMessage(`{"a":1}`)}},
 			{Pos: probity.Position{Index: 1, Part: 2}, Kind: probity.KindToolCall, Actor: "assistant", Tool: &probity.ToolCall{ID: "c2", Name: "g", RawArgs: "not json"}},
 			{Pos: probity.Position{Index: 2}, Kind: probity.KindToolResult, Actor: "tool", Content: "Error: nope", Tool: &probity.ToolCall{ID: "c1", Name: "f"}, Error: &probity.ToolError{}},
 			{Pos: probity.Position{Index: 3}, Kind: probity.KindAssistant, Actor: "assistant"},

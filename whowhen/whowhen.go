@@ -25,7 +25,7 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/chatmsg"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/jsonx"
 )
 
@@ -61,7 +61,7 @@ func Sniff(head []byte) bool {
 type turn struct {
 	Role    string          `json:"role"`
 	Name    string          `json:"name"`
-	Content chatmsg.Content `json:"content"`
+	Content wire.Content `json:"content"`
 }
 
 type runLog struct {

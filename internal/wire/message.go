@@ -1,9 +1,18 @@
-// Package chatmsg turns chat messages in the two wire shapes agents log
-// (OpenAI chat completions and Anthropic Messages) into Steps. Several
-// importers share it: τ-bench trajectories are OpenAI messages, chat logs
-// are either, and the proxy rebuilds traces from recorded API requests.
+// Package wire is the one place that knows the wire formats of the model
+// APIs agents call: OpenAI Chat Completions, OpenAI Responses and Anthropic
+// Messages. It decodes their requests, responses and server-sent event
+// streams (tool calls split across chunks included), decodes tool-call
+// arguments, turns messages into Steps, filters the tool calls of a
+// response through a decision (the proxy's guard), and holds the small
+// HTTP client the product uses to call those APIs (eval targets, judges).
 //
-// The rules, so that every Step points at exactly one source message:
+// It was internal/chatmsg, which knew messages only; the proxy, the guard,
+// the importers and otlp each had their own copy of the rest, and the
+// copies disagreed (the proxy dropped Anthropic's is_error). Everything
+// that reads or writes these formats goes through here; the official SDKs
+// are used only in tests, as the real clients that prove compatibility.
+//
+// The Step rules, so that every Step points at exactly one source message:
 //
 //   - every message yields at least one Step, all with Pos.Index = the
 //     message's 0-based index in its list;
@@ -12,7 +21,7 @@
 //     content), so an assistant message with text and three calls yields
 //     Parts 0..3;
 //   - an assistant message with tool calls and no text yields only the calls.
-package chatmsg
+package wire
 
 import (
 	"bytes"
@@ -27,27 +36,47 @@ import (
 )
 
 // Message is one chat message in either dialect. Unknown fields are ignored.
+// It encodes back to the same dialect, so a conversation the proxy records
+// is read by the importers exactly as the agent sent it.
 type Message struct {
 	Role         string     `json:"role"`
-	Name         string     `json:"name"`
-	Content      Content    `json:"content"`
-	ToolCalls    []ToolCall `json:"tool_calls"`
-	FunctionCall *Function  `json:"function_call"`
-	ToolCallID   string     `json:"tool_call_id"`
+	Name         string     `json:"name,omitempty"`
+	Content      Content    `json:"content,omitzero"`
+	ToolCalls    []ToolCall `json:"tool_calls,omitempty"`
+	FunctionCall *Function  `json:"function_call,omitempty"`
+	ToolCallID   string     `json:"tool_call_id,omitempty"`
 }
 
-// ToolCall is an OpenAI tool_calls entry.
+// ToolCall is an OpenAI tool_calls entry: a function call, or a custom
+// tool's free-text call.
 type ToolCall struct {
 	ID       string   `json:"id"`
 	Type     string   `json:"type"`
-	Function Function `json:"function"`
+	Function Function `json:"function,omitzero"`
+	Custom   *Custom  `json:"custom,omitempty"`
+}
+
+// Custom is a custom (free-text) tool call of the Chat API.
+type Custom struct {
+	Name  string `json:"name"`
+	Input string `json:"input"`
+}
+
+// NameArgs returns the called tool and its arguments as sent, for a
+// function or a custom tool alike.
+func (tc *ToolCall) NameArgs() (string, json.RawMessage) {
+	if tc.Custom != nil && tc.Function.Name == "" {
+		in, _ := json.Marshal(tc.Custom.Input)
+		return tc.Custom.Name, in
+	}
+	return tc.Function.Name, tc.Function.Arguments
 }
 
 // Function is an OpenAI function call: arguments are usually a JSON string
 // that itself holds JSON, sometimes (other providers) an object.
 type Function struct {
 	Name      string          `json:"name"`
-	Arguments json.RawMessage `json:"arguments"`
+	Arguments json.RawMessage `json:"arguments,omitempty"`
 }
 
 // Content is message content: a string, null, or a list of blocks.
@@ -56,6 +85,21 @@ type Content struct {
 	Blocks []Block
 	// IsBlocks is true when the source gave a list of blocks.
 	IsBlocks bool
+}
+
+// IsZero reports whether c is absent (no text, no blocks), so that
+// encoding leaves the key out.
+func (c Content) IsZero() bool { return !c.IsBlocks && c.Text == "" }
+
+// MarshalJSON writes the string or the list of blocks, as it was read.
+func (c Content) MarshalJSON() ([]byte, error) {
+	if c.IsBlocks {
+		if c.Blocks == nil {
+			return []byte("[]"), nil
+		}
+		return json.Marshal(c.Blocks)
+	}
+	return json.Marshal(c.Text)
 }
 
 // UnmarshalJSON accepts a string, null or an array of blocks.
@@ -93,13 +137,13 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 // Anthropic blocks (text, tool_use, tool_result, thinking, image).
 type Block struct {
 	Type      string          `json:"type"`
-	Text      string          `json:"text"`
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Input     json.RawMessage `json:"input"`
-	ToolUseID string          `json:"tool_use_id"`
-	Content   *Content        `json:"content"`
-	IsError   bool            `json:"is_error"`
+	Text      string          `json:"text,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	ToolUseID string          `json:"tool_use_id,omitempty"`
+	Content   *Content        `json:"content,omitempty"`
+	IsError   bool            `json:"is_error,omitempty"`
 }
 
 // PlainText returns the text of c: the string, or the text blocks joined by
@@ -220,9 +264,10 @@ func (c *Converter) Steps(out []probity.Step, index int, m *Message) ([]probity.
 	for i := range m.ToolCalls {
 		tc := &m.ToolCalls[i]
 		s := mk(next+i, probity.KindToolCall, actor)
-		s.Tool = &probity.ToolCall{ID: tc.ID, Name: tc.Function.Name}
-		s.Tool.Args, s.Tool.RawArgs = DecodeArgs(tc.Function.Arguments)
-		c.remember(tc.ID, tc.Function.Name)
+		name, args := tc.NameArgs()
+		s.Tool = &probity.ToolCall{ID: tc.ID, Name: name}
+		s.Tool.Args, s.Tool.RawArgs = DecodeArgs(args)
+		c.remember(tc.ID, name)
 		out = append(out, s)
 	}
 	if fc := m.FunctionCall; fc != nil {
@@ -249,9 +294,11 @@ func (c *Converter) remember(id, name string) {
 	c.names[id] = name
 }
 
-// DecodeArgs turns tool-call arguments into structured JSON. A JSON string
-// holding JSON (the OpenAI convention) is unwrapped; an object is kept; a
-// string that is not JSON is returned as raw text.
+// DecodeArgs turns tool-call arguments as found (an object, a JSON string
+// holding JSON, the OpenAI convention, or plain text) into structured
+// JSON. An object is kept, a string holding JSON is unwrapped, and a string
+// that is not JSON is returned as raw text. JSON is compacted so that the
+// same arguments compare equal whoever wrote them.
 func DecodeArgs(raw json.RawMessage) (args json.RawMessage, rawText string) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -260,28 +307,42 @@ func DecodeArgs(raw json.RawMessage) (args json.RawMessage, rawText string) {
 	if raw[0] != '"' {
 		return compactArgs(raw), ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, string(raw)
+	s, ok := unquote(raw)
+	if !ok {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, string(raw)
+		}
 	}
+	return ArgsFromText(s)
+}
+
+// ArgsFromText is DecodeArgs for arguments given as text (a span
+// attribute, a stream's concatenated fragments): JSON text is structured,
+// other text raw, blank text nothing.
+func ArgsFromText(s string) (args json.RawMessage, rawText string) {
 	t := strings.TrimSpace(s)
 	if t == "" {
-		return nil, s
+		return nil, ""
 	}
 	if json.Valid([]byte(t)) {
-		return json.RawMessage(t), ""
+		return compactArgs([]byte(t)), ""
 	}
 	return nil, s
 }
 
-// compactArgs returns raw with surrounding whitespace removed, or nil for
-// null. The bytes are copied so the step does not pin a whole record.
+// compactArgs returns raw compacted, or nil for null. The bytes are copied
+// so the step does not pin a whole record.
 func compactArgs(raw json.RawMessage) json.RawMessage {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
-	return append(json.RawMessage(nil), raw...)
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if json.Compact(&buf, raw) != nil {
+		return append(json.RawMessage(nil), raw...)
+	}
+	return buf.Bytes()
 }
 
 func kindName(c byte) string {

@@ -1,4 +1,4 @@
-package chatmsg
+package wire
 
 import (
 	"encoding/json"
