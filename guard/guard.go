@@ -9,9 +9,12 @@
 // ProxyHook, and the MCP proxy (package mcpguard) calls Check on every
 // tools/call.
 //
-// The guard fails closed: when the policy cannot be evaluated in time, or the
-// audit log cannot be written, a side-effecting call is denied. Failing open
-// is a per-rule choice in the policy (fail_open: true).
+// The guard fails closed: a call is denied, whatever the tool's class, when a
+// rule or budget that applies to it cannot be evaluated (an error, the cost
+// or time limit, an argument of the wrong type), and a side-effecting call
+// (which includes every tool not configured or named read-only) is denied
+// when the audit log cannot be written. Failing open is a per-rule choice in
+// the policy (fail_open: true).
 package guard
 
 import (
@@ -328,13 +331,11 @@ func (g *Guard) decide(ctx context.Context, s *policy.Session, step probity.Step
 	defer func() {
 		if r := recover(); r != nil {
 			g.log.Error("policy engine panic", "panic", r, "tool", step.Tool.Name)
-			d = policy.Decision{Effect: policy.Allow, SideEffect: g.p.SideEffecting(step.Tool.Name),
+			// The rules that apply could not be evaluated: deny, whatever
+			// the tool's class.
+			d = policy.Decision{Effect: policy.Deny, Rule: "engine", SideEffect: g.p.SideEffecting(step.Tool.Name),
+				Message: "the policy engine failed; the call is denied", Reason: fmt.Sprint(r),
 				Errors: []string{fmt.Sprintf("engine failure: %v", r)}}
-			if d.SideEffect {
-				d.Effect, d.Rule = policy.Deny, "engine"
-				d.Message = "the policy engine failed; side-effecting calls are denied"
-				d.Reason = fmt.Sprint(r)
-			}
 		}
 	}()
 	return g.p.Decide(ctx, s, step)

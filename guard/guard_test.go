@@ -396,8 +396,8 @@ rules:
 		t.Errorf("side-effecting call after an engine timeout: %+v %v, want a fail-closed deny", v, err)
 	}
 	v, err = g.Decide(context.Background(), guard.Call{Run: "r", Tool: "read_page", Args: json.RawMessage(`{}`)})
-	if err != nil || v.Decision != "allow" || len(v.Errors) == 0 {
-		t.Errorf("read-only call after an engine timeout: %+v %v, want allow with the error listed", v, err)
+	if err != nil || v.Decision != "deny" || len(v.Matches) == 0 || !strings.Contains(v.Reason, "failing closed") {
+		t.Errorf("read-only call after an engine timeout: %+v %v, want a fail-closed deny: the rule applies to it too", v, err)
 	}
 
 	// An audit log that cannot be written denies side-effecting calls.

@@ -85,15 +85,14 @@ func ProxyHook(g *Guard) func(ctx context.Context, run string, call probity.Tool
 		args := call.Args
 		if len(args) == 0 && call.RawArgs != "" {
 			// Arguments that are not JSON still get decided (as {}); rules
-			// cannot read them, so side-effecting tools meet fail-closed rules.
+			// that read them cannot be evaluated and fail closed.
 			args = nil
 		}
 		v, err := g.Check(ctx, Call{Run: run, ID: call.ID, Tool: call.Name, Args: args})
 		if err != nil {
-			if g.p.SideEffecting(call.Name) {
-				return false, "the policy guard failed: " + err.Error()
-			}
-			return true, ""
+			// A call the guard could not decide is not let through, whatever
+			// its name suggests.
+			return false, "the policy guard failed: " + err.Error()
 		}
 		if v.Allowed() {
 			return true, ""

@@ -14,8 +14,8 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 	"github.com/probity/probity"
-	"github.com/probity/probity/detect"
 	"github.com/probity/probity/internal/yamlx"
+	"github.com/probity/probity/toolclass"
 )
 
 // The YAML shape of a policy file. The core keys (mode, rules: name, tools,
@@ -136,11 +136,11 @@ func Parse(src []byte, opts ...Option) (*Policy, error) {
 				return nil, loc.errorf("$.side_effects", "bad glob %q", pat)
 			}
 		}
-		var cfg *detect.Config
+		var cfg *toolclass.Config
 		if len(f.SideEffects) > 0 {
-			cfg = &detect.Config{SideEffects: f.SideEffects}
+			cfg = &toolclass.Config{SideEffects: f.SideEffects}
 		}
-		p.sideEffect = defaultSideEffect(cfg)
+		p.sideEffect = cfg.SideEffecting
 	}
 	switch f.Mode {
 	case "", string(Enforce):
