@@ -83,13 +83,13 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, err
 	}
 	if err := yaml.UnmarshalWithOptions(b, cfg, yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	// A class is a plain string to the decoder; check it here, with the
 	// position of the offending value, by walking the syntax tree.
 	f, err := parser.ParseBytes(b, 0)
 	if err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	for _, doc := range f.Docs {
 		top, ok := doc.Body.(*ast.MappingNode)
@@ -124,20 +124,6 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, &probity.Error{Code: probity.EINVALID, Message: "max_step_bytes must not be negative"}
 	}
 	return cfg, nil
-}
-
-// yamlError turns a go-yaml error into a *probity.Error located by line and
-// column, keeping the library's message without its source excerpt.
-func yamlError(err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		pe := &probity.Error{Code: probity.EINVALID, Message: ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			pe.Where = fmt.Sprintf("line %d, column %d", tk.Position.Line, tk.Position.Column)
-		}
-		return pe
-	}
-	return &probity.Error{Code: probity.EINVALID, Message: "yaml", Err: err}
 }
 
 // MaxStep returns the number of bytes of one step's text a detector scans.

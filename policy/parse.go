@@ -463,25 +463,11 @@ func decodeYAML(src []byte, f *file) (astFile *ast.File, err error) {
 		}
 	}()
 	if err := yaml.UnmarshalWithOptions(src, f, yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	astFile, err = parser.ParseBytes(src, 0)
 	if err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	return astFile, nil
-}
-
-// yamlError turns a go-yaml error into a *probity.Error located by line and
-// column, keeping the library's message without its source excerpt.
-func yamlError(err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		pe := &probity.Error{Code: probity.EINVALID, Message: ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			pe.Where = fmt.Sprintf("line %d, column %d", tk.Position.Line, tk.Position.Column)
-		}
-		return pe
-	}
-	return &probity.Error{Code: probity.EINVALID, Message: "yaml", Err: err}
 }
