@@ -212,7 +212,7 @@ func (p *Policy) evalRule(ctx context.Context, s *Session, act *activation, r *R
 			prior := s.steps[i]
 			reasons = append(reasons, "not allowed after "+prior.Tool.Name)
 			m.Evidence = append(m.Evidence, probity.Evidence{Kind: "earlier-call", Value: prior.Tool.Name,
-				Source: excerpt(string(prior.Tool.Args), 0, min(len(prior.Tool.Args), 120)), SourceStep: prior.Pos.Index,
+				Source: provenance.Excerpt(string(prior.Tool.Args), 0, min(len(prior.Tool.Args), 120)), SourceStep: prior.Pos.Index,
 				Note: "a call matching " + strings.Join(r.forbidAfter, " or ") + " came first"})
 		}
 	}
@@ -365,7 +365,7 @@ func (s *Session) confirmation(re *regexp.Regexp, raw json.RawMessage) (probity.
 		}
 	}
 	st := s.steps[stated]
-	return probity.Evidence{Kind: "confirmation", Source: excerpt(st.Content, 0, min(len(st.Content), 160)), SourceStep: st.Pos.Index,
+	return probity.Evidence{Kind: "confirmation", Source: provenance.Excerpt(st.Content, 0, min(len(st.Content), 160)), SourceStep: st.Pos.Index,
 		Note: fmt.Sprintf("no user message matching /%s/ after the agent stated the action", re)}, false
 }
 
