@@ -93,7 +93,7 @@ func TestWrapWritesRealFiles(t *testing.T) {
 		switch {
 		case tt.denied == "" && (err != nil || statErr != nil):
 			t.Errorf("write %s: err %v, stat %v; want the file written", tt.path, err, statErr)
-		case tt.denied != "" && (!errors.As(err, &de) || de.Verdict.Rule != tt.denied):
+		case tt.denied != "" && (!errors.As(err, &de) || de.Decision.Rule != tt.denied):
 			t.Errorf("write %s: err %v, want denied by %s", tt.path, err, tt.denied)
 		case tt.denied != "" && statErr == nil:
 			t.Errorf("write %s: file exists after a denied call", tt.path)
@@ -211,7 +211,7 @@ func TestApprovals(t *testing.T) {
 	ctx := context.Background()
 
 	// Approved: a blocking decide returns allow once a person approves.
-	done := make(chan guard.Verdict)
+	done := make(chan guard.Decision)
 	go func() {
 		v, err := c.Decide(ctx, guard.Call{Run: "r1", Tool: "refund", Args: json.RawMessage(`{"amount":210}`)}, true)
 		if err != nil {
@@ -555,7 +555,7 @@ rules:
 			`{"id":"c1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"a\"}"}},` +
 			`{"id":"c2","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"b\"}"}}]}`),
 	}
-	decide := func(id, q string, msgs []json.RawMessage) guard.Verdict {
+	decide := func(id, q string, msgs []json.RawMessage) guard.Decision {
 		v, err := g.Decide(context.Background(), guard.Call{Run: "p", ID: id, Tool: "lookup", Args: json.RawMessage(`{"q":"` + q + `"}`), Messages: msgs})
 		if err != nil {
 			t.Fatal(err)
