@@ -245,7 +245,7 @@ approval, 2 for bad usage or input.`,
 				}
 				call.Args = json.RawMessage(args[1])
 			}
-			var v guard.Verdict
+			var v guard.Decision
 			var err error
 			if server != "" {
 				if history != "" {
@@ -291,12 +291,12 @@ approval, 2 for bad usage or input.`,
 }
 
 // checkLocal decides call with a guard of its own, after replaying history.
-func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (guard.Verdict, error) {
+func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (guard.Decision, error) {
 	f.audit = "none"
 	f.evalTimeout = time.Second
 	g, closeGuard, err := f.open(e, nil)
 	if err != nil {
-		return guard.Verdict{}, err
+		return guard.Decision{}, err
 	}
 	defer closeGuard()
 	if history != "" {
@@ -308,13 +308,13 @@ func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (g
 			return nil
 		})
 		if err != nil {
-			return guard.Verdict{}, inputError(err)
+			return guard.Decision{}, inputError(err)
 		}
 		if tr == nil {
-			return guard.Verdict{}, withExit(ExitUsage, &probity.Error{Code: probity.EINVALID, File: history, Message: "no trace in file"})
+			return guard.Decision{}, withExit(ExitUsage, &probity.Error{Code: probity.EINVALID, File: history, Message: "no trace in file"})
 		}
 		if err := replay(e.ctx, g, call.Run, tr); err != nil {
-			return guard.Verdict{}, err
+			return guard.Decision{}, err
 		}
 	}
 	v, err := g.Decide(e.ctx, call)
@@ -357,7 +357,7 @@ func replay(ctx context.Context, g *guard.Guard, run string, tr *probity.Trace) 
 	return nil
 }
 
-func printVerdict(w io.Writer, st style, tool string, v guard.Verdict) {
+func printVerdict(w io.Writer, st style, tool string, v guard.Decision) {
 	word := v.Decision
 	switch v.Decision {
 	case "allow":

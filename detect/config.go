@@ -3,38 +3,26 @@ package detect
 import (
 	"errors"
 	"fmt"
-	"path"
-	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/probity/probity"
 	"github.com/probity/probity/internal/yamlx"
+	"github.com/probity/probity/toolclass"
 )
 
-// ToolClass says what calling a tool does to the world. Detectors rank a
-// finding higher when the value reached a side-effecting tool, and
-// provenance treats a calculator's output as derived rather than grounded.
-type ToolClass string
+// ToolClass is toolclass.Class, kept under its old name for the detect API.
+type ToolClass = toolclass.Class
 
-// The tool classes a configuration file may name.
+// The tool classes a configuration file may name (see package toolclass).
 const (
-	ClassUnknown    ToolClass = ""            // neither configured nor recognisable by name
-	ClassSideEffect ToolClass = "side-effect" // changes the world: refund, cancel, send, write
-	ClassReadOnly   ToolClass = "read-only"   // only reads: get, list, search
-	ClassCalculator ToolClass = "calculator"  // computes from its arguments; its output is derived
+	ClassUnknown    = toolclass.Unknown
+	ClassSideEffect = toolclass.SideEffect
+	ClassReadOnly   = toolclass.ReadOnly
+	ClassCalculator = toolclass.Calculator
 )
-
-func (c ToolClass) valid() bool {
-	switch c {
-	case ClassSideEffect, ClassReadOnly, ClassCalculator:
-		return true
-	}
-	return false
-}
 
 // DefaultMaxStepBytes bounds how much of one step's text a detector scans.
 // Real steps are far smaller (the largest SWE-bench observation in the
@@ -55,13 +43,9 @@ const DefaultMaxStepBytes = 256 << 10
 //	  transfer_to_human_agents: false
 //	max_step_bytes: 262144
 type Config struct {
-	// Tools maps a tool name or glob to its class. Exact names win over
-	// globs; among globs the longest pattern wins.
-	Tools map[string]ToolClass `yaml:"tools"`
-	// SideEffects maps a tool name (or glob) to true when calling it changes
-	// the world, false to override a name-based guess. It is shorthand for
-	// Tools entries; Tools wins when both name a tool.
-	SideEffects map[string]bool `yaml:"side_effects"`
+	// Config is the tools: and side_effects: classification, shared with
+	// provenance (calculators), the policy language and the guard.
+	toolclass.Config `yaml:",inline"`
 	// MaxStepBytes bounds the text scanned per step; 0 means
 	// DefaultMaxStepBytes.
 	MaxStepBytes int `yaml:"max_step_bytes"`
@@ -99,13 +83,13 @@ func ParseConfig(b []byte) (*Config, error) {
 		return nil, err
 	}
 	if err := yaml.UnmarshalWithOptions(b, cfg, yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	// A class is a plain string to the decoder; check it here, with the
 	// position of the offending value, by walking the syntax tree.
 	f, err := parser.ParseBytes(b, 0)
 	if err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	for _, doc := range f.Docs {
 		top, ok := doc.Body.(*ast.MappingNode)
@@ -121,8 +105,8 @@ func ParseConfig(b []byte) (*Config, error) {
 				continue
 			}
 			for _, t := range tools.Values {
-				class := ToolClass(strings.Trim(t.Value.String(), `"'`))
-				if !class.valid() {
+				class := toolclass.Class(strings.Trim(t.Value.String(), `"'`))
+				if !class.Valid() {
 					tk := t.Value.GetToken()
 					return nil, &probity.Error{
 						Code:    probity.EINVALID,
@@ -133,34 +117,13 @@ func ParseConfig(b []byte) (*Config, error) {
 			}
 		}
 	}
-	for pat := range cfg.Tools {
-		if _, err := path.Match(pat, ""); err != nil {
-			return nil, &probity.Error{Code: probity.EINVALID, Message: fmt.Sprintf("tools: bad pattern %q", pat), Err: err}
-		}
-	}
-	for pat := range cfg.SideEffects {
-		if _, err := path.Match(pat, ""); err != nil {
-			return nil, &probity.Error{Code: probity.EINVALID, Message: fmt.Sprintf("side_effects: bad pattern %q", pat), Err: err}
-		}
+	if err := cfg.Config.Validate(); err != nil {
+		return nil, &probity.Error{Code: probity.EINVALID, Message: err.Error()}
 	}
 	if cfg.MaxStepBytes < 0 {
 		return nil, &probity.Error{Code: probity.EINVALID, Message: "max_step_bytes must not be negative"}
 	}
 	return cfg, nil
-}
-
-// yamlError turns a go-yaml error into a *probity.Error located by line and
-// column, keeping the library's message without its source excerpt.
-func yamlError(err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		pe := &probity.Error{Code: probity.EINVALID, Message: ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			pe.Where = fmt.Sprintf("line %d, column %d", tk.Position.Line, tk.Position.Column)
-		}
-		return pe
-	}
-	return &probity.Error{Code: probity.EINVALID, Message: "yaml", Err: err}
 }
 
 // MaxStep returns the number of bytes of one step's text a detector scans.
@@ -171,149 +134,34 @@ func (c *Config) MaxStep() int {
 	return c.MaxStepBytes
 }
 
-// Class returns the class of tool: from the configuration first (exact name,
-// then the longest matching glob; Tools before SideEffects), else guessed
-// from its name (see ClassByName).
-func (c *Config) Class(tool string) ToolClass {
-	if c != nil {
-		if cl, ok := c.Tools[tool]; ok {
-			return cl
-		}
-		if v, ok := c.SideEffects[tool]; ok {
-			return boolClass(v)
-		}
-		best, bestClass := -1, ClassUnknown
-		for _, pat := range sortedKeys(c.Tools) {
-			if ok, _ := path.Match(pat, tool); ok && len(pat) > best {
-				best, bestClass = len(pat), c.Tools[pat]
-			}
-		}
-		if best < 0 {
-			for _, pat := range sortedKeys(c.SideEffects) {
-				if ok, _ := path.Match(pat, tool); ok && len(pat) > best {
-					best, bestClass = len(pat), boolClass(c.SideEffects[pat])
-				}
-			}
-		}
-		if best >= 0 {
-			return bestClass
-		}
+// Classes returns the tool classification of the configuration (nil for a
+// nil *Config: classes by name).
+func (c *Config) Classes() *toolclass.Config {
+	if c == nil {
+		return nil
 	}
-	return ClassByName(tool)
+	return &c.Config
 }
 
-// SideEffecting reports whether calling tool changes the world, by
-// configuration first, else by its name.
-func (c *Config) SideEffecting(tool string) bool { return c.Class(tool) == ClassSideEffect }
+// Class returns the class of tool: configured, else guessed from its name
+// (see toolclass.Config.Class).
+func (c *Config) Class(tool string) ToolClass { return c.Classes().Class(tool) }
+
+// SideEffecting reports whether tool is known to change the world: classed
+// side-effect by configuration or by an action verb in its name
+// (toolclass.Config.VerbClass). Unlike toolclass.Config.SideEffecting, which
+// containment uses, an unknown tool is not, and neither is a shell, SQL or
+// HTTP tool unless configured: a detector ranks findings by what is known
+// to have happened, and counting every such call as an action raised
+// cascades from reads to high on real coding-agent runs (SWE-bench bash
+// calls: 13 of 76 resolved runs flagged high instead of at most 5%).
+func (c *Config) SideEffecting(tool string) bool {
+	return c.Classes().VerbClass(tool) == ClassSideEffect
+}
 
 // Calculator reports whether tool computes its result from its arguments, so
 // that its output is derived, not independent evidence.
-func (c *Config) Calculator(tool string) bool { return c.Class(tool) == ClassCalculator }
+func (c *Config) Calculator(tool string) bool { return c.Classes().Calculator(tool) }
 
-func boolClass(v bool) ToolClass {
-	if v {
-		return ClassSideEffect
-	}
-	return ClassReadOnly
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-// Verbs that, as a whole word of a tool name, mean the call changes the world.
-var sideEffectWords = map[string]bool{
-	"cancel": true, "modify": true, "update": true, "send": true, "create": true, "delete": true,
-	"remove": true, "refund": true, "transfer": true, "book": true, "exchange": true, "return": true,
-	"write": true, "edit": true, "pay": true, "charge": true, "submit": true, "post": true, "put": true,
-	"patch": true, "insert": true, "upsert": true, "set": true, "add": true, "place": true,
-	"purchase": true, "buy": true, "sell": true, "approve": true, "reject": true, "deploy": true,
-	"execute": true, "exec": true, "run": true, "move": true, "rename": true, "upload": true,
-	"publish": true, "email": true, "notify": true, "reply": true, "commit": true, "push": true,
-	"merge": true, "drop": true, "reset": true, "restart": true, "kill": true, "terminate": true,
-	"grant": true, "revoke": true, "assign": true, "schedule": true, "reserve": true, "issue": true,
-	"apply": true, "save": true, "store": true, "change": true, "replace": true, "erase": true,
-	"archive": true, "close": true, "register": true, "enroll": true, "withdraw": true,
-	"deposit": true, "sms": true,
-}
-
-// Verbs that, as the first word of a tool name, mean it only reads. They
-// win over side-effect words later in the name: get_refund_status reads.
-var readOnlyWords = map[string]bool{
-	"get": true, "list": true, "search": true, "find": true, "read": true, "fetch": true,
-	"lookup": true, "query": true, "check": true, "view": true, "show": true, "describe": true,
-	"retrieve": true, "load": true, "count": true, "validate": true, "verify": true, "think": true,
-	"browse": true, "inspect": true, "preview": true, "estimate": true, "is": true, "has": true,
-}
-
-var calculatorWords = map[string]bool{"calculate": true, "calculator": true, "calc": true, "compute": true, "math": true, "eval": true}
-
-// ClassByName guesses a tool's class from its name, split into words at
-// underscores, hyphens, dots, spaces and camelCase humps: "cancel_pending_order",
-// "sendEmail", "crm.update-contact". A read-only first word wins over later
-// side-effect words; otherwise any side-effect word makes it side-effecting.
-func ClassByName(tool string) ToolClass {
-	words := splitName(tool)
-	if len(words) == 0 {
-		return ClassUnknown
-	}
-	for _, w := range words {
-		if calculatorWords[w] {
-			return ClassCalculator
-		}
-	}
-	if readOnlyWords[words[0]] {
-		return ClassReadOnly
-	}
-	for _, w := range words {
-		if sideEffectWords[w] {
-			return ClassSideEffect
-		}
-	}
-	for _, w := range words {
-		if readOnlyWords[w] {
-			return ClassReadOnly
-		}
-	}
-	return ClassUnknown
-}
-
-// splitName splits a snake, kebab, dotted or camelCase name into lower-case
-// words; "HTTPGetURL" gives http, get, url.
-func splitName(s string) []string {
-	var words []string
-	var cur []rune
-	flush := func() {
-		if len(cur) > 0 {
-			words = append(words, strings.ToLower(string(cur)))
-			cur = cur[:0]
-		}
-	}
-	rs := []rune(s)
-	for i, r := range rs {
-		switch {
-		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
-			flush()
-		case unicode.IsUpper(r):
-			// A hump starts a word: "sendEmail", and the last capital of an
-			// acronym followed by lower case: "HTTPGet" -> HTTP, Get.
-			if len(cur) > 0 {
-				prev := rs[i-1]
-				nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
-				if unicode.IsLower(prev) || unicode.IsDigit(prev) || (unicode.IsUpper(prev) && nextLower) {
-					flush()
-				}
-			}
-			cur = append(cur, r)
-		default:
-			cur = append(cur, r)
-		}
-	}
-	flush()
-	return words
-}
+// ClassByName guesses a tool's class from its name (see toolclass.ByName).
+func ClassByName(tool string) ToolClass { return toolclass.ByName(tool) }

@@ -10,41 +10,6 @@ import (
 	"github.com/probity/probity"
 )
 
-func TestClassByName(t *testing.T) {
-	tests := []struct {
-		name string
-		want ToolClass
-	}{
-		{"cancel_pending_order", ClassSideEffect},
-		{"modify_pending_order_address", ClassSideEffect},
-		{"exchange_delivered_order_items", ClassSideEffect},
-		{"return_delivered_order_items", ClassSideEffect},
-		{"book_reservation", ClassSideEffect},
-		{"update_reservation_flights", ClassSideEffect},
-		{"send_certificate", ClassSideEffect},
-		{"transfer_to_human_agents", ClassSideEffect},
-		{"sendEmail", ClassSideEffect},
-		{"crm.update-contact", ClassSideEffect},
-		{"IssueRefund", ClassSideEffect},
-		{"write_file", ClassSideEffect},
-		{"get_order_details", ClassReadOnly},
-		{"get_refund_status", ClassReadOnly},
-		{"list_all_airports", ClassReadOnly},
-		{"search_direct_flight", ClassReadOnly},
-		{"find_user_id_by_email", ClassReadOnly},
-		{"HTTPGetURL", ClassReadOnly},
-		{"think", ClassReadOnly},
-		{"calculate", ClassCalculator},
-		{"bookkeeper", ClassUnknown}, // "book" only as a whole word
-		{"", ClassUnknown},
-	}
-	for _, tt := range tests {
-		if got := ClassByName(tt.name); got != tt.want {
-			t.Errorf("ClassByName(%q) = %q, want %q", tt.name, got, tt.want)
-		}
-	}
-}
-
 func TestNilConfigUsesNames(t *testing.T) {
 	var c *Config
 	if !c.SideEffecting("cancel_pending_order") {

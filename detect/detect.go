@@ -77,11 +77,12 @@ func Default() []Detector {
 	}
 }
 
-// SideEffecting reports whether the tool named has side effects under the
-// context's configuration (see Config.SideEffecting).
+// SideEffecting reports whether the tool named is known to have side
+// effects under the context's configuration (see Config.SideEffecting).
 func (c *Context) SideEffecting(tool string) bool { return c.class(tool) == ClassSideEffect }
 
-// class is c.Config.Class(tool), computed once per tool name and trace.
+// class is the detectors' class of tool (toolclass.Config.VerbClass),
+// computed once per tool name and trace.
 func (c *Context) class(tool string) ToolClass {
 	if cl, ok := c.classes[tool]; ok {
 		return cl
@@ -89,7 +90,7 @@ func (c *Context) class(tool string) ToolClass {
 	if c.classes == nil {
 		c.classes = make(map[string]ToolClass)
 	}
-	cl := c.Config.Class(tool)
+	cl := c.Config.Classes().VerbClass(tool)
 	c.classes[tool] = cl
 	return cl
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/probity/probity"
@@ -307,7 +309,7 @@ func signature(t *probity.ToolCall) string {
 		// and much cheaper than decoding the whole document.
 		var m map[string]json.RawMessage
 		if json.Unmarshal(t.Args, &m) == nil {
-			keys := sortedKeys(m)
+			keys := slices.Sorted(maps.Keys(m))
 			var b bytes.Buffer
 			b.WriteString(t.Name)
 			b.WriteByte(0)

@@ -176,7 +176,7 @@ func safeAnalyze(t *probity.Trace, fs *[]probity.Finding, c *Context) (a *proven
 			a = nil
 		}
 	}()
-	return provenance.Analyze(t)
+	return provenance.Analyze(t, provenance.WithToolClasses(c.Config.Classes()))
 }
 
 func safeDetect(d Detector, c *Context) (fs []probity.Finding) {

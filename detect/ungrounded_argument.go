@@ -50,7 +50,7 @@ func (d UngroundedArgument) Detect(c *Context) []probity.Finding {
 		// A call the tool rejected changed nothing: an invented value in it
 		// is a slip the agent got told about, not a side effect.
 		rejected := false
-		if j := c.Trace.ResultFor(i); j >= 0 && c.Trace.Steps[j].Error != nil {
+		if j := c.resultFor(i); j >= 0 && c.Trace.Steps[j].Error != nil {
 			rejected = true
 		}
 		var bad []provenance.Result

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/toolclass"
 )
 
 // UnverifiedSuccess finds a claim of success that the evidence does not
@@ -244,7 +245,7 @@ func isFileWriteTool(c *Context, name string) bool {
 	if c.class(name) != ClassSideEffect {
 		return false
 	}
-	for _, w := range splitName(name) {
+	for _, w := range toolclass.Words(name) {
 		switch w {
 		case "write", "edit", "patch", "replace", "str", "file", "editor", "insert":
 			return true

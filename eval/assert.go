@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 	"github.com/probity/probity"
 )
 
@@ -35,292 +34,174 @@ const (
 	AssertPolicy        = "policy"
 )
 
-// assertFields lists, per type, the keys it accepts beyond type, name and
-// not; a key meant for another type is an error with its position, since a
-// silently ignored key is a check that never runs.
-var assertFields = map[string][]string{
-	AssertEquals:        {"path", "value", "equals", "expected_path", "ignore_case"},
-	AssertContains:      {"path", "value", "contains", "expected_path", "ignore_case"},
-	AssertRegex:         {"path", "pattern", "regex"},
-	AssertJSONPath:      {"path", "value", "equals", "exists"},
-	AssertJSONSchema:    {"path", "schema", "schema_file"},
-	AssertNumeric:       {"path", "value", "expected_path", "tolerance", "relative"},
-	AssertToolCalled:    {"tool", "min", "max"},
-	AssertToolNotCalled: {"tool"},
-	AssertToolArgs:      {"tool", "args", "exact"},
-	AssertToolSequence:  {"tools", "any_order", "order_insensitive", "contiguous"},
-	AssertMaxSteps:      {"max", "value"},
-	AssertMaxCost:       {"max", "value"},
-	AssertMaxLatency:    {"max", "value"},
-	AssertCEL:           {"cel", "expr"},
-	AssertNoFindings:    {"severity", "detectors", "config"},
-	AssertJudge:         {"rubric", "provider", "model", "base_url", "api_key_env", "repeat", "threshold", "path", "max_tokens"},
-	AssertPolicy:        {"file"},
-}
-
-// assertAliases are accepted spellings of the canonical type names.
-var assertAliases = map[string]string{
-	"jsonpath": AssertJSONPath, "json_path": AssertJSONPath, "jsonschema": AssertJSONSchema, "json_schema": AssertJSONSchema,
-	"tool-args": AssertToolArgs, "tool_args": AssertToolArgs, "tool-sequence": AssertToolSequence, "tool_called": AssertToolCalled,
-	"tool_not_called": AssertToolNotCalled, "not-called": AssertToolNotCalled, "max_steps": AssertMaxSteps, "max_cost": AssertMaxCost,
-	"max_latency": AssertMaxLatency, "no_findings": AssertNoFindings, "arguments_match": AssertToolArgs,
-}
-
-// AssertSpec is one assertion as written in a suite. Type selects the check;
-// the shorthands {cel: EXPR}, {equals: V}, {contains: S} and {regex: P}
-// imply it. Not inverts the verdict.
+// AssertSpec is one assertion as written in a suite: the keys every
+// assertion has (type, name, not) and Config, the keys of its type. Type
+// selects the check; the shorthands {cel: EXPR}, {equals: V}, {contains: S}
+// and {regex: P} imply it. Not inverts the verdict.
 type AssertSpec struct {
-	Type         string   `yaml:"type,omitempty" json:"type,omitempty"`
-	Name         string   `yaml:"name,omitempty" json:"name,omitempty"`
-	Not          bool     `yaml:"not,omitempty" json:"not,omitempty"`
-	Path         string   `yaml:"path,omitempty" json:"path,omitempty"`
-	Value        any      `yaml:"value,omitempty" json:"value,omitempty"`
-	Equals       any      `yaml:"equals,omitempty" json:"equals,omitempty"`
-	Contains     any      `yaml:"contains,omitempty" json:"contains,omitempty"`
-	Regex        string   `yaml:"regex,omitempty" json:"regex,omitempty"`
-	Pattern      string   `yaml:"pattern,omitempty" json:"pattern,omitempty"`
-	ExpectedPath string   `yaml:"expected_path,omitempty" json:"expected_path,omitempty"`
-	IgnoreCase   bool     `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
-	Exists       *bool    `yaml:"exists,omitempty" json:"exists,omitempty"`
-	Schema       any      `yaml:"schema,omitempty" json:"schema,omitempty"`
-	SchemaFile   string   `yaml:"schema_file,omitempty" json:"schema_file,omitempty"`
-	Tolerance    float64  `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
-	Relative     bool     `yaml:"relative,omitempty" json:"relative,omitempty"`
-	Tool         string   `yaml:"tool,omitempty" json:"tool,omitempty"`
-	Tools        []string `yaml:"tools,omitempty" json:"tools,omitempty"`
-	AnyOrder     bool     `yaml:"any_order,omitempty" json:"any_order,omitempty"`
-	// OrderInsensitive is another spelling of AnyOrder.
-	OrderInsensitive bool           `yaml:"order_insensitive,omitempty" json:"order_insensitive,omitempty"`
-	Contiguous       bool           `yaml:"contiguous,omitempty" json:"contiguous,omitempty"`
-	Args             map[string]any `yaml:"args,omitempty" json:"args,omitempty"`
-	Exact            bool           `yaml:"exact,omitempty" json:"exact,omitempty"`
-	Min              *int           `yaml:"min,omitempty" json:"min,omitempty"`
-	Max              any            `yaml:"max,omitempty" json:"max,omitempty"`
-	CEL              string         `yaml:"cel,omitempty" json:"cel,omitempty"`
-	Expr             string         `yaml:"expr,omitempty" json:"expr,omitempty"`
-	Severity         string         `yaml:"severity,omitempty" json:"severity,omitempty"`
-	Detectors        []string       `yaml:"detectors,omitempty" json:"detectors,omitempty"`
-	Config           string         `yaml:"config,omitempty" json:"config,omitempty"`
-	Rubric           string         `yaml:"rubric,omitempty" json:"rubric,omitempty"`
-	Provider         string         `yaml:"provider,omitempty" json:"provider,omitempty"`
-	Model            string         `yaml:"model,omitempty" json:"model,omitempty"`
-	BaseURL          string         `yaml:"base_url,omitempty" json:"base_url,omitempty"`
-	APIKeyEnv        string         `yaml:"api_key_env,omitempty" json:"api_key_env,omitempty"`
-	Repeat           int            `yaml:"repeat,omitempty" json:"repeat,omitempty"`
-	Threshold        float64        `yaml:"threshold,omitempty" json:"threshold,omitempty"`
-	MaxTokens        int            `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
-	File             string         `yaml:"file,omitempty" json:"file,omitempty"`
+	Type string `yaml:"type,omitempty" json:"type,omitempty"`
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	Not  bool   `yaml:"not,omitempty" json:"not,omitempty"`
+	// Config is the type's own spec (*EqualsSpec, *CELSpec, ...); nil until
+	// the type is known.
+	Config AssertConfig `yaml:"-" json:"-"`
+
+	// misplaced is the first key of another assertion type, found while
+	// decoding and reported by validate with its position, since a silently
+	// ignored key is a check that never runs.
+	misplaced string
 }
 
-// setFields lists the keys a spec sets, by their YAML names.
-func (a *AssertSpec) setFields() []string {
-	var out []string
-	add := func(name string, set bool) {
-		if set {
-			out = append(out, name)
+// AssertConfig is the part of an assertion its type owns: its keys, its
+// validation and its compile step. Each type lives in one file
+// (assert_<type>.go) and one line of assertionTypes.
+type AssertConfig interface {
+	// validate checks the keys and fills defaults, reporting the first
+	// mistake with the position of the key under at.
+	validate(v *validator, at string)
+	// compile builds the check once (regexes, schemas, CEL programs, judge
+	// clients, policies), so trials only evaluate.
+	compile(s *Suite, opts Options) (Assertion, error)
+}
+
+// UnmarshalYAML decodes the common keys, then the keys of the assertion's
+// type into that type's spec. A key no type has is an unknown field; a key
+// of another type is kept for validate to report with its position.
+func (a *AssertSpec) UnmarshalYAML(node ast.Node) error {
+	var common struct {
+		Type     string `yaml:"type"`
+		Name     string `yaml:"name"`
+		Not      bool   `yaml:"not"`
+		CEL      string `yaml:"cel"`
+		Equals   any    `yaml:"equals"`
+		Contains any    `yaml:"contains"`
+		Regex    string `yaml:"regex"`
+	}
+	if _, ok := node.(*ast.NullNode); ok {
+		return nil // validate reports the missing type with its position
+	}
+	if !isMapping(node) {
+		return &probity.Error{Code: probity.EINVALID, Where: nodeWhere(node), Message: "an assertion is a mapping, e.g. - cel: 'output.answer == expected.answer'"}
+	}
+	if err := yaml.NodeToValue(node, &common); err != nil {
+		return err
+	}
+	a.Type, a.Name, a.Not = common.Type, common.Name, common.Not
+	known := assertKeys()
+	values := mappingValues(node)
+	for _, mv := range values {
+		k := keyName(mv)
+		if k == "type" || k == "name" || k == "not" {
+			continue
+		}
+		if _, ok := known[k]; !ok {
+			return &probity.Error{Code: probity.EINVALID, Where: nodeWhere(mv.Key), Message: cleanYAMLMessage(fmt.Sprintf("unknown field %q", k))}
 		}
 	}
-	add("path", a.Path != "")
-	add("value", a.Value != nil)
-	add("equals", a.Equals != nil)
-	add("contains", a.Contains != nil)
-	add("regex", a.Regex != "")
-	add("pattern", a.Pattern != "")
-	add("expected_path", a.ExpectedPath != "")
-	add("ignore_case", a.IgnoreCase)
-	add("exists", a.Exists != nil)
-	add("schema", a.Schema != nil)
-	add("schema_file", a.SchemaFile != "")
-	add("tolerance", a.Tolerance != 0)
-	add("relative", a.Relative)
-	add("tool", a.Tool != "")
-	add("tools", a.Tools != nil)
-	add("any_order", a.AnyOrder)
-	add("order_insensitive", a.OrderInsensitive)
-	add("contiguous", a.Contiguous)
-	add("args", a.Args != nil)
-	add("exact", a.Exact)
-	add("min", a.Min != nil)
-	add("max", a.Max != nil)
-	add("cel", a.CEL != "")
-	add("expr", a.Expr != "")
-	add("severity", a.Severity != "")
-	add("detectors", a.Detectors != nil)
-	add("config", a.Config != "")
-	add("rubric", a.Rubric != "")
-	add("provider", a.Provider != "")
-	add("model", a.Model != "")
-	add("base_url", a.BaseURL != "")
-	add("api_key_env", a.APIKeyEnv != "")
-	add("repeat", a.Repeat != 0)
-	add("threshold", a.Threshold != 0)
-	add("max_tokens", a.MaxTokens != 0)
-	add("file", a.File != "")
-	return out
-}
-
-func (a *AssertSpec) validate(v *validator, at string) {
 	if a.Type == "" {
 		switch {
-		case a.CEL != "":
+		case common.CEL != "":
 			a.Type = AssertCEL
-		case a.Equals != nil:
+		case common.Equals != nil:
 			a.Type = AssertEquals
-		case a.Contains != nil:
+		case common.Contains != nil:
 			a.Type = AssertContains
-		case a.Regex != "":
+		case common.Regex != "":
 			a.Type = AssertRegex
 		default:
-			v.fail(at, "assertion has no type (one of %s)", strings.Join(sortedKeys(assertFields), ", "))
-			return
+			return nil // validate reports the missing type with its position
 		}
 	}
 	if canon, ok := assertAliases[a.Type]; ok {
 		a.Type = canon
 	}
-	switch a.Type {
-	case AssertMaxSteps, AssertMaxCost, AssertMaxLatency:
-		if a.Max == nil && a.Value != nil {
-			a.Max, a.Value = a.Value, nil // max-* accept value: as the limit too
+	t, ok := assertionTypeOf(a.Type)
+	if !ok {
+		return nil // validate reports the unknown type with its position
+	}
+	own := t.keys()
+	var mine []*ast.MappingValueNode
+	for _, mv := range values {
+		k := keyName(mv)
+		switch {
+		case k == "type" || k == "name" || k == "not":
+		case slices.Contains(own, k):
+			mine = append(mine, mv)
+		case a.misplaced == "" && !zeroYAML(k, mv.Value):
+			// Like before types had their own specs, a key of another type
+			// left at its zero value (ignore_case: false) is harmless.
+			a.misplaced = k
 		}
 	}
-	allowed, ok := assertFields[a.Type]
-	if !ok {
-		v.fail(at+".type", "unknown assertion type %q (want one of %s)", a.Type, strings.Join(sortedKeys(assertFields), ", "))
+	a.Config = t.new()
+	if len(mine) == 0 {
+		return nil
+	}
+	m := ast.Mapping(node.GetToken(), false, mine...)
+	return yaml.NodeToValue(m, a.Config, yaml.DisallowUnknownField())
+}
+
+// MarshalJSON writes the assertion flat, as a suite spells it.
+func (a AssertSpec) MarshalJSON() ([]byte, error) {
+	out := map[string]any{}
+	if a.Config != nil {
+		b, err := json.Marshal(a.Config)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &out); err != nil {
+			return nil, err
+		}
+	}
+	if a.Type != "" {
+		out["type"] = a.Type
+	}
+	if a.Name != "" {
+		out["name"] = a.Name
+	}
+	if a.Not {
+		out["not"] = true
+	}
+	return json.Marshal(out)
+}
+
+func (a *AssertSpec) validate(v *validator, at string) {
+	if a.Type == "" {
+		v.fail(at, "assertion has no type (one of %s)", strings.Join(assertTypeNames(), ", "))
 		return
 	}
-	for _, f := range a.setFields() {
-		if !slices.Contains(allowed, f) {
-			v.fail(at+"."+f, "key %q does not apply to a %s assertion (it takes %s)", f, a.Type, strings.Join(allowed, ", "))
-			return
-		}
+	t, ok := assertionTypeOf(a.Type)
+	if !ok {
+		v.fail(at+".type", "unknown assertion type %q (want one of %s)", a.Type, strings.Join(assertTypeNames(), ", "))
+		return
 	}
-	if a.Path != "" {
-		if _, err := parseJSONPath(a.Path); err != nil {
-			v.fail(at+".path", "bad JSON path %q: %v", a.Path, err)
-		}
+	if a.misplaced != "" {
+		v.fail(at+"."+a.misplaced, "key %q does not apply to a %s assertion (it takes %s)", a.misplaced, a.Type, strings.Join(t.keys(), ", "))
+		return
 	}
-	if a.ExpectedPath != "" {
-		if _, err := parseJSONPath(a.ExpectedPath); err != nil {
-			v.fail(at+".expected_path", "bad JSON path %q: %v", a.ExpectedPath, err)
-		}
+	if a.Config == nil {
+		a.Config = t.new()
 	}
-	switch a.Type {
-	case AssertEquals:
-		if a.Value != nil && a.Equals != nil {
-			v.fail(at+".equals", "give value or equals, not both")
-		}
-	case AssertContains:
-		if a.Value != nil && a.Contains != nil {
-			v.fail(at+".contains", "give value or contains, not both")
-		}
-	case AssertRegex:
-		p := a.Pattern + a.Regex
-		if a.Pattern != "" && a.Regex != "" {
-			v.fail(at+".regex", "give pattern or regex, not both")
-		} else if p == "" {
-			v.fail(at, "regex assertion needs a pattern")
-		} else if _, err := regexp.Compile(p); err != nil {
-			v.fail(at+".pattern", "bad regular expression: %v", err)
-		}
-	case AssertJSONPath:
-		if a.Path == "" {
-			v.fail(at, "json-path assertion needs a path")
-		}
-	case AssertJSONSchema:
-		if (a.Schema == nil) == (a.SchemaFile == "") {
-			v.fail(at, "json-schema assertion needs exactly one of schema or schema_file")
-		}
-	case AssertNumeric:
-		if a.Tolerance < 0 {
-			v.fail(at+".tolerance", "tolerance must not be negative")
-		}
-	case AssertToolCalled, AssertToolNotCalled, AssertToolArgs:
-		if a.Tool == "" {
-			v.fail(at, "%s assertion needs a tool", a.Type)
-		}
-		if a.Min != nil && *a.Min < 0 {
-			v.fail(at+".min", "min must not be negative")
-		}
-		if a.Type == AssertToolCalled && a.Max != nil {
-			if _, ok := number(a.Max); !ok {
-				v.fail(at+".max", "max must be a number of calls")
-			}
-		}
-		if a.Type == AssertToolArgs && a.Args == nil {
-			v.fail(at, "arguments-match assertion needs args")
-		}
-	case AssertToolSequence:
-		a.AnyOrder = a.AnyOrder || a.OrderInsensitive
-		if len(a.Tools) == 0 {
-			v.fail(at, "sequence assertion needs a list of tools")
-		}
-		if a.AnyOrder && a.Contiguous {
-			v.fail(at+".contiguous", "contiguous and any_order contradict each other")
-		}
-	case AssertMaxSteps, AssertMaxCost:
-		if f, ok := number(a.Max); !ok || f < 0 {
-			v.fail(at+".max", "%s needs max: a non-negative number", a.Type)
-		}
-	case AssertMaxLatency:
-		if _, err := latencyLimit(a.Max); err != nil {
-			v.fail(at+".max", "max-latency needs max: a duration like 2s or 500ms (%v)", err)
-		}
-	case AssertCEL:
-		if (a.CEL == "") == (a.Expr == "") {
-			v.fail(at, "cel assertion needs exactly one of cel or expr")
-		}
-	case AssertNoFindings:
-		if a.Severity == "" {
-			a.Severity = "high"
-		}
-		if _, err := probity.ParseSeverity(a.Severity); err != nil {
-			v.fail(at+".severity", "%v", err)
-		}
-	case AssertJudge:
-		if a.Rubric == "" {
-			v.fail(at, "judge assertion needs a rubric")
-		}
-		if a.Model == "" {
-			v.fail(at, "judge assertion needs a model")
-		}
-		switch a.Provider {
-		case "":
-			a.Provider = "openai"
-		case "openai", "anthropic":
-		default:
-			v.fail(at+".provider", "judge provider must be openai or anthropic, not %q", a.Provider)
-		}
-		if a.Repeat < 0 || a.Repeat > 25 {
-			v.fail(at+".repeat", "repeat must be between 1 and 25")
-		}
-		if a.Repeat == 0 {
-			a.Repeat = 1
-		}
-		if a.Threshold < 0 || a.Threshold > 1 {
-			v.fail(at+".threshold", "threshold must be in [0, 1]")
-		}
-		if a.Threshold == 0 {
-			a.Threshold = 0.5
-		}
-	case AssertPolicy:
-		if a.File == "" {
-			v.fail(at, "policy assertion needs a file")
-		}
+	a.Config.validate(v, at)
+}
+
+// validPath reports a bad JSON path at its key.
+func validPath(v *validator, at, p string) {
+	if p == "" {
+		return
+	}
+	if _, err := parseJSONPath(p); err != nil {
+		v.fail(at, "bad JSON path %q: %v", p, err)
 	}
 }
 
-func latencyLimit(v any) (time.Duration, error) {
-	switch x := v.(type) {
-	case string:
-		return time.ParseDuration(x)
-	case nil:
-		return 0, fmt.Errorf("missing")
+// optionalPath parses a path validate accepted; nil when unset.
+func optionalPath(p string) *jsonPath {
+	if p == "" {
+		return nil
 	}
-	if f, ok := number(v); ok && f >= 0 {
-		return time.Duration(f * float64(time.Second)), nil // a bare number is seconds
-	}
-	return 0, fmt.Errorf("got %v", v)
+	path, _ := parseJSONPath(p)
+	return path
 }
 
 // Check is what an assertion judges: the case and the target's output.
@@ -370,15 +251,19 @@ func CompileAssertions(s *Suite, opts Options) ([]Assertion, error) {
 	out := make([]Assertion, 0, len(s.Assert))
 	for i := range s.Assert {
 		spec := s.Assert[i]
-		a, err := compileAssertion(s, &spec, opts)
+		var a Assertion
+		err := fmt.Errorf("unknown assertion type %q", spec.Type)
+		if spec.Config != nil {
+			a, err = spec.Config.compile(s, opts)
+		}
 		if err != nil {
 			return nil, &probity.Error{Code: probity.EINVALID, File: s.Path, Where: fmt.Sprintf("assert[%d] (%s)", i, spec.Type), Message: "compile", Err: err}
 		}
 		name := spec.Name
 		if name == "" {
 			name = spec.Type
-			if spec.Tool != "" {
-				name += " " + spec.Tool
+			if t, ok := spec.Config.(interface{ toolName() string }); ok && t.toolName() != "" {
+				name += " " + t.toolName()
 			}
 		}
 		out = append(out, named{name: name, not: spec.Not, a: a})
@@ -413,233 +298,6 @@ func pass() AssertResult { return AssertResult{Pass: true} }
 
 func fail(format string, args ...any) AssertResult {
 	return AssertResult{Message: fmt.Sprintf(format, args...)}
-}
-
-func compileAssertion(s *Suite, a *AssertSpec, opts Options) (Assertion, error) {
-	var path *jsonPath
-	if a.Path != "" {
-		path, _ = parseJSONPath(a.Path)
-	}
-	var expPath *jsonPath
-	if a.ExpectedPath != "" {
-		expPath, _ = parseJSONPath(a.ExpectedPath)
-	}
-	switch a.Type {
-	case AssertEquals:
-		want := firstSet(a.Value, a.Equals)
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			got, ok := selectOutput(c, path)
-			if !ok {
-				return fail("output has nothing at %s", path)
-			}
-			w, ok := comparand(c, want, path, expPath)
-			if !ok {
-				return fail("no value to compare with: give value, or a case expected value")
-			}
-			if a.IgnoreCase {
-				gs, ws := text(got), text(w)
-				if strings.EqualFold(gs, ws) {
-					return pass()
-				}
-				return fail("got %s, want %s (ignoring case)", clip(quote(got), 120), clip(quote(w), 120))
-			}
-			if jsonEqual(got, w) {
-				return pass()
-			}
-			return fail("got %s, want %s", clip(quote(got), 120), clip(quote(w), 120))
-		}), nil
-	case AssertContains:
-		want := firstSet(a.Value, a.Contains)
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			got, ok := selectOutput(c, path)
-			if !ok {
-				return fail("output has nothing at %s", path)
-			}
-			w, ok := comparand(c, want, path, expPath)
-			if !ok {
-				return fail("no value to look for: give value, or a case expected value")
-			}
-			// A list output contains a value when one of its elements equals it.
-			if l, isList := got.([]any); isList {
-				if _, wantStr := w.(string); !wantStr || !a.IgnoreCase {
-					for _, x := range l {
-						if jsonEqual(x, w) {
-							return pass()
-						}
-					}
-				}
-			}
-			gs, ws := text(got), text(w)
-			if a.IgnoreCase {
-				gs, ws = strings.ToLower(gs), strings.ToLower(ws)
-			}
-			if strings.Contains(gs, ws) {
-				return pass()
-			}
-			return fail("%s does not contain %s", clip(quote(got), 120), clip(quote(w), 120))
-		}), nil
-	case AssertRegex:
-		re := regexp.MustCompile(a.Pattern + a.Regex) // validated in LoadSuite
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			got, ok := selectOutput(c, path)
-			if !ok {
-				return fail("output has nothing at %s", path)
-			}
-			if re.MatchString(text(got)) {
-				return pass()
-			}
-			return fail("%s does not match /%s/", clip(quote(got), 120), re)
-		}), nil
-	case AssertJSONPath:
-		want := firstSet(a.Value, a.Equals)
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			got, ok := path.get(c.Output.Value)
-			if l, isList := got.([]any); ok && isList && path.multi && len(l) == 0 {
-				ok = false
-			}
-			if a.Exists != nil && !*a.Exists {
-				if ok {
-					return fail("%s exists (%s)", path, clip(quote(got), 80))
-				}
-				return pass()
-			}
-			if !ok {
-				return fail("output has nothing at %s", path)
-			}
-			if want != nil && !jsonEqual(got, want) {
-				return fail("%s is %s, want %s", path, clip(quote(got), 120), clip(quote(want), 120))
-			}
-			return pass()
-		}), nil
-	case AssertJSONSchema:
-		return compileSchemaAssertion(s, a, path)
-	case AssertNumeric:
-		want := a.Value
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			got, ok := selectOutput(c, path)
-			if !ok {
-				return fail("output has nothing at %s", path)
-			}
-			g, ok := number(got)
-			if !ok {
-				return fail("%s is not a number", clip(quote(got), 80))
-			}
-			wv, ok := comparand(c, want, path, expPath)
-			if !ok {
-				return fail("no number to compare with: give value, or a case expected value")
-			}
-			w, ok := number(wv)
-			if !ok {
-				return fail("expected %s is not a number", clip(quote(wv), 80))
-			}
-			tol := a.Tolerance
-			if a.Relative {
-				tol *= abs(w)
-			}
-			if abs(g-w) <= tol {
-				return pass()
-			}
-			return fail("got %g, want %g ± %g", g, w, tol)
-		}), nil
-	case AssertToolCalled, AssertToolNotCalled:
-		minCalls, maxCalls := 1, -1
-		if a.Min != nil {
-			minCalls = *a.Min
-		}
-		if f, ok := number(a.Max); ok {
-			maxCalls = int(f)
-		}
-		if a.Type == AssertToolNotCalled {
-			minCalls, maxCalls = 0, 0
-		}
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			if c.Output.Trace == nil {
-				return fail("the target reported no trace, so tool calls cannot be checked")
-			}
-			n := len(toolCalls(c.Output.Trace, a.Tool))
-			switch {
-			case n < minCalls:
-				return fail("%s called %d times, want at least %d (tools called: %s)", a.Tool, n, minCalls, toolList(c.Output.Trace))
-			case maxCalls >= 0 && n > maxCalls:
-				if maxCalls == 0 {
-					return fail("%s was called %d times; it must not be called", a.Tool, n)
-				}
-				return fail("%s called %d times, want at most %d", a.Tool, n, maxCalls)
-			}
-			return pass()
-		}), nil
-	case AssertToolArgs:
-		want := normalize(a.Args)
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			if c.Output.Trace == nil {
-				return fail("the target reported no trace, so tool arguments cannot be checked")
-			}
-			calls := toolCalls(c.Output.Trace, a.Tool)
-			if len(calls) == 0 {
-				return fail("%s was never called (tools called: %s)", a.Tool, toolList(c.Output.Trace))
-			}
-			var last any
-			for _, tc := range calls {
-				got, _ := decodeJSON(tc.Args)
-				last = got
-				if a.Exact && jsonEqual(got, want) || !a.Exact && subsetMatch(want, got) {
-					return pass()
-				}
-			}
-			return fail("no call to %s has arguments matching %s (last: %s)", a.Tool, clip(quote(want), 120), clip(quote(last), 120))
-		}), nil
-	case AssertToolSequence:
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			if c.Output.Trace == nil {
-				return fail("the target reported no trace, so the tool sequence cannot be checked")
-			}
-			var names []string
-			for _, tc := range toolCalls(c.Output.Trace, "") {
-				names = append(names, tc.Name)
-			}
-			if ok, msg := matchSequence(names, a.Tools, a.AnyOrder, a.Contiguous); !ok {
-				return fail("%s", msg)
-			}
-			return pass()
-		}), nil
-	case AssertMaxSteps:
-		limit, _ := number(a.Max)
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			if c.Output.Trace == nil {
-				return fail("the target reported no trace, so steps cannot be counted")
-			}
-			n := agentSteps(c.Output.Trace)
-			if float64(n) <= limit {
-				return pass()
-			}
-			return fail("%d agent steps, limit %g", n, limit)
-		}), nil
-	case AssertMaxCost:
-		limit, _ := number(a.Max)
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			if c.Output.CostUSD <= limit {
-				return pass()
-			}
-			return fail("cost $%.4f, limit $%.4f", c.Output.CostUSD, limit)
-		}), nil
-	case AssertMaxLatency:
-		limit, _ := latencyLimit(a.Max)
-		return assertFunc(func(_ context.Context, c *Check) AssertResult {
-			if c.Output.Latency <= limit {
-				return pass()
-			}
-			return fail("latency %s, limit %s", c.Output.Latency.Round(time.Millisecond), limit)
-		}), nil
-	case AssertCEL:
-		return compileCEL(a.CEL + a.Expr)
-	case AssertNoFindings:
-		return compileNoFindings(s, a)
-	case AssertJudge:
-		return compileJudge(a, opts)
-	case AssertPolicy:
-		return compilePolicy(s, a)
-	}
-	return nil, fmt.Errorf("unknown assertion type %q", a.Type)
 }
 
 func firstSet(vs ...any) any {
@@ -727,74 +385,4 @@ func agentSteps(t *probity.Trace) int {
 		}
 	}
 	return n
-}
-
-// matchSequence checks want against the called tools: as a subsequence in
-// order (default), as contiguous calls, or as a multiset in any order.
-func matchSequence(called, want []string, anyOrder, contiguous bool) (bool, string) {
-	got := strings.Join(called, " → ")
-	if got == "" {
-		got = "no tool calls"
-	}
-	switch {
-	case anyOrder:
-		left := slices.Clone(called)
-		for _, w := range want {
-			i := slices.Index(left, w)
-			if i < 0 {
-				return false, fmt.Sprintf("%s not called (any order); calls: %s", w, got)
-			}
-			left = slices.Delete(left, i, i+1)
-		}
-		return true, ""
-	case contiguous:
-		for i := 0; i+len(want) <= len(called); i++ {
-			if slices.Equal(called[i:i+len(want)], want) {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("calls %s do not contain %s in a row", got, strings.Join(want, " → "))
-	}
-	j := 0
-	for _, n := range called {
-		if j < len(want) && n == want[j] {
-			j++
-		}
-	}
-	if j == len(want) {
-		return true, ""
-	}
-	return false, fmt.Sprintf("calls %s lack %s in order (stuck at %s)", got, strings.Join(want, " → "), want[j])
-}
-
-// compileSchemaAssertion compiles the JSON Schema once.
-func compileSchemaAssertion(s *Suite, a *AssertSpec, path *jsonPath) (Assertion, error) {
-	var doc any
-	name := "inline-schema.json"
-	if a.SchemaFile != "" {
-		name = s.resolve(a.SchemaFile)
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("read schema: %w", err)
-		}
-		if doc, err = decodeJSON(b); err != nil {
-			return nil, &probity.Error{Code: probity.EINVALID, File: name, Message: "schema is not JSON", Err: err}
-		}
-	} else {
-		doc = normalize(a.Schema)
-	}
-	sch, err := compileJSONSchema(name, doc)
-	if err != nil {
-		return nil, err
-	}
-	return assertFunc(func(_ context.Context, c *Check) AssertResult {
-		got, ok := selectOutput(c, path)
-		if !ok {
-			return fail("output has nothing at %s", path)
-		}
-		if err := sch.Validate(got); err != nil {
-			return fail("output does not match the schema: %s", clip(strings.ReplaceAll(err.Error(), "\n", "; "), 300))
-		}
-		return pass()
-	}), nil
 }

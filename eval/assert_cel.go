@@ -26,6 +26,21 @@ func celEnv() (*cel.Env, error) {
 	)
 }
 
+// CELSpec is a cel assertion: the CEL expression Cel (Expr is another
+// spelling) over input, expected, output, trace and metrics is true.
+type CELSpec struct {
+	CEL  string `yaml:"cel,omitempty" json:"cel,omitempty"`
+	Expr string `yaml:"expr,omitempty" json:"expr,omitempty"`
+}
+
+func (a *CELSpec) validate(v *validator, at string) {
+	if (a.CEL == "") == (a.Expr == "") {
+		v.fail(at, "cel assertion needs exactly one of cel or expr")
+	}
+}
+
+func (a *CELSpec) compile(*Suite, Options) (Assertion, error) { return compileCEL(a.CEL + a.Expr) }
+
 // compileCEL compiles expr once; trials only evaluate it, with the context
 // and the cost limit.
 func compileCEL(expr string) (Assertion, error) {

@@ -10,10 +10,26 @@ import (
 	"github.com/probity/probity/detect"
 )
 
-// compileNoFindings runs Probity's detectors over the trial's trace and
-// fails on any finding at or above the severity (default high), optionally
-// only from the named detectors.
-func compileNoFindings(s *Suite, a *AssertSpec) (Assertion, error) {
+// NoFindingsSpec is a no-findings assertion: Probity's detectors (with the
+// configuration file Config) find nothing at or above Severity (default
+// high) in the trial's trace, counting only Detectors when given.
+type NoFindingsSpec struct {
+	Severity  string   `yaml:"severity,omitempty" json:"severity,omitempty"`
+	Detectors []string `yaml:"detectors,omitempty" json:"detectors,omitempty"`
+	Config    string   `yaml:"config,omitempty" json:"config,omitempty"`
+}
+
+func (a *NoFindingsSpec) validate(v *validator, at string) {
+	if a.Severity == "" {
+		a.Severity = "high"
+	}
+	if _, err := probity.ParseSeverity(a.Severity); err != nil {
+		v.fail(at+".severity", "%v", err)
+	}
+}
+
+// compile loads the detector configuration once.
+func (a *NoFindingsSpec) compile(s *Suite, _ Options) (Assertion, error) {
 	sev, err := probity.ParseSeverity(a.Severity)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,52 @@ type judgeVote struct {
 	Reason string   `json:"reason"`
 }
 
+// JudgeSpec is a judge assertion: a model grades the output (at Path)
+// against Rubric, Repeat times; it passes when more than Threshold of the
+// votes pass.
+type JudgeSpec struct {
+	Rubric    string  `yaml:"rubric,omitempty" json:"rubric,omitempty"`
+	Provider  string  `yaml:"provider,omitempty" json:"provider,omitempty"`
+	Model     string  `yaml:"model,omitempty" json:"model,omitempty"`
+	BaseURL   string  `yaml:"base_url,omitempty" json:"base_url,omitempty"`
+	APIKeyEnv string  `yaml:"api_key_env,omitempty" json:"api_key_env,omitempty"`
+	Repeat    int     `yaml:"repeat,omitempty" json:"repeat,omitempty"`
+	Threshold float64 `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+	Path      string  `yaml:"path,omitempty" json:"path,omitempty"`
+	MaxTokens int     `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
+}
+
+func (a *JudgeSpec) validate(v *validator, at string) {
+	validPath(v, at+".path", a.Path)
+	if a.Rubric == "" {
+		v.fail(at, "judge assertion needs a rubric")
+	}
+	if a.Model == "" {
+		v.fail(at, "judge assertion needs a model")
+	}
+	switch a.Provider {
+	case "":
+		a.Provider = "openai"
+	case "openai", "anthropic":
+	default:
+		v.fail(at+".provider", "judge provider must be openai or anthropic, not %q", a.Provider)
+	}
+	if a.Repeat < 0 || a.Repeat > 25 {
+		v.fail(at+".repeat", "repeat must be between 1 and 25")
+	}
+	if a.Repeat == 0 {
+		a.Repeat = 1
+	}
+	if a.Threshold < 0 || a.Threshold > 1 {
+		v.fail(at+".threshold", "threshold must be in [0, 1]")
+	}
+	if a.Threshold == 0 {
+		a.Threshold = 0.5
+	}
+}
+
+func (a *JudgeSpec) compile(_ *Suite, opts Options) (Assertion, error) { return compileJudge(a, opts) }
+
 // judgeCaller asks a model one grading question and returns its text and
 // cost in tokens.
 type judgeCaller func(ctx context.Context, prompt string) (string, Usage, error)
@@ -32,7 +78,7 @@ type judgeCaller func(ctx context.Context, prompt string) (string, Usage, error)
 // it may be asked Repeat times: the verdict is pass when more than
 // Threshold of the votes pass, and the agreement (the share of votes on the
 // majority side) is reported with every result.
-func compileJudge(a *AssertSpec, opts Options) (Assertion, error) {
+func compileJudge(a *JudgeSpec, opts Options) (Assertion, error) {
 	keyEnv := a.APIKeyEnv
 	var call judgeCaller
 	switch a.Provider {

@@ -8,11 +8,21 @@ import (
 	"github.com/probity/probity/policy"
 )
 
-// compilePolicy loads and compiles a policy file once (package policy, the
-// same rules that guard agents at run time) and fails a trial whose trace
-// violates any rule or budget. Offline every match counts, whatever the
-// rule's mode.
-func compilePolicy(s *Suite, a *AssertSpec) (Assertion, error) {
+// PolicySpec is a policy assertion: the trial's trace violates no rule or
+// budget of the policy File (package policy, the same rules that guard
+// agents at run time). Offline every match counts, whatever the rule's mode.
+type PolicySpec struct {
+	File string `yaml:"file,omitempty" json:"file,omitempty"`
+}
+
+func (a *PolicySpec) validate(v *validator, at string) {
+	if a.File == "" {
+		v.fail(at, "policy assertion needs a file")
+	}
+}
+
+// compile loads and compiles the policy once.
+func (a *PolicySpec) compile(s *Suite, _ Options) (Assertion, error) {
 	p, err := policy.LoadFile(s.resolve(a.File))
 	if err != nil {
 		return nil, err

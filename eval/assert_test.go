@@ -141,7 +141,7 @@ func TestNoFindingsFailsOnLoop(t *testing.T) {
 		sev  string
 		pass bool
 	}{{"medium", false}, {"high", true}} {
-		a, err := compileNoFindings(&Suite{}, &AssertSpec{Type: AssertNoFindings, Severity: tt.sev})
+		a, err := (&NoFindingsSpec{Severity: tt.sev}).compile(&Suite{}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ rules:
 		   {"role": "tool", "tool_call_id": "c2", "content": "ok"},
 		   {"role": "assistant", "content": "done"}]`, false},
 	} {
-		a, err := compilePolicy(&Suite{Dir: dir}, &AssertSpec{Type: AssertPolicy, File: "policy.yaml"})
+		a, err := (&PolicySpec{File: "policy.yaml"}).compile(&Suite{Dir: dir}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ rules:
 			t.Errorf("message %q does not name the rule", r.Message)
 		}
 	}
-	if _, err := compilePolicy(&Suite{Dir: dir}, &AssertSpec{Type: AssertPolicy, File: "nope.yaml"}); err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+	if _, err := (&PolicySpec{File: "nope.yaml"}).compile(&Suite{Dir: dir}, Options{}); err == nil || !strings.Contains(err.Error(), "nope.yaml") {
 		t.Errorf("missing policy file error = %v, want it to name the file", err)
 	}
 }

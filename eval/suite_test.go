@@ -240,7 +240,9 @@ gate:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Assert[0].AnyOrder || s.Assert[1].Max == nil || s.Assert[2].Type != AssertToolCalled || s.Gate.PassHatK == nil || s.Gate.PassHatK.K != 2 {
-		t.Errorf("aliases not applied: %+v %+v %+v gate %+v", s.Assert[0], s.Assert[1], s.Assert[2], s.Gate)
+	seq, _ := s.Assert[0].Config.(*SequenceSpec)
+	limit, _ := s.Assert[1].Config.(*MaxCostSpec)
+	if seq == nil || !seq.AnyOrder || limit == nil || limit.Max == nil || s.Assert[2].Type != AssertToolCalled || s.Gate.PassHatK == nil || s.Gate.PassHatK.K != 2 {
+		t.Errorf("aliases not applied: %+v %+v %+v gate %+v", s.Assert[0].Config, s.Assert[1].Config, s.Assert[2], s.Gate)
 	}
 }

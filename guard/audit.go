@@ -190,7 +190,7 @@ func (g *Guard) AuditEvent(r *AuditRecord) error {
 	return g.opts.Audit.Write(r)
 }
 
-func (g *Guard) audit(c Call, v *Verdict, latency time.Duration) error {
+func (g *Guard) audit(c Call, v *Decision, latency time.Duration) error {
 	if g.opts.Audit == nil {
 		return nil
 	}

@@ -9,9 +9,12 @@
 // ProxyHook, and the MCP proxy (package mcpguard) calls Check on every
 // tools/call.
 //
-// The guard fails closed: when the policy cannot be evaluated in time, or the
-// audit log cannot be written, a side-effecting call is denied. Failing open
-// is a per-rule choice in the policy (fail_open: true).
+// The guard fails closed: a call is denied, whatever the tool's class, when a
+// rule or budget that applies to it cannot be evaluated (an error, the cost
+// or time limit, an argument of the wrong type), and a side-effecting call
+// (which includes every tool not configured or named read-only) is denied
+// when the audit log cannot be written. Failing open is a per-rule choice in
+// the policy (fail_open: true).
 package guard
 
 import (
@@ -119,8 +122,11 @@ type Call struct {
 	Messages []json.RawMessage `json:"messages,omitempty"`
 }
 
-// Verdict is the guard's answer: the JSON body of POST /v1/decide.
-type Verdict struct {
+// Decision is the guard's answer on one tool call: the JSON body of POST
+// /v1/decide, built from the policy's decision (policy.Decision). It was
+// called Verdict, a name that now means only a trace's sum
+// (probity.Verdict).
+type Decision struct {
 	// Decision is "allow", "deny" or "approve" (waiting for a person; see
 	// ApprovalID). Calls that only log rules fired on are allowed.
 	Decision string `json:"decision"`
@@ -146,8 +152,13 @@ type Verdict struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
+// Verdict is the old name of Decision.
+//
+// Deprecated: use Decision; Verdict names a trace's sum (probity.Verdict).
+type Verdict = Decision
+
 // Allowed reports whether the call may run.
-func (v *Verdict) Allowed() bool { return v.Decision == "allow" }
+func (v *Decision) Allowed() bool { return v.Decision == "allow" }
 
 // New returns a Guard for opts.Policy and starts its housekeeping; Close
 // stops it.
@@ -228,10 +239,10 @@ func (g *Guard) run(id string) *runState {
 // recorded in its run's history as executed.
 //
 // Errors: EINVALID for a call without a tool name or with bad messages.
-func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
+func (g *Guard) Decide(ctx context.Context, c Call) (Decision, error) {
 	start := time.Now()
 	if c.Tool == "" {
-		return Verdict{}, probity.Errorf(probity.EINVALID, "call has no tool name")
+		return Decision{}, probity.Errorf(probity.EINVALID, "call has no tool name")
 	}
 	if c.Run == "" {
 		c.Run = "default"
@@ -241,7 +252,7 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
 		c.ID = "call-" + strconv.FormatUint(g.callSeq.Add(1), 10)
 	}
 	if len(c.Args) > 0 && !json.Valid(c.Args) {
-		return Verdict{}, probity.Errorf(probity.EINVALID, "call %s: args are not valid JSON", c.ID)
+		return Decision{}, probity.Errorf(probity.EINVALID, "call %s: args are not valid JSON", c.ID)
 	}
 	// The time limit covers the whole decision: reading the client's
 	// conversation as well as evaluating the rules.
@@ -256,7 +267,7 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
 		n, complete, err := rs.sync(ctx, c.Messages)
 		if err != nil {
 			rs.mu.Unlock()
-			return Verdict{}, err
+			return Decision{}, err
 		}
 		if !complete {
 			behind = fmt.Sprintf("the conversation could not be read within the evaluation time limit (%s): %d of %d messages read; the next request reads on",
@@ -301,7 +312,7 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Verdict, error) {
 		// No record, no side effect: an unaudited action is what the log
 		// exists to prevent.
 		g.log.Error("audit log failed; denying side-effecting call", "err", err, "tool", c.Tool)
-		v = Verdict{Decision: "deny", Rule: "audit", CallID: c.ID, SideEffect: true,
+		v = Decision{Decision: "deny", Rule: "audit", CallID: c.ID, SideEffect: true,
 			Message: "the guard cannot write its audit log; side-effecting calls are denied",
 			Reason:  err.Error()}
 	}
@@ -328,20 +339,18 @@ func (g *Guard) decide(ctx context.Context, s *policy.Session, step probity.Step
 	defer func() {
 		if r := recover(); r != nil {
 			g.log.Error("policy engine panic", "panic", r, "tool", step.Tool.Name)
-			d = policy.Decision{Effect: policy.Allow, SideEffect: g.p.SideEffecting(step.Tool.Name),
+			// The rules that apply could not be evaluated: deny, whatever
+			// the tool's class.
+			d = policy.Decision{Effect: policy.Deny, Rule: "engine", SideEffect: g.p.SideEffecting(step.Tool.Name),
+				Message: "the policy engine failed; the call is denied", Reason: fmt.Sprint(r),
 				Errors: []string{fmt.Sprintf("engine failure: %v", r)}}
-			if d.SideEffect {
-				d.Effect, d.Rule = policy.Deny, "engine"
-				d.Message = "the policy engine failed; side-effecting calls are denied"
-				d.Reason = fmt.Sprint(r)
-			}
 		}
 	}()
 	return g.p.Decide(ctx, s, step)
 }
 
-func verdict(d *policy.Decision, callID string) Verdict {
-	v := Verdict{Decision: string(d.Effect), Rule: d.Rule, Message: d.Message, Reason: d.Reason,
+func verdict(d *policy.Decision, callID string) Decision {
+	v := Decision{Decision: string(d.Effect), Rule: d.Rule, Message: d.Message, Reason: d.Reason,
 		Evidence: d.Evidence, Would: string(d.Would), CallID: callID, SideEffect: d.SideEffect,
 		Matches: d.Matches, Errors: d.Errors}
 	if d.Effect == policy.Log {
@@ -353,7 +362,7 @@ func verdict(d *policy.Decision, callID string) Verdict {
 // Check decides c and, when a person must approve it, waits for the answer
 // (or the approval timeout, or ctx) so that the verdict is "allow" or
 // "deny". It is what a Go agent calls before running a tool.
-func (g *Guard) Check(ctx context.Context, c Call) (Verdict, error) {
+func (g *Guard) Check(ctx context.Context, c Call) (Decision, error) {
 	v, err := g.Decide(ctx, c)
 	if err != nil || v.Decision != "approve" {
 		return v, err
@@ -363,11 +372,11 @@ func (g *Guard) Check(ctx context.Context, c Call) (Verdict, error) {
 		// The caller gave up: the call will not run.
 		a, _ = g.approvals.resolve(v.ApprovalID, false, "guard", "caller stopped waiting: "+err.Error())
 	}
-	return approvalVerdict(v, a), nil
+	return approvalDecision(v, a), nil
 }
 
-// approvalVerdict turns an approve verdict into the final one.
-func approvalVerdict(v Verdict, a Approval) Verdict {
+// approvalDecision turns an approve decision into the final one.
+func approvalDecision(v Decision, a Approval) Decision {
 	if a.Status == StatusApproved {
 		v.Decision = "allow"
 		v.Reason = fmt.Sprintf("%s; approved by %s", v.Reason, orSomeone(a.By))

@@ -93,7 +93,7 @@ func TestWrapWritesRealFiles(t *testing.T) {
 		switch {
 		case tt.denied == "" && (err != nil || statErr != nil):
 			t.Errorf("write %s: err %v, stat %v; want the file written", tt.path, err, statErr)
-		case tt.denied != "" && (!errors.As(err, &de) || de.Verdict.Rule != tt.denied):
+		case tt.denied != "" && (!errors.As(err, &de) || de.Decision.Rule != tt.denied):
 			t.Errorf("write %s: err %v, want denied by %s", tt.path, err, tt.denied)
 		case tt.denied != "" && statErr == nil:
 			t.Errorf("write %s: file exists after a denied call", tt.path)
@@ -211,7 +211,7 @@ func TestApprovals(t *testing.T) {
 	ctx := context.Background()
 
 	// Approved: a blocking decide returns allow once a person approves.
-	done := make(chan guard.Verdict)
+	done := make(chan guard.Decision)
 	go func() {
 		v, err := c.Decide(ctx, guard.Call{Run: "r1", Tool: "refund", Args: json.RawMessage(`{"amount":210}`)}, true)
 		if err != nil {
@@ -396,8 +396,8 @@ rules:
 		t.Errorf("side-effecting call after an engine timeout: %+v %v, want a fail-closed deny", v, err)
 	}
 	v, err = g.Decide(context.Background(), guard.Call{Run: "r", Tool: "read_page", Args: json.RawMessage(`{}`)})
-	if err != nil || v.Decision != "allow" || len(v.Errors) == 0 {
-		t.Errorf("read-only call after an engine timeout: %+v %v, want allow with the error listed", v, err)
+	if err != nil || v.Decision != "deny" || len(v.Matches) == 0 || !strings.Contains(v.Reason, "failing closed") {
+		t.Errorf("read-only call after an engine timeout: %+v %v, want a fail-closed deny: the rule applies to it too", v, err)
 	}
 
 	// An audit log that cannot be written denies side-effecting calls.
@@ -555,7 +555,7 @@ rules:
 			`{"id":"c1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"a\"}"}},` +
 			`{"id":"c2","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"b\"}"}}]}`),
 	}
-	decide := func(id, q string, msgs []json.RawMessage) guard.Verdict {
+	decide := func(id, q string, msgs []json.RawMessage) guard.Decision {
 		v, err := g.Decide(context.Background(), guard.Call{Run: "p", ID: id, Tool: "lookup", Args: json.RawMessage(`{"q":"` + q + `"}`), Messages: msgs})
 		if err != nil {
 			t.Fatal(err)

@@ -22,7 +22,7 @@ const maxBody = 16 << 20
 // Handler returns the HTTP decision service of g:
 //
 //	POST /v1/decide                 {"run","tool","args","call_id"?,"messages"?,"wait"?}
-//	                                -> Verdict {"decision": "allow"|"deny"|"approve", "rule", "message", ...}
+//	                                -> Decision {"decision": "allow"|"deny"|"approve", "rule", "message", ...}
 //	POST /v1/result                 {"run","call_id","tool","content","error"}: a call's outcome
 //	POST /v1/message                {"run","role","content"}: a conversation message
 //	GET  /v1/approvals[?status=pending]
@@ -50,7 +50,7 @@ func Handler(g *Guard, opts HTTPOptions) http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
-		var v Verdict
+		var v Decision
 		var err error
 		if req.Wait {
 			v, err = g.Check(r.Context(), req.Call)
@@ -237,8 +237,8 @@ type Client struct {
 
 // Decide asks the server to decide c (POST /v1/decide); wait holds an
 // approve decision until it is resolved.
-func (c *Client) Decide(ctx context.Context, call Call, wait bool) (Verdict, error) {
-	var v Verdict
+func (c *Client) Decide(ctx context.Context, call Call, wait bool) (Decision, error) {
+	var v Decision
 	body := struct {
 		Call
 		Wait bool `json:"wait,omitempty"`

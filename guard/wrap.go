@@ -27,16 +27,16 @@ func RunFrom(ctx context.Context) string {
 // DeniedError is returned by a wrapped tool function whose call the policy
 // refused; the function did not run. Its message is meant for the model.
 type DeniedError struct {
-	Verdict Verdict
+	Decision Decision
 }
 
 // Error names the rule and what the model should be told.
 func (e *DeniedError) Error() string {
-	msg := e.Verdict.Message
+	msg := e.Decision.Message
 	if msg == "" {
-		msg = e.Verdict.Reason
+		msg = e.Decision.Reason
 	}
-	return fmt.Sprintf("denied by policy rule %s: %s", e.Verdict.Rule, msg)
+	return fmt.Sprintf("denied by policy rule %s: %s", e.Decision.Rule, msg)
 }
 
 // Wrap guards a Go tool function: each call is checked (waiting for
@@ -60,7 +60,7 @@ func Wrap[A, R any](g *Guard, tool string, fn func(context.Context, A) (R, error
 			return zero, fmt.Errorf("guard %s: %w", tool, err)
 		}
 		if !v.Allowed() {
-			return zero, &DeniedError{Verdict: v}
+			return zero, &DeniedError{Decision: v}
 		}
 		out, err := fn(ctx, args)
 		if err != nil {
@@ -94,15 +94,14 @@ func ProxyHook(g *Guard) func(ctx context.Context, run string, call probity.Tool
 		args := call.Args
 		if len(args) == 0 && call.RawArgs != "" {
 			// Arguments that are not JSON still get decided (as {}); rules
-			// cannot read them, so side-effecting tools meet fail-closed rules.
+			// that read them cannot be evaluated and fail closed.
 			args = nil
 		}
 		v, err := g.Check(ctx, Call{Run: run, ID: call.ID, Tool: call.Name, Args: args})
 		if err != nil {
-			if g.p.SideEffecting(call.Name) {
-				return false, "the policy guard failed: " + err.Error()
-			}
-			return true, ""
+			// A call the guard could not decide is not let through, whatever
+			// its name suggests.
+			return false, "the policy guard failed: " + err.Error()
 		}
 		if v.Allowed() {
 			return true, ""

@@ -19,6 +19,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/probity/probity"
 	"github.com/probity/probity/detect"
+	"github.com/probity/probity/internal/yamlx"
 )
 
 // Limits on a monitors file: it is configuration, not data, and a YAML
@@ -549,7 +550,7 @@ func decodeYAML(src []byte, f *fileConfig) (astFile *ast.File, err error) {
 	}()
 	astFile, err = parser.ParseBytes(src, 0)
 	if err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	if n, where := expandedSize(astFile); n > maxConfigNodes {
 		e := probity.Errorf(probity.EINVALID, "monitors file expands to more than %d YAML nodes (aliases)", maxConfigNodes)
@@ -557,7 +558,7 @@ func decodeYAML(src []byte, f *fileConfig) (astFile *ast.File, err error) {
 		return nil, e
 	}
 	if err := yaml.UnmarshalWithOptions(src, f, yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	return astFile, nil
 }
@@ -614,20 +615,6 @@ func expandedSize(f *ast.File) (total int, where string) {
 		total += size(d)
 	}
 	return total, where
-}
-
-// yamlError turns a go-yaml error into a *probity.Error located by line and
-// column, keeping the library's message without its source excerpt.
-func yamlError(err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		pe := &probity.Error{Code: probity.EINVALID, Message: ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			pe.Where = fmt.Sprintf("line %d, column %d", tk.Position.Line, tk.Position.Column)
-		}
-		return pe
-	}
-	return &probity.Error{Code: probity.EINVALID, Message: "yaml", Err: err}
 }
 
 // locator finds the line and column of a YAML path such as

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/probity/probity/internal/jsonx"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
@@ -306,14 +307,8 @@ func (a attrs) indexed(prefix string) []attrs {
 // the compact JSON of anything else.
 func textOf(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
+	if len(raw) == 0 || raw[0] == '"' || string(raw) == "null" {
+		return jsonx.Scalar(raw)
 	}
 	if raw[0] == '[' {
 		// Content given as a list of blocks ([{"type":"text","text":...}]):

@@ -34,7 +34,7 @@ type Decision struct {
 	// Matches lists every rule and budget that fired, in policy order.
 	Matches []Match `json:"matches,omitempty"`
 	// Errors lists rules that could not be evaluated and were skipped
-	// (read-only tools, or rules marked fail_open).
+	// (rules marked fail_open).
 	Errors []string `json:"errors,omitempty"`
 
 	charges []charge
@@ -72,9 +72,10 @@ type Match struct {
 // mode); Ledger.Refund undoes the charge of an approval that is refused.
 //
 // The clock for per-hour and per-day budgets is step.Start, else now.
-// Decide never fails: a rule that cannot be evaluated (a CEL error, the cost
-// limit, ctx done) denies a side-effecting call unless the rule is
-// fail_open, and is skipped, and listed in Errors, otherwise.
+// Decide never fails: a rule or budget that applies to the tool and cannot
+// be evaluated (a CEL error, the cost limit, ctx done, an argument of the
+// wrong type) denies the call, whatever the tool's class, unless the rule is
+// fail_open; a fail_open rule is skipped and listed in Errors.
 func (p *Policy) Decide(ctx context.Context, s *Session, step probity.Step) Decision {
 	tool := ""
 	var args json.RawMessage
@@ -89,7 +90,7 @@ func (p *Policy) Decide(ctx context.Context, s *Session, step probity.Step) Deci
 	act := &s.act
 	act.reset(s, tool, args, step.Actor)
 	for _, r := range pl.rules {
-		if m, ok := p.evalRule(ctx, s, act, r, pl.sideEffect, step, &d); ok {
+		if m, ok := p.evalRule(ctx, s, act, r, step, &d); ok {
 			d.Matches = append(d.Matches, m)
 		}
 	}
@@ -146,13 +147,19 @@ func settle(d *Decision) {
 	}
 }
 
-func (p *Policy) evalRule(ctx context.Context, s *Session, act *activation, r *Rule, sideEffect bool, step probity.Step, d *Decision) (Match, bool) {
+func (p *Policy) evalRule(ctx context.Context, s *Session, act *activation, r *Rule, step probity.Step, d *Decision) (Match, bool) {
 	m := Match{Rule: r.Name, Effect: r.Action, Shadow: p.shadow(r.Mode), Message: r.Message, Severity: r.Severity}
 	failed := func(what string, err error) (Match, bool) {
 		msg := fmt.Sprintf("rule %s: %s: %v", r.Name, what, err)
-		if sideEffect && !r.FailOpen {
+		// A rule that applies to this tool and cannot be evaluated denies
+		// the call whatever the tool's class: a name guessed read-only is
+		// no reason to let through a call the rule may have been written
+		// to stop (a padded command that times the rule out, a list where
+		// a string was expected). fail_open is the rule author's explicit
+		// choice otherwise.
+		if !r.FailOpen {
 			m.Effect, m.Error, m.Severity = Deny, msg, probity.SeverityHigh
-			m.Reason = "could not be evaluated (" + err.Error() + "); failing closed for a side-effecting tool"
+			m.Reason = "could not be evaluated (" + err.Error() + "); failing closed"
 			return m, true
 		}
 		d.Errors = append(d.Errors, msg)
@@ -205,7 +212,7 @@ func (p *Policy) evalRule(ctx context.Context, s *Session, act *activation, r *R
 			prior := s.steps[i]
 			reasons = append(reasons, "not allowed after "+prior.Tool.Name)
 			m.Evidence = append(m.Evidence, probity.Evidence{Kind: "earlier-call", Value: prior.Tool.Name,
-				Source: excerpt(string(prior.Tool.Args), 0, min(len(prior.Tool.Args), 120)), SourceStep: prior.Pos.Index,
+				Source: provenance.Excerpt(string(prior.Tool.Args), 0, min(len(prior.Tool.Args), 120)), SourceStep: prior.Pos.Index,
 				Note: "a call matching " + strings.Join(r.forbidAfter, " or ") + " came first"})
 		}
 	}
@@ -358,7 +365,7 @@ func (s *Session) confirmation(re *regexp.Regexp, raw json.RawMessage) (probity.
 		}
 	}
 	st := s.steps[stated]
-	return probity.Evidence{Kind: "confirmation", Source: excerpt(st.Content, 0, min(len(st.Content), 160)), SourceStep: st.Pos.Index,
+	return probity.Evidence{Kind: "confirmation", Source: provenance.Excerpt(st.Content, 0, min(len(st.Content), 160)), SourceStep: st.Pos.Index,
 		Note: fmt.Sprintf("no user message matching /%s/ after the agent stated the action", re)}, false
 }
 
@@ -406,15 +413,11 @@ func (p *Policy) charge(ctx context.Context, s *Session, act *activation, pl *pl
 	}
 }
 
-// budgetError fails a budget closed for side-effecting tools: an amount that
-// cannot be read cannot be counted.
+// budgetError fails a budget closed for any call it applies to: an amount
+// that cannot be read cannot be counted.
 func (p *Policy) budgetError(b *Budget, what string, err error, d *Decision) {
 	msg := fmt.Sprintf("budget %s: %s: %v", b.Name, what, err)
-	if d.SideEffect {
-		d.Matches = append(d.Matches, Match{Rule: b.Name, Budget: true, Effect: Deny, Shadow: p.shadow(b.Mode),
-			Message: b.Message, Reason: "could not be evaluated (" + err.Error() + "); failing closed for a side-effecting tool",
-			Severity: probity.SeverityHigh, Error: msg})
-		return
-	}
-	d.Errors = append(d.Errors, msg)
+	d.Matches = append(d.Matches, Match{Rule: b.Name, Budget: true, Effect: Deny, Shadow: p.shadow(b.Mode),
+		Message: b.Message, Reason: "could not be evaluated (" + err.Error() + "); failing closed",
+		Severity: probity.SeverityHigh, Error: msg})
 }

@@ -50,7 +50,7 @@ rules:
 		{"cut tool result: counts as untrusted", []probity.Step{call("lookup", `{}`), result("lookup", pad)},
 			call("refund", `{"order_id":"C"}`), policy.Deny, "not read whole"},
 		{"arguments too long to classify", nil,
-			call("lookup_order", `{"order_id":"`+pad+`"}`), policy.Allow, "over the guard's limit of 1000"}, // read-only: skipped, listed
+			call("lookup_order", `{"order_id":"`+pad+`"}`), policy.Deny, "over the guard's limit of 1000"}, // read-only, but the rule applies and cannot be evaluated
 		{"run over its byte limit: later text is dropped", []probity.Step{user(strings.Repeat("a", 900)), user(strings.Repeat("b", 900)),
 			user(strings.Repeat("c", 900)), user(strings.Repeat("d", 900)), user(strings.Repeat("e", 900)), user("yes")},
 			call("send_email", `{}`), policy.Deny, "the run's history is over the guard's limit of 4000 bytes"},

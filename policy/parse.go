@@ -14,8 +14,8 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 	"github.com/probity/probity"
-	"github.com/probity/probity/detect"
 	"github.com/probity/probity/internal/yamlx"
+	"github.com/probity/probity/toolclass"
 )
 
 // The YAML shape of a policy file. The core keys (mode, rules: name, tools,
@@ -136,11 +136,11 @@ func Parse(src []byte, opts ...Option) (*Policy, error) {
 				return nil, loc.errorf("$.side_effects", "bad glob %q", pat)
 			}
 		}
-		var cfg *detect.Config
+		var cfg *toolclass.Config
 		if len(f.SideEffects) > 0 {
-			cfg = &detect.Config{SideEffects: f.SideEffects}
+			cfg = &toolclass.Config{SideEffects: f.SideEffects}
 		}
-		p.sideEffect = defaultSideEffect(cfg)
+		p.sideEffect = cfg.SideEffecting
 	}
 	switch f.Mode {
 	case "", string(Enforce):
@@ -463,25 +463,11 @@ func decodeYAML(src []byte, f *file) (astFile *ast.File, err error) {
 		}
 	}()
 	if err := yaml.UnmarshalWithOptions(src, f, yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	astFile, err = parser.ParseBytes(src, 0)
 	if err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	return astFile, nil
-}
-
-// yamlError turns a go-yaml error into a *probity.Error located by line and
-// column, keeping the library's message without its source excerpt.
-func yamlError(err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		pe := &probity.Error{Code: probity.EINVALID, Message: ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			pe.Where = fmt.Sprintf("line %d, column %d", tk.Position.Line, tk.Position.Column)
-		}
-		return pe
-	}
-	return &probity.Error{Code: probity.EINVALID, Message: "yaml", Err: err}
 }

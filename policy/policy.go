@@ -21,7 +21,6 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/probity/probity"
-	"github.com/probity/probity/detect"
 )
 
 // Mode says whether a policy blocks calls or only reports them.
@@ -116,8 +115,9 @@ type Rule struct {
 	// SideEffects, when set, selects tools by class: true for tools that
 	// change the world, false for read-only ones.
 	SideEffects *bool
-	// FailOpen lets a side-effecting call through when this rule cannot be
-	// evaluated. The default is to fail closed (deny).
+	// FailOpen lets a call through when this rule cannot be evaluated
+	// (listing the error). The default is to fail closed: deny, whatever
+	// the tool's class.
 	FailOpen bool
 	// Line is the rule's line in the policy file.
 	Line int
@@ -169,8 +169,9 @@ type plan struct {
 type Option func(*Policy)
 
 // WithSideEffects sets how tools are classified for side_effects selectors
-// and fail-closed decisions. By default a nil detect.Config decides (by tool
-// name), overridden by the policy file's side_effects map.
+// and fail-closed decisions. By default toolclass decides: the policy file's
+// side_effects map, else the tool's name, and a tool neither names as
+// read-only or calculator is side-effecting (fail closed).
 func WithSideEffects(f func(tool string) bool) Option {
 	return func(p *Policy) { p.sideEffect = f }
 }
@@ -219,9 +220,4 @@ func selects(globs []string, side *bool, tool string, sideEffect bool) bool {
 		return false
 	}
 	return len(globs) == 0 || matchAny(globs, tool)
-}
-
-// defaultSideEffect classifies by detect's rules (configuration, then name).
-func defaultSideEffect(cfg *detect.Config) func(string) bool {
-	return cfg.SideEffecting
 }

@@ -252,7 +252,7 @@ rules:
 		errors     int
 	}{
 		{"write_file", `{"content":"no path"}`, policy.Deny, 0}, // side-effecting: fails closed
-		{"read_file", `{"content":"no path"}`, policy.Allow, 1}, // read-only: skipped, reported
+		{"read_file", `{"content":"no path"}`, policy.Deny, 0},  // read-only, but the rule applies: fails closed too
 		{"write_notes", `{"path":"a"}`, policy.Allow, 1},        // only the fail_open rule errs
 		{"write_file", `{"path":"a.txt"}`, policy.Allow, 0},
 	}

@@ -335,7 +335,7 @@ func (s *Session) noteUntrusted(i int, step probity.Step, cut string) {
 		// Instructions may hide past what was kept: when in doubt, the
 		// input counts as carrying them.
 		s.untrusted = &probity.Evidence{
-			Kind: "instruction", SourceStep: step.Pos.Index, Source: excerpt(step.Content, 0, min(len(step.Content), 120)),
+			Kind: "instruction", SourceStep: step.Pos.Index, Source: provenance.Excerpt(step.Content, 0, min(len(step.Content), 120)),
 			Note: "untrusted input (" + string(step.Kind) + ") not read whole: " + cut,
 		}
 		return

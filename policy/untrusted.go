@@ -2,7 +2,8 @@ package policy
 
 import (
 	"regexp"
-	"strings"
+
+	"github.com/probity/probity/provenance"
 )
 
 // instructionPatterns are phrasings by which text addressed to a model tries
@@ -27,7 +28,7 @@ var instructionPatterns = []*regexp.Regexp{
 // description) and returns the matching passage.
 func InstructionLike(text string) (quote string, ok bool) {
 	if i, j, ok := InstructionAt(text); ok {
-		return excerpt(text, i, j), true
+		return provenance.Excerpt(text, i, j), true
 	}
 	return "", false
 }
@@ -47,25 +48,3 @@ func InstructionAt(text string) (i, j int, ok bool) {
 	}
 	return i, j, best == 0
 }
-
-// excerpt returns text[i:j] with a little context, on one line.
-func excerpt(text string, i, j int) string {
-	const ctx = 40
-	a, b := max(0, i-ctx), min(len(text), j+ctx)
-	for a > 0 && a < len(text) && !utf8Start(text[a]) {
-		a--
-	}
-	for b < len(text) && !utf8Start(text[b]) {
-		b++
-	}
-	s := strings.Join(strings.Fields(text[a:b]), " ")
-	if a > 0 {
-		s = "…" + s
-	}
-	if b < len(text) {
-		s += "…"
-	}
-	return s
-}
-
-func utf8Start(c byte) bool { return c&0xC0 != 0x80 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/toolclass"
 )
 
 // Option configures an Index.
@@ -15,6 +16,11 @@ type Option func(*Index)
 // WithClock sets the current time of the run, used to read relative dates
 // ("tomorrow") and as a base for date offsets.
 func WithClock(t time.Time) Option { return func(x *Index) { x.clock = t } }
+
+// WithToolClasses sets the user's tool classification: what a tool classed
+// calculator returns counts as derived from its arguments rather than as a
+// fact from the world. Without it (or with nil), tools are classed by name.
+func WithToolClasses(c *toolclass.Config) Option { return func(x *Index) { x.classes = c } }
 
 type occ struct {
 	step int32
@@ -111,10 +117,12 @@ type Index struct {
 	broadSlot int
 	broadUsed int
 	clock     time.Time
-	steps     []stepRec
-	byPos     map[int]int // pos given to Add → steps slot
-	entries   map[string]*entry
-	kbuf      []byte // scratch for keys (see get)
+	// classes classifies tools; nil classes them by name.
+	classes *toolclass.Config
+	steps   []stepRec
+	byPos   map[int]int // pos given to Add → steps slot
+	entries map[string]*entry
+	kbuf    []byte // scratch for keys (see get)
 	// callers, lastCaller and callerSet track which agent called which
 	// tool, to scope tool results (see scopeOf).
 	callers    map[string]string
@@ -157,13 +165,6 @@ func isOutput(k probity.Kind) bool {
 		return true
 	}
 	return false
-}
-
-// isCalculator reports whether a tool computes values, so that what it
-// returns counts as derived rather than as a fact from the world.
-func isCalculator(name string) bool {
-	n := strings.ToLower(name)
-	return strings.Contains(n, "calc") || strings.Contains(n, "math") || strings.Contains(n, "arithmetic")
 }
 
 // StepAtoms returns the atoms of a step: those of its text and, for a tool
@@ -279,7 +280,7 @@ func (x *Index) Add(s probity.Step, pos int) []Result {
 	rec.scope = x.scopeOf(s)
 	if s.Tool != nil {
 		rec.tool = s.Tool.Name
-		rec.calc = s.Kind == probity.KindToolResult && isCalculator(s.Tool.Name)
+		rec.calc = s.Kind == probity.KindToolResult && x.classes.Calculator(s.Tool.Name)
 	}
 	if s.Kind == probity.KindUser || s.Kind == probity.KindSystem {
 		x.noteOffsets(s.Content)

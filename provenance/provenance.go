@@ -105,9 +105,10 @@ type Analysis struct {
 }
 
 // Analyze computes the provenance of every value in t. It reads the trace
-// once, in order; t.Clock, when set, resolves relative dates.
-func Analyze(t *probity.Trace) *Analysis {
-	x := NewIndex(WithClock(t.Clock))
+// once, in order; t.Clock, when set, resolves relative dates. Options
+// (WithToolClasses) come after the clock, so WithClock overrides it.
+func Analyze(t *probity.Trace, opts ...Option) *Analysis {
+	x := NewIndex(append([]Option{WithClock(t.Clock)}, opts...)...)
 	// The step count is known: size the per-step tables once instead of
 	// growing them step by step.
 	x.steps = make([]stepRec, 0, len(t.Steps))

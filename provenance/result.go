@@ -69,7 +69,7 @@ func (s *Source) Snippet() string {
 	if s.path != "" || s.end > len(s.text) || s.start > s.end {
 		return strings.TrimPrefix(s.path+": ", ": ") + s.Value
 	}
-	return snippet(s.text, s.start, s.end)
+	return Excerpt(s.text, s.start, s.end)
 }
 
 // MarshalJSON includes the snippet.
@@ -105,9 +105,10 @@ type Result struct {
 	Origin int `json:"origin"`
 }
 
-// snippet quotes text around [start, end) on one line, at most about 100
-// bytes, cut at rune boundaries.
-func snippet(text string, start, end int) string {
+// Excerpt quotes text[start:end] with about 40 bytes of context on each
+// side, on one line, cut at rune boundaries, "…" marking a cut: how
+// evidence quotes a source, in findings and in policy decisions alike.
+func Excerpt(text string, start, end int) string {
 	lo, hi := start-40, end+40
 	if lo < 0 {
 		lo = 0

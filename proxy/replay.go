@@ -280,17 +280,8 @@ func (rp *Replayer) diverge(rr *replayRun, i int, n map[string]any) Divergence {
 		where += fmt.Sprintf(", message %d", *d.Message)
 	}
 	d.Reason = fmt.Sprintf("request differs from run %q at %s, field %s: recorded %s, received %s",
-		rr.cas.Run, where, p, short(rec), short(got))
+		rr.cas.Run, where, p, match.Quote(rec, 120), match.Quote(got, 120))
 	return d
-}
-
-func short(v any) string {
-	b, _ := json.Marshal(v)
-	s := string(b)
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	return s
 }
 
 // writeRecorded sends a recorded response: same status, headers and body

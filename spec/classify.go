@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/probity/probity/detect"
+	"github.com/probity/probity/toolclass"
 )
 
 // effect is what calling a tool does to the world, and why we think so.
@@ -27,21 +27,20 @@ var irreversible = map[string]bool{
 	"run": true, "publish": true, "email": true, "sms": true, "merge": true, "push": true, "post": true,
 }
 
-// The project's name classifier is detect.ClassByName today; it is moving
-// to package toolclass. These three functions are the only place spec
-// calls it, so the move changes them and nothing else.
+// These three functions are the only place spec calls the project's name
+// classifier, toolclass.ByName.
 
 // nameSideEffect reports whether a name (or a word) reads as changing the world.
-func nameSideEffect(s string) bool { return detect.ClassByName(s) == detect.ClassSideEffect }
+func nameSideEffect(s string) bool { return toolclass.ByName(s) == toolclass.SideEffect }
 
 // nameReadOnly reports whether a name reads as only reading or computing.
 func nameReadOnly(s string) bool {
-	c := detect.ClassByName(s)
-	return c == detect.ClassReadOnly || c == detect.ClassCalculator
+	c := toolclass.ByName(s)
+	return c == toolclass.ReadOnly || c == toolclass.Calculator
 }
 
 // nameKnown reports whether the classifier recognises the name at all.
-func nameKnown(s string) bool { return detect.ClassByName(s) != detect.ClassUnknown }
+func nameKnown(s string) bool { return toolclass.ByName(s) != toolclass.Unknown }
 
 // classify decides whether tool t has side effects. The name is read by
 // the project's name classifier, then the MCP annotations, then the first

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/yamlx"
 )
 
 // kind is the JSON type of a node.
@@ -482,7 +482,7 @@ func parseYAML(src []byte) (n *node, err error) {
 	}()
 	f, err := parser.ParseBytes(src, 0)
 	if err != nil {
-		return nil, yamlError(err)
+		return nil, yamlx.Error(err)
 	}
 	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
 		return nil, &probity.Error{Code: probity.EINVALID, Where: "line 1, column 1", Message: "empty YAML document"}
@@ -581,22 +581,4 @@ func yamlMember(kv *ast.MappingValueNode, depth int) (member, error) {
 		return member{}, err
 	}
 	return member{key: key, keyPos: yamlPos(kv.Key), value: v}, nil
-}
-
-// yamlError turns a go-yaml error into a *probity.Error located by line and
-// column, keeping the library's message without its source excerpt.
-func yamlError(err error) error {
-	type located interface {
-		GetMessage() string
-		GetToken() *token.Token
-	}
-	var ye located
-	if errors.As(err, &ye) {
-		pe := &probity.Error{Code: probity.EINVALID, Message: ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			pe.Where = fmt.Sprintf("line %d, column %d", tk.Position.Line, tk.Position.Column)
-		}
-		return pe
-	}
-	return &probity.Error{Code: probity.EINVALID, Message: "yaml", Err: err}
 }

@@ -133,7 +133,7 @@ func convert(s *jsonx.Stream, r *run, from int64, rec int) (*probity.Trace, *pro
 	if r.Traj == nil {
 		return nil, s.Errorf(rec, s.Start(from), "not a τ-bench run: no \"traj\" list")
 	}
-	taskID, trial := scalar(r.TaskID), scalar(r.Trial)
+	taskID, trial := jsonx.Scalar(r.TaskID), jsonx.Scalar(r.Trial)
 	t := &probity.Trace{
 		ID:     "task-" + orDash(taskID),
 		Labels: probity.Labels{Reward: r.Reward},
@@ -208,21 +208,6 @@ func ParseClock(text string) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-// scalar renders a JSON scalar as text: strings unquoted, numbers verbatim.
-func scalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	return string(raw)
 }
 
 func orDash(s string) string {

@@ -15,7 +15,6 @@
 package whowhen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -104,19 +103,19 @@ func Read(ctx context.Context, path string, r io.Reader, emit func(*probity.Trac
 		Labels: probity.Labels{
 			MistakeAgent:  l.MistakeAgent,
 			MistakeReason: l.MistakeReason,
-			GroundTruth:   scalar(l.GroundTruth),
+			GroundTruth:   jsonx.Scalar(l.GroundTruth),
 		},
 	}
-	if v := scalar(l.QuestionID); v != "" {
+	if v := jsonx.Scalar(l.QuestionID); v != "" {
 		t.Meta["question_id"] = v
 	}
-	if v := scalar(l.Level); v != "" {
+	if v := jsonx.Scalar(l.Level); v != "" {
 		t.Meta["level"] = v
 	}
 	if b, ok := boolean(l.IsCorrect); ok {
 		t.Labels.IsCorrect = &b
 	}
-	if v := scalar(l.MistakeStep); v != "" {
+	if v := jsonx.Scalar(l.MistakeStep); v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 {
 			return s.Errorf(jsonx.NoRecord, start, "mistake_step %q is not a step number", v)
@@ -159,24 +158,10 @@ func traceID(path string) string {
 	return base
 }
 
-func scalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	return string(raw)
-}
-
 // boolean reads true/false or the strings "True"/"False" that Python dumps
 // sometimes leave.
 func boolean(raw json.RawMessage) (bool, bool) {
-	switch strings.ToLower(scalar(raw)) {
+	switch strings.ToLower(jsonx.Scalar(raw)) {
 	case "true", "1", "yes":
 		return true, true
 	case "false", "0", "no":

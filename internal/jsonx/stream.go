@@ -198,3 +198,20 @@ func AsError(path string, err error) *probity.Error {
 	}
 	return &probity.Error{Code: probity.EINVALID, File: path, Message: "read", Err: err}
 }
+
+// Scalar renders a JSON value as text the way importers read a field that
+// is usually a string: a string's content unquoted, "" for null or
+// nothing, anything else (numbers, booleans, objects) verbatim.
+func Scalar(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	return string(raw)
+}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // VolatileFields are top-level request body fields that differ between two
@@ -228,4 +229,19 @@ func Clip(v any) any {
 		}
 	}
 	return v
+}
+
+// Quote renders v as JSON cut to about limit bytes (at a rune boundary,
+// with "…" when cut): how replay and repro quote the values at which two
+// requests or runs differ.
+func Quote(v any, limit int) string {
+	b, _ := json.Marshal(v)
+	s := string(b)
+	if len(s) <= limit {
+		return s
+	}
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
+	}
+	return s[:limit] + "…"
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/probity/probity/chatlog"
 	"github.com/probity/probity/proxy"
 	"github.com/probity/probity/proxy/cassette"
+	"github.com/probity/probity/proxy/match"
 	"github.com/probity/probity/stats"
 )
 
@@ -498,7 +499,7 @@ func cluster(results []RunResult, cassettes map[string]*cassette.Cassette) []Mod
 				g := generalise(best.path)
 				key = fmt.Sprintf("call %d %s", best.call, g)
 				desc = fmt.Sprintf("first departs from the passing runs at call %d, %s: passing %s, failing %s",
-					best.call, g, short(best.passing), short(best.failed))
+					best.call, g, match.Quote(best.passing, 80), match.Quote(best.failed, 80))
 				pv, fv = clip(best.passing), clip(best.failed)
 			}
 		}
@@ -516,15 +517,6 @@ func cluster(results []RunResult, cassettes map[string]*cassette.Cassette) []Mod
 	}
 	sort.SliceStable(out, func(i, j int) bool { return len(out[i].Runs) > len(out[j].Runs) })
 	return out
-}
-
-func short(v any) string {
-	b, _ := json.Marshal(v)
-	s := string(b)
-	if len(s) > 80 {
-		s = s[:80] + "…"
-	}
-	return s
 }
 
 func clip(v any) any {
