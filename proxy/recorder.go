@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/proxy/cassette"
 )
 
@@ -28,7 +31,7 @@ import (
 type recorder struct {
 	dir      string
 	fs       FS
-	redact   *redactor
+	redact   *redact.Redactor
 	upstream string
 	now      func() time.Time
 	log      *slog.Logger
@@ -62,7 +65,7 @@ type runState struct {
 	dirty    bool
 }
 
-func newRecorder(dir string, fs FS, red *redactor, upstream string, now func() time.Time, log *slog.Logger) (*recorder, error) {
+func newRecorder(dir string, fs FS, red *redact.Redactor, upstream string, now func() time.Time, log *slog.Logger) (*recorder, error) {
 	for _, d := range []string{filepath.Join(dir, "cassettes"), filepath.Join(dir, "traces")} {
 		if err := fs.MkdirAll(d); err != nil {
 			return nil, fmt.Errorf("record dir: %w", err)
@@ -228,47 +231,25 @@ func (r *recorder) add(ex *exchange) {
 			r.log.Error("exchange not recorded: internal error", "path", ex.path, "panic", fmt.Sprint(v))
 		}
 	}()
-	var secrets []string
-	reqHeader := r.redact.header(ex.reqHeader, &secrets)
-	respHeader := r.redact.header(ex.respHeader, &secrets)
-	query := r.redact.query(ex.query, &secrets)
+	red := r.redact
+	// Learn every credential of the exchange before writing any part of
+	// it, so a key echoed anywhere (a response header, an error) goes too.
+	red.LearnHeader(ex.reqHeader)
+	red.LearnHeader(ex.respHeader)
+	query := red.Query(ex.query)
+	reqHeader := red.Header(ex.reqHeader)
+	respHeader := red.Header(ex.respHeader)
 	reqHeader.Del(RunHeader)
 
-	reqBody := r.redact.body(ex.reqBody, &secrets)
+	reqBody, reqBodyRec := r.recordBody(ex.reqHeader, ex.reqBody, false, 0)
 	var resp *cassette.Response
 	var plain []byte
 	if ex.status != 0 && ex.respHeader != nil {
-		body := cassette.Body{}
-		raw := ex.respBody
-		enc := strings.ToLower(strings.TrimSpace(ex.respHeader.Get("Content-Encoding")))
-		if enc != "" && enc != "identity" {
-			if dec, err := decodeBody(enc, raw); err == nil && !ex.truncated {
-				plain = dec
-				body.DecodedFrom = enc
-			} else {
-				// Unknown encoding or a cut-off stream: keep the bytes.
-				body.Encoding = enc
-			}
-		} else {
-			plain = raw
-		}
-		if body.Encoding == "" {
-			plain = r.redact.body(plain, &secrets)
-			nb := cassette.NewBody(plain)
-			nb.DecodedFrom = body.DecodedFrom
-			body = nb
-		} else {
-			nb := cassette.NewBody(raw)
-			nb.Encoding = body.Encoding
-			body = nb
-		}
-		body.Truncated = ex.truncated
-		if ex.truncated {
-			body.Size = ex.respSize
-		}
+		var body cassette.Body
+		plain, body = r.recordBody(ex.respHeader, ex.respBody, ex.truncated, ex.respSize)
 		resp = &cassette.Response{Status: ex.status, Header: respHeader, Body: body, Stream: ex.stream}
 	}
-	errText := scrubString(ex.err, secrets)
+	errText := red.String(ex.err)
 
 	rs := r.assign(ex, reqBody, plain)
 	in := cassette.Interaction{
@@ -277,13 +258,13 @@ func (r *recorder) add(ex *exchange) {
 		DurationMS:  ms(ex.dur),
 		FirstByteMS: ms(ex.ttfb),
 		Request: cassette.Request{Method: ex.method, Path: ex.path, Query: query, Header: reqHeader,
-			Body: cassette.NewBody(reqBody)},
+			Body: reqBodyRec},
 		Response: resp,
 		Error:    errText,
 		Guard:    ex.guard,
 	}
 	for i := range in.Guard {
-		in.Guard[i].Message = scrubString(in.Guard[i].Message, secrets)
+		in.Guard[i].Message = red.String(in.Guard[i].Message)
 	}
 	rs.cas.Interactions = append(rs.cas.Interactions, in)
 	rs.dirty = true
@@ -291,7 +272,65 @@ func (r *recorder) add(ex *exchange) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// recordBody returns the plain (decoded, redacted) bytes of a body with
+// header h, and the Body to store. A body in a content encoding the
+// proxy cannot decode is not stored at all (Withheld says why): redaction
+// cannot see inside it, and a key may be. A body cut short (the client
+// went away, the recording cap) is decoded as far as it goes.
+func (r *recorder) recordBody(h http.Header, raw []byte, truncated bool, size int64) ([]byte, cassette.Body) {
+	var body cassette.Body
+	plain := raw
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	if enc != "" && enc != "identity" {
+		dec, err := decodeBody(enc, raw)
+		if len(dec) == 0 && len(raw) > 0 && err != nil {
+			body.Withheld = fmt.Sprintf("%d bytes in content encoding %q not stored: %v", len(raw), enc, err)
+			body.Truncated, body.Size = truncated, size
+			return nil, body
+		}
+		if err != nil {
+			truncated = true // decoded as far as the bytes went
+			if size == 0 {
+				size = int64(len(raw))
+			}
+		}
+		plain = dec
+		body.DecodedFrom = enc
+	}
+	plain = r.redact.JSON(plain)
+	nb := cassette.NewBody(plain)
+	nb.DecodedFrom = body.DecodedFrom
+	nb.Truncated = truncated
+	if truncated {
+		nb.Size = size
+	}
+	return plain, nb
+}
+
+// decodeBody removes the content encoding enc (a list, as in
+// "gzip, br", is undone from the last applied). It returns what it could
+// decode with the error that stopped it, so a stream cut mid-way still
+// yields its beginning.
 func decodeBody(enc string, b []byte) ([]byte, error) {
+	encs := strings.Split(enc, ",")
+	for i := len(encs) - 1; i >= 0; i-- {
+		e := strings.ToLower(strings.TrimSpace(encs[i]))
+		if e == "" || e == "identity" {
+			continue
+		}
+		out, err := decodeOne(e, b)
+		if err != nil {
+			if i > 0 {
+				return nil, err // an outer layer cut short cannot be undone further
+			}
+			return out, err
+		}
+		b = out
+	}
+	return b, nil
+}
+
+func decodeOne(enc string, b []byte) ([]byte, error) {
 	var rd io.Reader
 	var err error
 	switch enc {
@@ -301,13 +340,21 @@ func decodeBody(enc string, b []byte) ([]byte, error) {
 		rd = brotli.NewReader(bytes.NewReader(b))
 	case "deflate":
 		rd, err = zlib.NewReader(bytes.NewReader(b))
+	case "zstd":
+		var zr *zstd.Decoder
+		zr, err = zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(512<<20))
+		if err == nil {
+			defer zr.Close()
+			rd = zr
+		}
 	default:
 		return nil, fmt.Errorf("content encoding %q is not decoded", enc)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(rd, 512<<20))
+	out, err := io.ReadAll(io.LimitReader(rd, 512<<20))
+	return out, err
 }
 
 // assign picks the run of ex: the one it names, else the run whose latest

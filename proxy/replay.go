@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/proxy/cassette"
 	"github.com/probity/probity/proxy/match"
 	"github.com/probity/probity/proxy/vcr"
@@ -141,7 +142,7 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "probity_bad_request", "reading request body: "+err.Error())
 		return
 	}
-	n := Normalize(r.Method, path, r.URL.RawQuery, body, rp.opts.IgnoreFields)
+	n := Normalize(r.Method, path, r.URL.RawQuery, comparable(r, body), rp.opts.IgnoreFields)
 	key := match.Key(n)
 
 	rp.mu.Lock()
@@ -220,6 +221,23 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rp.mu.Unlock()
 	rp.log.Info("replay", "path", path, "run", hit.cas.Run, "call", in.Seq)
 	writeRecorded(w, hit.cas.Run, in)
+}
+
+// comparable returns a request body as the recorder would have stored it,
+// so it can be compared with a recording: decoded from its content
+// encoding, with the request's own credentials and secret-shaped text
+// replaced by REDACTED. (Fields named for redaction are left out of
+// matching by IgnoreFields.)
+func comparable(r *http.Request, body []byte) []byte {
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		if dec, err := decodeBody(enc, body); err == nil {
+			body = dec
+		}
+	}
+	red := redact.New(nil, nil)
+	red.LearnHeader(r.Header)
+	red.Query(r.URL.RawQuery)
+	return red.Bytes(body)
 }
 
 // divergence compares n with the call each candidate run expects next and
@@ -307,7 +325,7 @@ func writeRecorded(w http.ResponseWriter, run string, in cassette.Interaction) {
 	h := w.Header()
 	copyHeader(h, resp.Header)
 	h.Del("Content-Length")
-	if resp.Body.DecodedFrom != "" {
+	if resp.Body.DecodedFrom != "" || resp.Body.Withheld != "" {
 		h.Del("Content-Encoding")
 	}
 	h.Set("X-Probity-Replay", fmt.Sprintf("%s/%d", run, in.Seq))

@@ -104,7 +104,12 @@ type Body struct {
 	// could not be decoded (an unknown or broken encoding); replay then
 	// serves the bytes with that Content-Encoding.
 	Encoding string `json:"encoding,omitempty"`
-	// Truncated is true when the body was longer than the recorder keeps.
+	// Withheld, when set, says why the body's bytes were not stored: it
+	// was in a content encoding the recorder could not decode, so
+	// redaction could not look inside it. Replay sends an empty body.
+	Withheld string `json:"withheld,omitempty"`
+	// Truncated is true when the body was longer than the recorder keeps,
+	// or was cut short on the wire.
 	Truncated bool `json:"truncated,omitempty"`
 	// Size is the full length of the body on the wire before truncation.
 	Size int64 `json:"size,omitempty"`
