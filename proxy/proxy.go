@@ -300,6 +300,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ex := &exchange{run: sanitizeRun(run), start: start, method: r.Method, path: path, query: r.URL.RawQuery,
 		reqHeader: r.Header.Clone()}
+	// Learn the request's credentials now, not when it is recorded: the
+	// guard audits the response's tool calls before that, and a model may
+	// put the key into a call's arguments.
+	p.redact.LearnHeader(r.Header)
+	p.redact.Query(r.URL.RawQuery)
 	if p.rec != nil {
 		p.rec.reserve(ex)
 	}
