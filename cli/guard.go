@@ -16,8 +16,8 @@ import (
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/guard"
-	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/policy"
 )
 
