@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -198,5 +199,52 @@ func BenchmarkLongStream(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "peak_heap_growth_MiB")
 			b.ReportMetric(float64(total)/(1<<20), "stream_MiB")
 		})
+	}
+}
+
+// BenchmarkRecordMemory is issue 10 item 7: 100 requests of 1 MB each,
+// recorded into one run, must not leave the recording's bytes on the heap.
+// It reports the live heap after the recording was flushed (and garbage
+// collected) against the heap before the first request:
+//
+//	go test ./proxy/ -run '^$' -bench RecordMemory -benchtime 1x
+func BenchmarkRecordMemory(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}`)
+	}))
+	b.Cleanup(up.Close)
+	const calls, size = 100, 1 << 20
+	for b.Loop() {
+		p, srv := startProxy(b, Options{Upstream: up.URL, RecordDir: b.TempDir()})
+		heap := func() float64 {
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			return float64(m.HeapAlloc) / (1 << 20)
+		}
+		before := heap()
+		pad := strings.Repeat("x", size)
+		for i := range calls {
+			body := fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"%d %s"}]}`, i, pad)
+			req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(body))
+			req.Header.Set(RunHeader, "big")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if err := p.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		after := heap()
+		b.ReportMetric(before, "heap_before_MiB")
+		b.ReportMetric(after, "heap_after_MiB")
+		b.ReportMetric(float64(calls*size)/(1<<20), "recorded_MiB")
 	}
 }

@@ -54,15 +54,35 @@ type recorder struct {
 	lastAuto string // the auto-grouped run that received the latest request
 
 	recorded, writeErrors atomic.Int64
+
+	// spool holds every encoded interaction, appended, so cassettes are
+	// streamed from disk; its name is removed at once where the system
+	// allows, so nothing is left behind.
+	spool     *os.File
+	spoolName string
+	spoolEnd  int64
 }
 
-// runState is one run's cassette and what grouping needs to know about it.
+// runState is one run's cassette and what grouping needs to know about
+// it. The interactions themselves live in the recorder's spool file, not
+// in memory: a run's memory is its extents (16 bytes a call) and its
+// conversation, whatever the size of the bodies.
 type runState struct {
 	id       string
-	cas      *cassette.Cassette
+	head     *cassette.Cassette // format, run, created, upstream; no interactions
+	calls    []extent
+	conv     convBuilder
 	explicit bool
 	last     []string // fingerprints of the latest request's conversation
 	dirty    bool
+}
+
+// extent is one encoded interaction: in the spool at off, n bytes long, or
+// in mem when the spool could not be written (a full disk), so it is not
+// lost before the cassette is.
+type extent struct {
+	off, n int64
+	mem    []byte
 }
 
 func newRecorder(dir string, fs FS, red *redact.Redactor, upstream string, now func() time.Time, log *slog.Logger) (*recorder, error) {
@@ -75,6 +95,14 @@ func newRecorder(dir string, fs FS, red *redact.Redactor, upstream string, now f
 		changed: make(chan struct{}), wake: make(chan struct{}, 1), stopped: make(chan struct{}),
 		runs: map[string]*runState{}, byRespID: map[string]string{}}
 	r.nextAuto = existingAutoRuns(filepath.Join(dir, "cassettes"))
+	sp, err := os.CreateTemp(filepath.Join(dir, "cassettes"), ".spool-*")
+	if err != nil {
+		return nil, fmt.Errorf("record dir: %w", err)
+	}
+	r.spool, r.spoolName = sp, sp.Name()
+	if os.Remove(sp.Name()) == nil {
+		r.spoolName = "" // unlinked: it disappears with the process
+	}
 	go r.loop()
 	return r, nil
 }
@@ -126,6 +154,12 @@ const writeInterval = 250 * time.Millisecond
 
 func (r *recorder) loop() {
 	defer close(r.stopped)
+	defer func() {
+		r.spool.Close()
+		if r.spoolName != "" {
+			os.Remove(r.spoolName)
+		}
+	}()
 	var pending int64 // exchanges added but not yet written
 	var lastWrite time.Time
 	for {
@@ -135,7 +169,9 @@ func (r *recorder) loop() {
 			n++
 		}
 		batch := r.queue[:n:n]
-		r.queue = r.queue[n:]
+		// A fresh slice for the rest: the old backing array would keep
+		// every recorded exchange's bodies reachable.
+		r.queue = append([]*exchange(nil), r.queue[n:]...)
 		stopping, urgent := r.stopping, r.flushers > 0
 		r.mu.Unlock()
 		for _, ex := range batch {
@@ -253,7 +289,7 @@ func (r *recorder) add(ex *exchange) {
 
 	rs := r.assign(ex, reqBody, plain)
 	in := cassette.Interaction{
-		Seq:         len(rs.cas.Interactions),
+		Seq:         len(rs.calls),
 		Start:       ex.start.UTC(),
 		DurationMS:  ms(ex.dur),
 		FirstByteMS: ms(ex.ttfb),
@@ -266,7 +302,26 @@ func (r *recorder) add(ex *exchange) {
 	for i := range in.Guard {
 		in.Guard[i].Message = red.String(in.Guard[i].Message)
 	}
-	rs.cas.Interactions = append(rs.cas.Interactions, in)
+	r.append(rs, in)
+}
+
+// append spools in as the next interaction of rs.
+func (r *recorder) append(rs *runState, in cassette.Interaction) {
+	rs.conv.add(in)
+	b, err := cassette.EncodeInteraction(in)
+	if err != nil {
+		r.writeErrors.Add(1)
+		r.log.Error("exchange not recorded", "run", rs.id, "err", err)
+		return
+	}
+	e := extent{off: r.spoolEnd, n: int64(len(b))}
+	if _, err := r.spool.WriteAt(b, r.spoolEnd); err != nil {
+		r.log.Warn("recording spool not written; keeping the exchange in memory until the cassette is", "run", rs.id, "err", err)
+		e = extent{mem: b, n: int64(len(b))}
+	} else {
+		r.spoolEnd += int64(len(b))
+	}
+	rs.calls = append(rs.calls, e)
 	rs.dirty = true
 }
 
@@ -433,19 +488,26 @@ func (r *recorder) run(id string, explicit bool) *runState {
 		return rs
 	}
 	rs := &runState{id: id, explicit: explicit}
+	r.runs[id] = rs
 	// A named run recorded before (a restarted proxy) is continued, not
 	// overwritten.
 	if f, err := os.Open(r.cassettePath(id)); err == nil {
 		c, err := cassette.Read(f, f.Name())
 		f.Close()
 		if err == nil && c.Run == id {
-			rs.cas = c
+			ins := c.Interactions
+			c.Interactions = nil
+			rs.head = c
+			for _, in := range ins {
+				r.append(rs, in)
+			}
+			rs.dirty = false
 		}
 	}
-	if rs.cas == nil {
-		rs.cas = cassette.New(id, r.upstream, r.now())
+	if rs.head == nil {
+		rs.head = cassette.New(id, r.upstream, r.now())
+		rs.head.Interactions = nil
 	}
-	r.runs[id] = rs
 	r.mu.Lock()
 	r.order = append(r.order, id)
 	r.mu.Unlock()
@@ -475,10 +537,17 @@ func (r *recorder) writeDirty() {
 	sort.Strings(ids)
 	for _, id := range ids {
 		rs := r.runs[id]
-		data, err := cassette.Marshal(rs.cas)
-		if err == nil {
-			err = r.fs.WriteFileAtomic(r.cassettePath(id), data)
-		}
+		err := r.fs.WriteAtomic(r.cassettePath(id), func(w io.Writer) error {
+			return cassette.WriteStream(w, rs.head, len(rs.calls), func(i int, w io.Writer) error {
+				e := rs.calls[i]
+				if e.mem != nil {
+					_, err := w.Write(e.mem)
+					return err
+				}
+				_, err := io.Copy(w, io.NewSectionReader(r.spool, e.off, e.n))
+				return err
+			})
+		})
 		if err != nil {
 			r.writeErrors.Add(1)
 			r.log.Error("cassette not written; the previous version is intact and the write will be retried",
@@ -486,7 +555,7 @@ func (r *recorder) writeDirty() {
 			continue
 		}
 		rs.dirty = false
-		r.recorded.Add(int64(len(rs.cas.Interactions)))
+		r.recorded.Add(int64(len(rs.calls)))
 		if err := r.writeTrace(rs); err != nil {
 			r.writeErrors.Add(1)
 			r.log.Error("trace not written", "run", id, "err", err)
@@ -495,7 +564,7 @@ func (r *recorder) writeDirty() {
 }
 
 func (r *recorder) writeTrace(rs *runState) error {
-	model, msgs := Conversation(rs.cas)
+	model, msgs := rs.conv.result()
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -503,12 +572,14 @@ func (r *recorder) writeTrace(rs *runState) error {
 	tf.Model, tf.Messages = model, msgs
 	tf.Probity.Run = rs.id
 	tf.Probity.Cassette = filepath.Join("..", "cassettes", rs.id+".json")
-	tf.Probity.Calls = len(rs.cas.Interactions)
+	tf.Probity.Calls = len(rs.calls)
 	b, err := json.MarshalIndent(tf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode trace: %w", err)
 	}
-	return r.fs.WriteFileAtomic(TracePath(r.dir, rs.id), append(b, '\n'))
+	// Built from redacted interactions already; scrubbed again so what
+	// was learned since is gone too.
+	return r.fs.WriteFileAtomic(TracePath(r.dir, rs.id), append(r.redact.Bytes(b), '\n'))
 }
 
 var runIDRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -31,35 +31,57 @@ type TraceFile struct {
 // Responses API chains (previous_response_id) that do not repeat history
 // are concatenated instead.
 func Conversation(c *cassette.Cassette) (model string, msgs []Message) {
-	best := -1
-	chained := false
-	var chain []Message
-	for i, in := range c.Interactions {
-		a := apiOf(in.Request.Path)
-		body, _ := in.Request.Body.Bytes()
-		m, req, ok := requestConversation(a, body)
-		if !ok {
-			continue
-		}
-		var resp []Message
-		if in.Response != nil && in.Response.Status/100 == 2 {
-			rb, _ := in.Response.Body.Bytes()
-			resp = responseMessages(a, rb, in.Response.Stream)
-		}
-		if a == apiResponses && strings.Contains(string(body), `"previous_response_id"`) {
-			chained = true
-		}
-		chain = append(chain, req...)
-		chain = append(chain, resp...)
-		if best < 0 || len(req)+len(resp) >= len(msgs) {
-			best, model = i, m
-			msgs = append(append([]Message{}, req...), resp...)
-		}
+	var b convBuilder
+	for _, in := range c.Interactions {
+		b.add(in)
 	}
-	if chained {
-		return model, chain
+	return b.result()
+}
+
+// convBuilder is Conversation one interaction at a time, so the recorder
+// can keep a run's conversation without keeping its interactions: it
+// holds the longest request-plus-response seen, and, for Responses API
+// chains, the concatenation.
+type convBuilder struct {
+	seen    bool
+	chained bool
+	model   string
+	msgs    []Message
+	chain   []Message
+}
+
+func (b *convBuilder) add(in cassette.Interaction) {
+	a := apiOf(in.Request.Path)
+	body, _ := in.Request.Body.Bytes()
+	m, req, ok := requestConversation(a, body)
+	if !ok {
+		return
 	}
-	return model, msgs
+	var resp []Message
+	if in.Response != nil && in.Response.Status/100 == 2 {
+		rb, _ := in.Response.Body.Bytes()
+		resp = responseMessages(a, rb, in.Response.Stream)
+	}
+	if a == apiResponses && strings.Contains(string(body), `"previous_response_id"`) {
+		b.chained = true
+	}
+	if a == apiResponses {
+		// Only Responses API runs can be chains; keeping every other
+		// run's history here would hold all of it in memory.
+		b.chain = append(b.chain, req...)
+		b.chain = append(b.chain, resp...)
+	}
+	if !b.seen || len(req)+len(resp) >= len(b.msgs) {
+		b.seen, b.model = true, m
+		b.msgs = append(append([]Message{}, req...), resp...)
+	}
+}
+
+func (b *convBuilder) result() (string, []Message) {
+	if b.chained {
+		return b.model, b.chain
+	}
+	return b.model, b.msgs
 }
 
 // TraceOf converts a conversation to Probity's trace model: one step per

@@ -217,3 +217,50 @@ func invalid(name string, err error) error {
 	}
 	return &probity.Error{Code: probity.EINVALID, File: name, Message: "malformed cassette", Err: err}
 }
+
+// EncodeInteraction encodes one interaction as it appears inside a
+// cassette written by Marshal (indented at the depth of the interactions
+// array), so a writer can keep interactions encoded on disk and stream a
+// cassette out of them with WriteStream instead of holding a run in memory.
+func EncodeInteraction(in Interaction) ([]byte, error) {
+	b, err := json.MarshalIndent(in, "    ", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode interaction %d: %w", in.Seq, err)
+	}
+	return append([]byte("    "), b...), nil
+}
+
+// WriteStream writes the cassette head (whose Interactions are ignored)
+// with n interactions, the i-th written by item as EncodeInteraction
+// encoded it. The bytes are those Marshal writes for the whole cassette.
+func WriteStream(w io.Writer, head *Cassette, n int, item func(i int, w io.Writer) error) error {
+	h := *head
+	h.Interactions = []Interaction{}
+	b, err := json.MarshalIndent(&h, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode cassette: %w", err)
+	}
+	const empty = "[]\n}"
+	if !bytes.HasSuffix(b, []byte(empty)) {
+		return fmt.Errorf("encode cassette: interactions are not the last field")
+	}
+	if n == 0 {
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	if _, err := w.Write(append(b[:len(b)-len(empty)], "[\n"...)); err != nil {
+		return err
+	}
+	for i := range n {
+		if i > 0 {
+			if _, err := io.WriteString(w, ",\n"); err != nil {
+				return err
+			}
+		}
+		if err := item(i, w); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(w, "\n  ]\n}\n")
+	return err
+}

@@ -3,6 +3,7 @@ package cassette_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,4 +133,32 @@ func FuzzVCR(f *testing.F) {
 			t.Fatalf("error %v has code %s, want EINVALID", err, probity.ErrorCode(err))
 		}
 	})
+}
+
+// TestWriteStream checks that a cassette streamed from encoded
+// interactions is byte for byte what Marshal writes.
+func TestWriteStream(t *testing.T) {
+	for _, n := range []int{0, 1, 3} {
+		c := cassette.New("r1", "https://api.example.com", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		for i := range n {
+			c.Interactions = append(c.Interactions, cassette.Interaction{Seq: i, DurationMS: 1.5,
+				Request:  cassette.Request{Method: "POST", Path: "/v1/x", Body: cassette.NewBody([]byte(`{"a":"<b>&"}`))},
+				Response: &cassette.Response{Status: 200, Body: cassette.NewBody([]byte{0, 1, 2})}})
+		}
+		want, err := cassette.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		err = cassette.WriteStream(&buf, c, n, func(i int, w io.Writer) error {
+			b, err := cassette.EncodeInteraction(c.Interactions[i])
+			if err == nil {
+				_, err = w.Write(b)
+			}
+			return err
+		})
+		if err != nil || buf.String() != string(want) {
+			t.Errorf("WriteStream with %d interactions = %v\n%s\nwant\n%s", n, err, buf.String(), want)
+		}
+	}
 }
