@@ -169,38 +169,54 @@ func Decode(data []byte, name string) (*Cassette, error) {
 		return nil, &probity.Error{Code: probity.EINVALID, File: name, Where: fmt.Sprintf("offset %d", dec.InputOffset()),
 			Message: "unexpected data after the cassette"}
 	}
-	if c.Format != FormatName {
-		return nil, &probity.Error{Code: probity.EINVALID, File: name,
-			Message: fmt.Sprintf("not a Probity cassette (format %q, want %q)", c.Format, FormatName)}
-	}
-	if c.Version < 1 || c.Version > Version {
-		return nil, &probity.Error{Code: probity.EINVALID, File: name,
-			Message: fmt.Sprintf("cassette version %d is not supported (this probity reads versions 1 to %d)", c.Version, Version)}
+	if err := checkHead(&c, name); err != nil {
+		return nil, err
 	}
 	for i, in := range c.Interactions {
-		where := fmt.Sprintf("interaction %d", i)
-		if in.Request.Method == "" || !strings.HasPrefix(in.Request.Path, "/") {
-			return nil, &probity.Error{Code: probity.EINVALID, File: name, Where: where,
-				Message: "request needs a method and a path starting with /"}
-		}
-		bodies := []Body{in.Request.Body}
-		if in.Response != nil {
-			if in.Response.Status < 100 || in.Response.Status > 999 {
-				return nil, &probity.Error{Code: probity.EINVALID, File: name, Where: where,
-					Message: fmt.Sprintf("response status %d is not an HTTP status", in.Response.Status)}
-			}
-			bodies = append(bodies, in.Response.Body)
-		}
-		for _, b := range bodies {
-			if _, err := b.Bytes(); err != nil {
-				return nil, &probity.Error{Code: probity.EINVALID, File: name, Where: where, Message: "bad base64 body", Err: err}
-			}
+		if err := checkInteraction(in, i, name); err != nil {
+			return nil, err
 		}
 	}
 	if c.Interactions == nil {
 		c.Interactions = []Interaction{}
 	}
 	return &c, nil
+}
+
+// checkHead refuses a document that is not a cassette this package reads.
+func checkHead(c *Cassette, name string) error {
+	if c.Format != FormatName {
+		return &probity.Error{Code: probity.EINVALID, File: name,
+			Message: fmt.Sprintf("not a Probity cassette (format %q, want %q)", c.Format, FormatName)}
+	}
+	if c.Version < 1 || c.Version > Version {
+		return &probity.Error{Code: probity.EINVALID, File: name,
+			Message: fmt.Sprintf("cassette version %d is not supported (this probity reads versions 1 to %d)", c.Version, Version)}
+	}
+	return nil
+}
+
+// checkInteraction refuses an interaction replay could not serve.
+func checkInteraction(in Interaction, i int, name string) error {
+	where := fmt.Sprintf("interaction %d", i)
+	if in.Request.Method == "" || !strings.HasPrefix(in.Request.Path, "/") {
+		return &probity.Error{Code: probity.EINVALID, File: name, Where: where,
+			Message: "request needs a method and a path starting with /"}
+	}
+	bodies := []Body{in.Request.Body}
+	if in.Response != nil {
+		if in.Response.Status < 100 || in.Response.Status > 999 {
+			return &probity.Error{Code: probity.EINVALID, File: name, Where: where,
+				Message: fmt.Sprintf("response status %d is not an HTTP status", in.Response.Status)}
+		}
+		bodies = append(bodies, in.Response.Body)
+	}
+	for _, b := range bodies {
+		if _, err := b.Bytes(); err != nil {
+			return &probity.Error{Code: probity.EINVALID, File: name, Where: where, Message: "bad base64 body", Err: err}
+		}
+	}
+	return nil
 }
 
 func invalid(name string, err error) error {
