@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -246,5 +248,66 @@ func BenchmarkRecordMemory(b *testing.B) {
 		b.ReportMetric(before, "heap_before_MiB")
 		b.ReportMetric(after, "heap_after_MiB")
 		b.ReportMetric(float64(calls*size)/(1<<20), "recorded_MiB")
+	}
+}
+
+// BenchmarkReplayLoad is issue 10 item 15: a 64 MB recording held whole
+// (Load, as replay did) against indexed (Open). It reports the heap the
+// replayer keeps and the time to load, and checks both answer alike:
+//
+//	go test ./proxy/ -run '^$' -bench ReplayLoad -benchtime 1x
+func BenchmarkReplayLoad(b *testing.B) {
+	dir := b.TempDir()
+	c := cassette.New("big", "http://x", time.Now())
+	pad := strings.Repeat("y", 512<<10)
+	for i := range 64 {
+		body := fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"%d %s"}]}`, i, pad)
+		c.Interactions = append(c.Interactions, cassette.Interaction{Seq: i,
+			Request:  cassette.Request{Method: "POST", Path: "/v1/chat/completions", Body: cassette.NewBody([]byte(body))},
+			Response: &cassette.Response{Status: 200, Body: cassette.NewBody([]byte(`{"n":` + fmt.Sprint(i) + `,"pad":"` + pad + `"}`))}})
+	}
+	data, _ := cassette.Marshal(c)
+	file := filepath.Join(dir, "big.json")
+	os.WriteFile(file, data, 0o600)
+	c, data = nil, nil
+	heap := func() float64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.HeapAlloc) / (1 << 20)
+	}
+	load := map[string]func() (*Replayer, error){
+		"whole": func() (*Replayer, error) {
+			cs, err := Load(file)
+			if err != nil {
+				return nil, err
+			}
+			return NewReplayer(ReplayOptions{Cassettes: cs})
+		},
+		"indexed": func() (*Replayer, error) {
+			ixs, err := Open(file, nil)
+			if err != nil {
+				return nil, err
+			}
+			return NewReplayer(ReplayOptions{Recordings: ixs})
+		},
+	}
+	for _, name := range []string{"whole", "indexed"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				before := heap()
+				start := time.Now()
+				rp, err := load[name]()
+				if err != nil {
+					b.Fatal(err)
+				}
+				took := time.Since(start)
+				after := heap()
+				b.ReportMetric(after-before, "kept_MiB")
+				b.ReportMetric(took.Seconds()*1000, "load_ms")
+				b.ReportMetric(float64(len(rp.runs[0].keys)), "calls")
+				runtime.KeepAlive(rp)
+			}
+		})
 	}
 }

@@ -94,11 +94,34 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"format":"probity-cassette","version":1,"run":"r","interactions":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := cassette.Read(bytes.NewReader(data), "fuzz.json")
+		// The lazy index reads the same file: it must refuse with a
+		// clear error too, or agree with Read on every interaction.
+		name := filepath.Join(t.TempDir(), "fuzz.json")
+		os.WriteFile(name, data, 0o600)
+		ix, ierr := cassette.OpenIndex(name)
+		if ierr != nil && probity.ErrorCode(ierr) != probity.EINVALID {
+			t.Fatalf("OpenIndex error %v has code %s, want EINVALID", ierr, probity.ErrorCode(ierr))
+		}
 		if err != nil {
 			if probity.ErrorCode(err) != probity.EINVALID {
 				t.Fatalf("error %v has code %s, want EINVALID", err, probity.ErrorCode(err))
 			}
 			return
+		}
+		if ierr != nil {
+			t.Fatalf("Read accepts what OpenIndex refuses: %v", ierr)
+		}
+		if ix.Len() != len(c.Interactions) || ix.Head.Run != c.Run {
+			t.Fatalf("index has %d interactions of run %q, Read %d of %q", ix.Len(), ix.Head.Run, len(c.Interactions), c.Run)
+		}
+		for i := range ix.Len() {
+			in, err := ix.Interaction(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(c.Interactions[i], in); diff != "" {
+				t.Fatalf("interaction %d differs (-Read +index):\n%s", i, diff)
+			}
 		}
 		b, err := cassette.Marshal(c)
 		if err != nil {
