@@ -17,6 +17,7 @@ import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/guard"
 	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/policy"
 )
 
@@ -50,11 +51,17 @@ type guardFlags struct {
 	approvalTimeout time.Duration
 	webhook         string
 	evalTimeout     time.Duration
+	redactFields    []string
+	// redactor, when set before open, redacts the audit log instead of one
+	// built from redactFields: the model-API proxy shares its own, which
+	// knows the keys it relayed.
+	redactor *redact.Redactor
 }
 
 func (f *guardFlags) add(cmd *cobra.Command, auditDefault string) {
 	f.addOptional(cmd, auditDefault, "policy file (YAML); required")
 	_ = cmd.MarkFlagRequired("policy")
+	cmd.Flags().StringSliceVar(&f.redactFields, "redact-field", nil, "JSON field of tool arguments to redact in the audit log, at any depth (repeatable)")
 }
 
 // addOptional adds the guard flags to a command where a policy is optional
@@ -76,7 +83,11 @@ func (f *guardFlags) open(e *env, logger *slog.Logger) (*guard.Guard, func(), er
 	opts := guard.Options{Policy: p, Logger: logger, ApprovalTimeout: f.approvalTimeout, Webhook: f.webhook, EvalTimeout: f.evalTimeout}
 	var audit *guard.AuditLog
 	if f.audit != "" && f.audit != "none" {
-		if audit, err = guard.OpenAudit(f.audit); err != nil {
+		red := f.redactor
+		if red == nil {
+			red = redact.New(nil, f.redactFields)
+		}
+		if audit, err = guard.OpenAudit(f.audit, guard.AuditRedactor(red)); err != nil {
 			return nil, nil, withExit(ExitUsage, err)
 		}
 		opts.Audit = audit

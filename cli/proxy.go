@@ -10,6 +10,7 @@ import (
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/guard"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/proxy"
 	"github.com/spf13/cobra"
 )
@@ -99,10 +100,13 @@ X-Probity-Run header, or by a base URL of the form
 http://HOST:PORT/_probity/run/<run>/v1; otherwise requests are grouped by
 their shared conversation history.
 
-Secrets never reach disk or the log: Authorization, X-Api-Key, Api-Key,
-cookies, key query parameters, and the headers and JSON fields you name with
---redact-header and --redact-field are replaced by REDACTED, as is any other
-occurrence of those values.
+Secrets never reach disk or the log: credential headers (Authorization,
+X-Api-Key, any header named with key, token, auth, secret, ...), key query
+parameters, a password or key in --upstream, and the headers and JSON fields
+you name with --redact-header and --redact-field are replaced by REDACTED, as
+is any other occurrence of those values and any text shaped like a known
+kind of key (sk-..., AKIA..., ghp_...). The --audit log is redacted the same
+way. A body in an encoding the proxy cannot decode is not stored.
 
 With --policy FILE every tool call in a model response is checked against
 the policy (docs/policy.md) before the agent sees it, streamed responses
@@ -136,6 +140,11 @@ with Ctrl-C: it finishes writing the recording first.`,
 			}
 			log := f.logger(e)
 			opts := f.options(upstream, record, log)
+			// One redactor for the recording and the audit log: a key seen
+			// in a request is scrubbed from both.
+			opts.Redactor = redact.New(f.redactHeaders, f.redactFields)
+			gf.redactor = opts.Redactor
+			shown := opts.Redactor.URL(upstream)
 			if gf.policy != "" {
 				g, closeGuard, err := gf.open(e, log)
 				if err != nil {
@@ -154,7 +163,7 @@ with Ctrl-C: it finishes writing the recording first.`,
 				return err
 			}
 			base := "http://" + ln.Addr().String()
-			fmt.Fprintf(e.stderr, "probity proxy: %s -> %s\n", base, upstream)
+			fmt.Fprintf(e.stderr, "probity proxy: %s -> %s\n", base, shown)
 			fmt.Fprintf(e.stderr, "  OPENAI_BASE_URL=%s/v1  ANTHROPIC_BASE_URL=%s\n", base, base)
 			if record != "" {
 				fmt.Fprintf(e.stderr, "  recording to %s\n", record)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/probity/probity/proxy"
@@ -42,12 +43,14 @@ a given step.`,
   probity replay rec/cassettes/run-0003.json --fork-at 4 --upstream https://api.openai.com --record forked/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cs, err := proxy.Load(args[0])
+			log := f.logger(e)
+			// Skipped files are always said, even with -q.
+			warn := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			cs, err := proxy.Open(args[0], warn)
 			if err != nil {
 				return withExit(ExitUsage, err)
 			}
-			log := f.logger(e)
-			opts := proxy.ReplayOptions{Cassettes: cs, Logger: log, IgnoreFields: f.redactFields}
+			opts := proxy.ReplayOptions{Recordings: cs, Logger: log, IgnoreFields: f.redactFields}
 			var fork *proxy.Proxy
 			if forkAt > 0 {
 				if upstream == "" {
@@ -71,7 +74,7 @@ a given step.`,
 			}
 			calls := 0
 			for _, c := range cs {
-				calls += len(c.Interactions)
+				calls += c.Len()
 			}
 			base := "http://" + ln.Addr().String()
 			fmt.Fprintf(e.stderr, "probity replay: %d runs, %d calls from %s on %s\n", len(cs), calls, args[0], base)

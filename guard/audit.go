@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/policy"
 )
 
@@ -18,10 +19,31 @@ import (
 // outcomes. Each record is written with one write(2) on a file opened with
 // O_APPEND, so concurrent writers (even other processes) never interleave
 // records, and nothing already written is ever rewritten.
+//
+// Every record is redacted before it is written (see AuditRedactor):
+// arguments and texts are scrubbed of secret-shaped text and of the
+// credential values the log's redactor knows, and the JSON fields it names
+// are replaced, so the log holds no more secrets than the cassettes do.
 type AuditLog struct {
-	mu   sync.Mutex
-	f    *os.File
-	path string
+	mu     sync.Mutex
+	f      *os.File
+	path   string
+	redact *redact.Redactor
+}
+
+// AuditOption configures an AuditLog.
+type AuditOption func(*AuditLog)
+
+// AuditRedactor makes the log redact records with r: share the redactor of
+// the recording proxy (proxy.Proxy.Redactor) so a key it saw in a request
+// is scrubbed here too, and build it with the --redact-field names. By
+// default a log redacts secret shapes (sk-..., AKIA..., ...) only.
+func AuditRedactor(r *redact.Redactor) AuditOption {
+	return func(l *AuditLog) {
+		if r != nil {
+			l.redact = r
+		}
+	}
 }
 
 // AuditRecord is one line of the audit log.
@@ -59,12 +81,16 @@ type AuditRecord struct {
 
 // OpenAudit opens (creating it if needed) the audit log at path for
 // appending.
-func OpenAudit(path string) (*AuditLog, error) {
+func OpenAudit(path string, opts ...AuditOption) (*AuditLog, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, &probity.Error{Code: probity.EINVALID, File: path, Message: "open audit log", Err: err}
 	}
-	return &AuditLog{f: f, path: path}, nil
+	l := &AuditLog{f: f, path: path, redact: redact.New(nil, nil)}
+	for _, o := range opts {
+		o(l)
+	}
+	return l, nil
 }
 
 // MaxAuditArgs bounds the arguments written in one audit record, and
@@ -78,7 +104,7 @@ const (
 // Write appends one record, bounded: arguments over MaxAuditArgs are
 // replaced by their size and SHA-256, and long texts are cut with a note.
 func (l *AuditLog) Write(r *AuditRecord) error {
-	r = bounded(r)
+	r = bounded(l.redacted(r))
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("audit: encode: %w", err)
@@ -97,6 +123,53 @@ func (l *AuditLog) Write(r *AuditRecord) error {
 
 // Path is where the log is written.
 func (l *AuditLog) Path() string { return l.path }
+
+// redacted returns a copy of r with its arguments and texts redacted.
+// Arguments are redacted before they are bounded, so the SHA-256 of
+// oversized ones is of redacted bytes too (a hash of a short secret could
+// be checked against guesses).
+func (l *AuditLog) redacted(r *AuditRecord) *AuditRecord {
+	red := l.redact
+	c := *r
+	if len(c.Args) > 0 {
+		a := red.JSON(c.Args)
+		if !json.Valid(a) {
+			// Scrubbing cut through JSON syntax: keep nothing of it.
+			a = json.RawMessage(`"` + redact.Redacted + ` (arguments not valid JSON after redaction)"`)
+		}
+		c.Args = a
+	}
+	for _, p := range []*string{&c.Message, &c.Reason, &c.Note, &c.By, &c.Rule, &c.Tool, &c.Run, &c.CallID} {
+		*p = red.String(*p)
+	}
+	if c.Errors != nil {
+		c.Errors = append([]string(nil), c.Errors...)
+		for i := range c.Errors {
+			c.Errors[i] = red.String(c.Errors[i])
+		}
+	}
+	c.Evidence = redactEvidence(red, c.Evidence)
+	if c.Matches != nil {
+		c.Matches = append([]policy.Match(nil), c.Matches...)
+		for i := range c.Matches {
+			m := &c.Matches[i]
+			m.Reason, m.Message, m.Error = red.String(m.Reason), red.String(m.Message), red.String(m.Error)
+			m.Evidence = redactEvidence(red, m.Evidence)
+		}
+	}
+	return &c
+}
+
+func redactEvidence(red *redact.Redactor, ev []probity.Evidence) []probity.Evidence {
+	if ev == nil {
+		return nil
+	}
+	out := append([]probity.Evidence(nil), ev...)
+	for i := range out {
+		out[i].Value, out[i].Source, out[i].Note = red.String(out[i].Value), red.String(out[i].Source), red.String(out[i].Note)
+	}
+	return out
+}
 
 // bounded returns r, or a copy of it cut to the audit limits.
 func bounded(r *AuditRecord) *AuditRecord {

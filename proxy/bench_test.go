@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"github.com/probity/probity/internal/wire"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -198,6 +201,114 @@ func BenchmarkLongStream(b *testing.B) {
 			b.SetBytes(total)
 			b.ReportMetric(float64(peak)/(1<<20), "peak_heap_growth_MiB")
 			b.ReportMetric(float64(total)/(1<<20), "stream_MiB")
+		})
+	}
+}
+
+// BenchmarkRecordMemory is issue 10 item 7: 100 requests of 1 MB each,
+// recorded into one run, must not leave the recording's bytes on the heap.
+// It reports the live heap after the recording was flushed (and garbage
+// collected) against the heap before the first request:
+//
+//	go test ./proxy/ -run '^$' -bench RecordMemory -benchtime 1x
+func BenchmarkRecordMemory(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}`)
+	}))
+	b.Cleanup(up.Close)
+	const calls, size = 100, 1 << 20
+	for b.Loop() {
+		p, srv := startProxy(b, Options{Upstream: up.URL, RecordDir: b.TempDir()})
+		heap := func() float64 {
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			return float64(m.HeapAlloc) / (1 << 20)
+		}
+		before := heap()
+		pad := strings.Repeat("x", size)
+		for i := range calls {
+			body := fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"%d %s"}]}`, i, pad)
+			req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(body))
+			req.Header.Set(RunHeader, "big")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if err := p.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		after := heap()
+		b.ReportMetric(before, "heap_before_MiB")
+		b.ReportMetric(after, "heap_after_MiB")
+		b.ReportMetric(float64(calls*size)/(1<<20), "recorded_MiB")
+	}
+}
+
+// BenchmarkReplayLoad is issue 10 item 15: a 64 MB recording held whole
+// (Load, as replay did) against indexed (Open). It reports the heap the
+// replayer keeps and the time to load, and checks both answer alike:
+//
+//	go test ./proxy/ -run '^$' -bench ReplayLoad -benchtime 1x
+func BenchmarkReplayLoad(b *testing.B) {
+	dir := b.TempDir()
+	c := cassette.New("big", "http://x", time.Now())
+	pad := strings.Repeat("y", 512<<10)
+	for i := range 64 {
+		body := fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"%d %s"}]}`, i, pad)
+		c.Interactions = append(c.Interactions, cassette.Interaction{Seq: i,
+			Request:  cassette.Request{Method: "POST", Path: "/v1/chat/completions", Body: cassette.NewBody([]byte(body))},
+			Response: &cassette.Response{Status: 200, Body: cassette.NewBody([]byte(`{"n":` + fmt.Sprint(i) + `,"pad":"` + pad + `"}`))}})
+	}
+	data, _ := cassette.Marshal(c)
+	file := filepath.Join(dir, "big.json")
+	os.WriteFile(file, data, 0o600)
+	c, data = nil, nil
+	heap := func() float64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.HeapAlloc) / (1 << 20)
+	}
+	load := map[string]func() (*Replayer, error){
+		"whole": func() (*Replayer, error) {
+			cs, err := Load(file)
+			if err != nil {
+				return nil, err
+			}
+			return NewReplayer(ReplayOptions{Cassettes: cs})
+		},
+		"indexed": func() (*Replayer, error) {
+			ixs, err := Open(file, nil)
+			if err != nil {
+				return nil, err
+			}
+			return NewReplayer(ReplayOptions{Recordings: ixs})
+		},
+	}
+	for _, name := range []string{"whole", "indexed"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				before := heap()
+				start := time.Now()
+				rp, err := load[name]()
+				if err != nil {
+					b.Fatal(err)
+				}
+				took := time.Since(start)
+				after := heap()
+				b.ReportMetric(after-before, "kept_MiB")
+				b.ReportMetric(took.Seconds()*1000, "load_ms")
+				b.ReportMetric(float64(len(rp.runs[0].keys)), "calls")
+				runtime.KeepAlive(rp)
+			}
 		})
 	}
 }

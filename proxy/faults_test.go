@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -259,6 +260,14 @@ type failingFS struct {
 func (f *failingFS) fail(b bool) { f.mu.Lock(); f.broken = b; f.mu.Unlock() }
 
 func (f *failingFS) MkdirAll(dir string) error { return OSFS{}.MkdirAll(dir) }
+
+func (f *failingFS) WriteAtomic(name string, write func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		return err
+	}
+	return f.WriteFileAtomic(name, buf.Bytes())
+}
 
 func (f *failingFS) WriteFileAtomic(name string, data []byte) error {
 	f.mu.Lock()

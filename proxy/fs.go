@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -13,6 +15,9 @@ type FS interface {
 	MkdirAll(dir string) error
 	// WriteFileAtomic replaces name with data.
 	WriteFileAtomic(name string, data []byte) error
+	// WriteAtomic replaces name with what write writes, so a big file
+	// (a long run's cassette) is streamed, never held in memory whole.
+	WriteAtomic(name string, write func(io.Writer) error) error
 }
 
 // OSFS is the operating system's file system. WriteFileAtomic writes a
@@ -27,7 +32,16 @@ func (OSFS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
 // WriteFileAtomic writes data to a temporary file next to name, syncs it
 // and renames it into place; on any error the temporary file is removed and
 // name is left as it was.
-func (OSFS) WriteFileAtomic(name string, data []byte) (err error) {
+func (fs OSFS) WriteFileAtomic(name string, data []byte) error {
+	return fs.WriteAtomic(name, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteAtomic is WriteFileAtomic for content written by write, streamed
+// through a buffer.
+func (OSFS) WriteAtomic(name string, write func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
@@ -38,7 +52,11 @@ func (OSFS) WriteFileAtomic(name string, data []byte) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	bw := bufio.NewWriterSize(f, 256<<10)
+	if err = write(bw); err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err = f.Sync(); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/internal/wire"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/proxy/cassette"
 )
 
@@ -67,6 +68,10 @@ type Options struct {
 	// RedactFields are JSON object keys whose values are redacted wherever
 	// they appear in recorded request and response bodies.
 	RedactFields []string
+	// Redactor, when set, is used instead of one built from RedactHeaders
+	// and RedactFields: give the guard's audit log the same one, so a key
+	// the proxy saw in a request is scrubbed from the audit log too.
+	Redactor *redact.Redactor
 	// Guard, when set, is called on each tool call in a model response
 	// (OpenAI Chat Completions and Responses, Anthropic Messages;
 	// streaming or not) before the agent sees it. A denied call is removed
@@ -122,7 +127,7 @@ type Proxy struct {
 	transport http.RoundTripper
 	log       *slog.Logger
 	rec       *recorder
-	redact    *redactor
+	redact    *redact.Redactor
 
 	requests, upstreamErrors atomic.Int64
 	// active counts requests being served: their exchanges reach the
@@ -159,13 +164,16 @@ func New(opts Options) (*Proxy, error) {
 		opts.FS = OSFS{}
 	}
 	p := &Proxy{opts: opts, upstream: u, auto: opts.Upstream == AutoUpstream, log: opts.Logger.With("component", "proxy"),
-		redact: newRedactor(opts.RedactHeaders, opts.RedactFields)}
+		redact: newRedactor(opts)}
+	// A password or key in the upstream URL is a credential like any
+	// other: learned, so it is scrubbed wherever it would be written.
+	safeUpstream := p.redact.URL(u.String())
 	p.transport = opts.Transport
 	if p.transport == nil {
 		p.transport = NewTransport(opts.ResponseTimeout)
 	}
 	if opts.RecordDir != "" {
-		p.rec, err = newRecorder(opts.RecordDir, opts.FS, p.redact, u.String(), opts.Now, p.log)
+		p.rec, err = newRecorder(opts.RecordDir, opts.FS, p.redact, safeUpstream, opts.Now, p.log)
 		if err != nil {
 			return nil, err
 		}
@@ -190,6 +198,10 @@ func NewTransport(responseTimeout time.Duration) *http.Transport {
 		ResponseHeaderTimeout: responseTimeout,
 	}
 }
+
+// Redactor returns the redactor of everything the proxy writes, with the
+// credential values it has learned so far.
+func (p *Proxy) Redactor() *redact.Redactor { return p.redact }
 
 // Stats returns a snapshot of the proxy's counters.
 func (p *Proxy) Stats() Stats {
@@ -299,6 +311,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ex := &exchange{run: sanitizeRun(run), start: start, method: r.Method, path: path, query: r.URL.RawQuery,
 		reqHeader: r.Header.Clone()}
+	// Learn the request's credentials now, not when it is recorded: the
+	// guard audits the response's tool calls before that, and a model may
+	// put the key into a call's arguments.
+	p.redact.LearnHeader(r.Header)
+	p.redact.Query(r.URL.RawQuery)
 	if p.rec != nil {
 		p.rec.reserve(ex)
 	}
@@ -363,13 +380,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, pa
 			status, code = http.StatusGatewayTimeout, "probity_upstream_timeout"
 		}
 		if r.Context().Err() != nil {
-			ex.err = "client went away before the upstream answered"
+			ex.err = clientGone + " before the upstream answered"
 			ex.status = 499
 			return
 		}
-		ex.err = fmt.Sprintf("upstream %s: %v", code, redactURLError(err))
+		msg := p.redact.String(redactURLError(err))
+		ex.err = fmt.Sprintf("upstream %s: %v", code, msg)
 		ex.status = status
-		writeError(w, status, code, "probity proxy: the upstream did not answer: "+redactURLError(err))
+		writeError(w, status, code, "probity proxy: the upstream did not answer: "+msg)
 		return
 	}
 	defer resp.Body.Close()
@@ -407,9 +425,20 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, pa
 	finishBody(ex, rec, ctx)
 }
 
+// clientGone is the start of the error recorded when the agent hung up
+// before the response ended: the upstream was fine, so it must not read
+// as an upstream cut.
+const clientGone = "client went away"
+
 func finishBody(ex *exchange, rec *capBuffer, ctx context.Context) {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && ex.err == "" {
 		ex.err = cause.Error()
+	}
+	if errors.Is(context.Cause(ctx), context.Canceled) && !strings.HasPrefix(ex.err, clientGone) {
+		// The request context ends with Canceled only when the client
+		// went away (our own timeouts cancel with a cause of their own);
+		// reading the upstream then fails too, which is not its fault.
+		ex.err = fmt.Sprintf("%s after %d bytes of the response", clientGone, max(ex.respSize, sizeOf(rec)))
 	}
 	if rec != nil {
 		ex.respBody = rec.buf.Bytes()
@@ -423,7 +452,7 @@ func finishBody(ex *exchange, rec *capBuffer, ctx context.Context) {
 func describeCopyError(err error, ctx context.Context, n int64) string {
 	var we *writeErr
 	if errors.As(err, &we) {
-		return fmt.Sprintf("client went away after %d bytes: %v", n, we.err)
+		return fmt.Sprintf("%s after %d bytes: %v", clientGone, n, we.err)
 	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return fmt.Sprintf("upstream body cut after %d bytes: %v", n, cause)
@@ -481,6 +510,13 @@ func (r *idleReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func sizeOf(c *capBuffer) int64 {
+	if c == nil {
+		return 0
+	}
+	return c.size
+}
+
 // capBuffer keeps up to max bytes and counts the rest.
 type capBuffer struct {
 	buf       bytes.Buffer
@@ -521,7 +557,7 @@ func redactURLError(err error) string {
 	if errors.As(err, &ue) {
 		u, perr := url.Parse(ue.URL)
 		if perr == nil {
-			u.RawQuery = ""
+			u.RawQuery, u.User = "", nil
 			return fmt.Sprintf("%s %q: %v", ue.Op, u.String(), ue.Err)
 		}
 		return ue.Err.Error()

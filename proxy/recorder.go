@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/probity/probity/internal/wire"
+	"github.com/klauspost/compress/zstd"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/proxy/cassette"
 )
 
@@ -29,7 +32,7 @@ import (
 type recorder struct {
 	dir      string
 	fs       FS
-	redact   *redactor
+	redact   *redact.Redactor
 	upstream string
 	now      func() time.Time
 	log      *slog.Logger
@@ -52,18 +55,38 @@ type recorder struct {
 	lastAuto string // the auto-grouped run that received the latest request
 
 	recorded, writeErrors atomic.Int64
+
+	// spool holds every encoded interaction, appended, so cassettes are
+	// streamed from disk; its name is removed at once where the system
+	// allows, so nothing is left behind.
+	spool     *os.File
+	spoolName string
+	spoolEnd  int64
 }
 
-// runState is one run's cassette and what grouping needs to know about it.
+// runState is one run's cassette and what grouping needs to know about
+// it. The interactions themselves live in the recorder's spool file, not
+// in memory: a run's memory is its extents (16 bytes a call) and its
+// conversation, whatever the size of the bodies.
 type runState struct {
 	id       string
-	cas      *cassette.Cassette
+	head     *cassette.Cassette // format, run, created, upstream; no interactions
+	calls    []extent
+	conv     convBuilder
 	explicit bool
 	last     []string // fingerprints of the latest request's conversation
 	dirty    bool
 }
 
-func newRecorder(dir string, fs FS, red *redactor, upstream string, now func() time.Time, log *slog.Logger) (*recorder, error) {
+// extent is one encoded interaction: in the spool at off, n bytes long, or
+// in mem when the spool could not be written (a full disk), so it is not
+// lost before the cassette is.
+type extent struct {
+	off, n int64
+	mem    []byte
+}
+
+func newRecorder(dir string, fs FS, red *redact.Redactor, upstream string, now func() time.Time, log *slog.Logger) (*recorder, error) {
 	for _, d := range []string{filepath.Join(dir, "cassettes"), filepath.Join(dir, "traces")} {
 		if err := fs.MkdirAll(d); err != nil {
 			return nil, fmt.Errorf("record dir: %w", err)
@@ -73,6 +96,14 @@ func newRecorder(dir string, fs FS, red *redactor, upstream string, now func() t
 		changed: make(chan struct{}), wake: make(chan struct{}, 1), stopped: make(chan struct{}),
 		runs: map[string]*runState{}, byRespID: map[string]string{}}
 	r.nextAuto = existingAutoRuns(filepath.Join(dir, "cassettes"))
+	sp, err := os.CreateTemp(filepath.Join(dir, "cassettes"), ".spool-*")
+	if err != nil {
+		return nil, fmt.Errorf("record dir: %w", err)
+	}
+	r.spool, r.spoolName = sp, sp.Name()
+	if os.Remove(sp.Name()) == nil {
+		r.spoolName = "" // unlinked: it disappears with the process
+	}
 	go r.loop()
 	return r, nil
 }
@@ -124,6 +155,12 @@ const writeInterval = 250 * time.Millisecond
 
 func (r *recorder) loop() {
 	defer close(r.stopped)
+	defer func() {
+		r.spool.Close()
+		if r.spoolName != "" {
+			os.Remove(r.spoolName)
+		}
+	}()
 	var pending int64 // exchanges added but not yet written
 	var lastWrite time.Time
 	for {
@@ -133,7 +170,9 @@ func (r *recorder) loop() {
 			n++
 		}
 		batch := r.queue[:n:n]
-		r.queue = r.queue[n:]
+		// A fresh slice for the rest: the old backing array would keep
+		// every recorded exchange's bodies reachable.
+		r.queue = append([]*exchange(nil), r.queue[n:]...)
 		stopping, urgent := r.stopping, r.flushers > 0
 		r.mu.Unlock()
 		for _, ex := range batch {
@@ -229,70 +268,125 @@ func (r *recorder) add(ex *exchange) {
 			r.log.Error("exchange not recorded: internal error", "path", ex.path, "panic", fmt.Sprint(v))
 		}
 	}()
-	var secrets []string
-	reqHeader := r.redact.header(ex.reqHeader, &secrets)
-	respHeader := r.redact.header(ex.respHeader, &secrets)
-	query := r.redact.query(ex.query, &secrets)
+	red := r.redact
+	// Learn every credential of the exchange before writing any part of
+	// it, so a key echoed anywhere (a response header, an error) goes too.
+	red.LearnHeader(ex.reqHeader)
+	red.LearnHeader(ex.respHeader)
+	query := red.Query(ex.query)
+	reqHeader := red.Header(ex.reqHeader)
+	respHeader := red.Header(ex.respHeader)
 	reqHeader.Del(RunHeader)
 
-	reqBody := r.redact.body(ex.reqBody, &secrets)
+	reqBody, reqBodyRec := r.recordBody(ex.reqHeader, ex.reqBody, false, 0)
 	var resp *cassette.Response
 	var plain []byte
 	if ex.status != 0 && ex.respHeader != nil {
-		body := cassette.Body{}
-		raw := ex.respBody
-		enc := strings.ToLower(strings.TrimSpace(ex.respHeader.Get("Content-Encoding")))
-		if enc != "" && enc != "identity" {
-			if dec, err := decodeBody(enc, raw); err == nil && !ex.truncated {
-				plain = dec
-				body.DecodedFrom = enc
-			} else {
-				// Unknown encoding or a cut-off stream: keep the bytes.
-				body.Encoding = enc
-			}
-		} else {
-			plain = raw
-		}
-		if body.Encoding == "" {
-			plain = r.redact.body(plain, &secrets)
-			nb := cassette.NewBody(plain)
-			nb.DecodedFrom = body.DecodedFrom
-			body = nb
-		} else {
-			nb := cassette.NewBody(raw)
-			nb.Encoding = body.Encoding
-			body = nb
-		}
-		body.Truncated = ex.truncated
-		if ex.truncated {
-			body.Size = ex.respSize
-		}
+		var body cassette.Body
+		plain, body = r.recordBody(ex.respHeader, ex.respBody, ex.truncated, ex.respSize)
 		resp = &cassette.Response{Status: ex.status, Header: respHeader, Body: body, Stream: ex.stream}
 	}
-	errText := scrubString(ex.err, secrets)
+	errText := red.String(ex.err)
 
 	rs := r.assign(ex, reqBody, plain)
 	in := cassette.Interaction{
-		Seq:         len(rs.cas.Interactions),
+		Seq:         len(rs.calls),
 		Start:       ex.start.UTC(),
 		DurationMS:  ms(ex.dur),
 		FirstByteMS: ms(ex.ttfb),
 		Request: cassette.Request{Method: ex.method, Path: ex.path, Query: query, Header: reqHeader,
-			Body: cassette.NewBody(reqBody)},
+			Body: reqBodyRec},
 		Response: resp,
 		Error:    errText,
 		Guard:    ex.guard,
 	}
 	for i := range in.Guard {
-		in.Guard[i].Message = scrubString(in.Guard[i].Message, secrets)
+		in.Guard[i].Message = red.String(in.Guard[i].Message)
 	}
-	rs.cas.Interactions = append(rs.cas.Interactions, in)
+	r.append(rs, in)
+}
+
+// append spools in as the next interaction of rs.
+func (r *recorder) append(rs *runState, in cassette.Interaction) {
+	rs.conv.add(in)
+	b, err := cassette.EncodeInteraction(in)
+	if err != nil {
+		r.writeErrors.Add(1)
+		r.log.Error("exchange not recorded", "run", rs.id, "err", err)
+		return
+	}
+	e := extent{off: r.spoolEnd, n: int64(len(b))}
+	if _, err := r.spool.WriteAt(b, r.spoolEnd); err != nil {
+		r.log.Warn("recording spool not written; keeping the exchange in memory until the cassette is", "run", rs.id, "err", err)
+		e = extent{mem: b, n: int64(len(b))}
+	} else {
+		r.spoolEnd += int64(len(b))
+	}
+	rs.calls = append(rs.calls, e)
 	rs.dirty = true
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// recordBody returns the plain (decoded, redacted) bytes of a body with
+// header h, and the Body to store. A body in a content encoding the
+// proxy cannot decode is not stored at all (Withheld says why): redaction
+// cannot see inside it, and a key may be. A body cut short (the client
+// went away, the recording cap) is decoded as far as it goes.
+func (r *recorder) recordBody(h http.Header, raw []byte, truncated bool, size int64) ([]byte, cassette.Body) {
+	var body cassette.Body
+	plain := raw
+	enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	if enc != "" && enc != "identity" {
+		dec, err := decodeBody(enc, raw)
+		if len(dec) == 0 && len(raw) > 0 && err != nil {
+			body.Withheld = fmt.Sprintf("%d bytes in content encoding %q not stored: %v", len(raw), enc, err)
+			body.Truncated, body.Size = truncated, size
+			return nil, body
+		}
+		if err != nil {
+			truncated = true // decoded as far as the bytes went
+			if size == 0 {
+				size = int64(len(raw))
+			}
+		}
+		plain = dec
+		body.DecodedFrom = enc
+	}
+	plain = r.redact.JSON(plain)
+	nb := cassette.NewBody(plain)
+	nb.DecodedFrom = body.DecodedFrom
+	nb.Truncated = truncated
+	if truncated {
+		nb.Size = size
+	}
+	return plain, nb
+}
+
+// decodeBody removes the content encoding enc (a list, as in
+// "gzip, br", is undone from the last applied). It returns what it could
+// decode with the error that stopped it, so a stream cut mid-way still
+// yields its beginning.
 func decodeBody(enc string, b []byte) ([]byte, error) {
+	encs := strings.Split(enc, ",")
+	for i := len(encs) - 1; i >= 0; i-- {
+		e := strings.ToLower(strings.TrimSpace(encs[i]))
+		if e == "" || e == "identity" {
+			continue
+		}
+		out, err := decodeOne(e, b)
+		if err != nil {
+			if i > 0 {
+				return nil, err // an outer layer cut short cannot be undone further
+			}
+			return out, err
+		}
+		b = out
+	}
+	return b, nil
+}
+
+func decodeOne(enc string, b []byte) ([]byte, error) {
 	var rd io.Reader
 	var err error
 	switch enc {
@@ -302,13 +396,21 @@ func decodeBody(enc string, b []byte) ([]byte, error) {
 		rd = brotli.NewReader(bytes.NewReader(b))
 	case "deflate":
 		rd, err = zlib.NewReader(bytes.NewReader(b))
+	case "zstd":
+		var zr *zstd.Decoder
+		zr, err = zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(512<<20))
+		if err == nil {
+			defer zr.Close()
+			rd = zr
+		}
 	default:
 		return nil, fmt.Errorf("content encoding %q is not decoded", enc)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(rd, 512<<20))
+	out, err := io.ReadAll(io.LimitReader(rd, 512<<20))
+	return out, err
 }
 
 // assign picks the run of ex: the one it names, else the run whose latest
@@ -403,19 +505,26 @@ func (r *recorder) run(id string, explicit bool) *runState {
 		return rs
 	}
 	rs := &runState{id: id, explicit: explicit}
+	r.runs[id] = rs
 	// A named run recorded before (a restarted proxy) is continued, not
 	// overwritten.
 	if f, err := os.Open(r.cassettePath(id)); err == nil {
 		c, err := cassette.Read(f, f.Name())
 		f.Close()
 		if err == nil && c.Run == id {
-			rs.cas = c
+			ins := c.Interactions
+			c.Interactions = nil
+			rs.head = c
+			for _, in := range ins {
+				r.append(rs, in)
+			}
+			rs.dirty = false
 		}
 	}
-	if rs.cas == nil {
-		rs.cas = cassette.New(id, r.upstream, r.now())
+	if rs.head == nil {
+		rs.head = cassette.New(id, r.upstream, r.now())
+		rs.head.Interactions = nil
 	}
-	r.runs[id] = rs
 	r.mu.Lock()
 	r.order = append(r.order, id)
 	r.mu.Unlock()
@@ -445,10 +554,17 @@ func (r *recorder) writeDirty() {
 	sort.Strings(ids)
 	for _, id := range ids {
 		rs := r.runs[id]
-		data, err := cassette.Marshal(rs.cas)
-		if err == nil {
-			err = r.fs.WriteFileAtomic(r.cassettePath(id), data)
-		}
+		err := r.fs.WriteAtomic(r.cassettePath(id), func(w io.Writer) error {
+			return cassette.WriteStream(w, rs.head, len(rs.calls), func(i int, w io.Writer) error {
+				e := rs.calls[i]
+				if e.mem != nil {
+					_, err := w.Write(e.mem)
+					return err
+				}
+				_, err := io.Copy(w, io.NewSectionReader(r.spool, e.off, e.n))
+				return err
+			})
+		})
 		if err != nil {
 			r.writeErrors.Add(1)
 			r.log.Error("cassette not written; the previous version is intact and the write will be retried",
@@ -456,7 +572,7 @@ func (r *recorder) writeDirty() {
 			continue
 		}
 		rs.dirty = false
-		r.recorded.Add(int64(len(rs.cas.Interactions)))
+		r.recorded.Add(int64(len(rs.calls)))
 		if err := r.writeTrace(rs); err != nil {
 			r.writeErrors.Add(1)
 			r.log.Error("trace not written", "run", id, "err", err)
@@ -465,7 +581,7 @@ func (r *recorder) writeDirty() {
 }
 
 func (r *recorder) writeTrace(rs *runState) error {
-	model, system, msgs := Conversation(rs.cas)
+	model, system, msgs := rs.conv.result()
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -473,12 +589,14 @@ func (r *recorder) writeTrace(rs *runState) error {
 	tf.Model, tf.System, tf.Messages = model, system, msgs
 	tf.Probity.Run = rs.id
 	tf.Probity.Cassette = filepath.Join("..", "cassettes", rs.id+".json")
-	tf.Probity.Calls = len(rs.cas.Interactions)
+	tf.Probity.Calls = len(rs.calls)
 	b, err := json.MarshalIndent(tf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode trace: %w", err)
 	}
-	return r.fs.WriteFileAtomic(TracePath(r.dir, rs.id), append(b, '\n'))
+	// Built from redacted interactions already; scrubbed again so what
+	// was learned since is gone too.
+	return r.fs.WriteFileAtomic(TracePath(r.dir, rs.id), append(r.redact.Bytes(b), '\n'))
 }
 
 var runIDRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,12 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/internal/wire"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/proxy/cassette"
 	"github.com/probity/probity/proxy/match"
 	"github.com/probity/probity/proxy/vcr"
@@ -55,8 +58,11 @@ func Diverge(recorded, received any) (path string, rec, got any, ok bool) {
 
 // ReplayOptions configures a Replayer.
 type ReplayOptions struct {
-	// Cassettes are the recordings to answer from (see Load).
+	// Cassettes are recordings in memory to answer from (see Load).
 	Cassettes []*cassette.Cassette
+	// Recordings are recordings read from their files when needed (see
+	// Open): the replayer keeps a hash and an offset per call.
+	Recordings []*cassette.Index
 	// Logger receives one line per request and every divergence. Nil
 	// discards.
 	Logger *slog.Logger
@@ -91,16 +97,23 @@ type Replayer struct {
 }
 
 type replayRun struct {
-	cas  *cassette.Cassette
-	norm []map[string]any
-	keys []string
+	ix   *cassette.Index
+	run  string
+	seqs []int
+	keys []matchKey
 	used []bool
-	last map[string]int // key -> index answered last
+	last map[matchKey]int // key -> index answered last
 }
+
+// matchKey is the hash of a normalised request: equal requests have equal
+// keys, and a long recording costs 32 bytes a call.
+type matchKey [sha256.Size]byte
+
+func keyOf(n map[string]any) matchKey { return sha256.Sum256([]byte(match.Key(n))) }
 
 // NewReplayer returns a Replayer over opts.Cassettes.
 func NewReplayer(opts ReplayOptions) (*Replayer, error) {
-	if len(opts.Cassettes) == 0 {
+	if len(opts.Cassettes) == 0 && len(opts.Recordings) == 0 {
 		return nil, probity.Errorf(probity.EINVALID, "nothing to replay: no cassettes")
 	}
 	if opts.ForkAt > 0 && opts.Fork == nil {
@@ -110,13 +123,19 @@ func NewReplayer(opts ReplayOptions) (*Replayer, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	rp := &Replayer{opts: opts, log: opts.Logger.With("component", "replay")}
+	ixs := slices.Clone(opts.Recordings)
 	for _, c := range opts.Cassettes {
-		r := &replayRun{cas: c, used: make([]bool, len(c.Interactions)), last: map[string]int{}}
-		for _, in := range c.Interactions {
-			body, _ := in.Request.Body.Bytes()
-			n := Normalize(in.Request.Method, in.Request.Path, in.Request.Query, body, opts.IgnoreFields)
-			r.norm = append(r.norm, n)
-			r.keys = append(r.keys, match.Key(n))
+		ixs = append(ixs, cassette.IndexOf(c))
+	}
+	for _, ix := range ixs {
+		r := &replayRun{ix: ix, run: ix.Head.Run, used: make([]bool, ix.Len()), last: map[matchKey]int{}}
+		err := ix.Each(func(_ int, in cassette.Interaction) error {
+			r.seqs = append(r.seqs, in.Seq)
+			r.keys = append(r.keys, keyOf(rp.normOf(in)))
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		rp.runs = append(rp.runs, r)
 	}
@@ -142,8 +161,8 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "probity_bad_request", "reading request body: "+err.Error())
 		return
 	}
-	n := Normalize(r.Method, path, r.URL.RawQuery, body, rp.opts.IgnoreFields)
-	key := match.Key(n)
+	n := Normalize(r.Method, path, r.URL.RawQuery, comparable(r, body), rp.opts.IgnoreFields)
+	key := keyOf(n)
 
 	rp.mu.Lock()
 	if rp.opts.ForkAt > 0 && rp.served >= rp.opts.ForkAt {
@@ -171,7 +190,7 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if run != "" {
 		cands = nil
 		for _, rr := range rp.runs {
-			if rr.cas.Run == run {
+			if rr.run == run {
 				cands = append(cands, rr)
 			}
 		}
@@ -217,10 +236,32 @@ func (rp *Replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hit.used[idx] = true
 	hit.last[key] = idx
 	rp.served++
-	in := hit.cas.Interactions[idx]
 	rp.mu.Unlock()
-	rp.log.Info("replay", "path", path, "run", hit.cas.Run, "call", in.Seq)
-	writeRecorded(w, hit.cas.Run, in)
+	in, err := hit.ix.Interaction(idx)
+	if err != nil {
+		rp.log.Error("recording unreadable", "run", hit.run, "call", hit.seqs[idx], "err", err)
+		writeError(w, http.StatusInternalServerError, "probity_replay_unreadable", "probity replay: "+err.Error())
+		return
+	}
+	rp.log.Info("replay", "path", path, "run", hit.run, "call", in.Seq)
+	writeRecorded(w, hit.run, in)
+}
+
+// comparable returns a request body as the recorder would have stored it,
+// so it can be compared with a recording: decoded from its content
+// encoding, with the request's own credentials and secret-shaped text
+// replaced by REDACTED. (Fields named for redaction are left out of
+// matching by IgnoreFields.)
+func comparable(r *http.Request, body []byte) []byte {
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		if dec, err := decodeBody(enc, body); err == nil {
+			body = dec
+		}
+	}
+	red := redact.New(nil, nil)
+	red.LearnHeader(r.Header)
+	red.Query(r.URL.RawQuery)
+	return red.Bytes(body)
 }
 
 // divergence compares n with the call each candidate run expects next and
@@ -249,16 +290,16 @@ func (rp *Replayer) divergence(cands []*replayRun, n map[string]any) Divergence 
 		if next < 0 {
 			// Every recorded call was answered: compare with the closest
 			// one, so a changed retry still shows what changed.
-			d = Divergence{Run: rr.cas.Run, Path: "$", Recorded: match.Missing, Received: match.Clip(n["path"]),
-				Reason: fmt.Sprintf("run %q recorded no calls", rr.cas.Run)}
-			for i := range rr.norm {
+			d = Divergence{Run: rr.run, Path: "$", Recorded: match.Missing, Received: match.Clip(n["path"]),
+				Reason: fmt.Sprintf("run %q recorded no calls", rr.run)}
+			for i := range rr.keys {
 				if c := rp.diverge(rr, i, n); i == 0 || score(c) >= score(d) {
 					d = c
 				}
 			}
-			if len(rr.norm) > 0 {
+			if len(rr.keys) > 0 {
 				d.Reason = fmt.Sprintf("run %q recorded %d calls and all were answered; this request is call %d, and the closest recorded call differs: %s",
-					rr.cas.Run, len(rr.keys), len(rr.keys), d.Reason)
+					rr.run, len(rr.keys), len(rr.keys), d.Reason)
 			}
 		} else {
 			d = rp.diverge(rr, next, n)
@@ -270,17 +311,29 @@ func (rp *Replayer) divergence(cands []*replayRun, n map[string]any) Divergence 
 	return *best
 }
 
-// diverge compares n with recorded call i of rr.
+// normOf is the normalised request of a recorded interaction.
+func (rp *Replayer) normOf(in cassette.Interaction) map[string]any {
+	body, _ := in.Request.Body.Bytes()
+	return Normalize(in.Request.Method, in.Request.Path, in.Request.Query, body, rp.opts.IgnoreFields)
+}
+
+// diverge compares n with recorded call i of rr, reading it again: only
+// requests that match nothing pay for this.
 func (rp *Replayer) diverge(rr *replayRun, i int, n map[string]any) Divergence {
-	p, rec, got, _ := Diverge(rr.norm[i], n)
-	d := Divergence{Run: rr.cas.Run, Call: rr.cas.Interactions[i].Seq, Message: match.MessageIndex(p), Path: p,
+	in, err := rr.ix.Interaction(i)
+	if err != nil {
+		return Divergence{Run: rr.run, Call: rr.seqs[i], Path: "$", Recorded: match.Missing, Received: match.Clip(n["path"]),
+			Reason: err.Error()}
+	}
+	p, rec, got, _ := Diverge(rp.normOf(in), n)
+	d := Divergence{Run: rr.run, Call: rr.seqs[i], Message: match.MessageIndex(p), Path: p,
 		Recorded: match.Clip(rec), Received: match.Clip(got)}
 	where := fmt.Sprintf("call %d", d.Call)
 	if d.Message != nil {
 		where += fmt.Sprintf(", message %d", *d.Message)
 	}
 	d.Reason = fmt.Sprintf("request differs from run %q at %s, field %s: recorded %s, received %s",
-		rr.cas.Run, where, p, match.Quote(rec, 120), match.Quote(got, 120))
+		rr.run, where, p, match.Quote(rec, 120), match.Quote(got, 120))
 	return d
 }
 
@@ -299,7 +352,7 @@ func writeRecorded(w http.ResponseWriter, run string, in cassette.Interaction) {
 	h := w.Header()
 	copyHeader(h, resp.Header)
 	h.Del("Content-Length")
-	if resp.Body.DecodedFrom != "" {
+	if resp.Body.DecodedFrom != "" || resp.Body.Withheld != "" {
 		h.Del("Content-Encoding")
 	}
 	h.Set("X-Probity-Replay", fmt.Sprintf("%s/%d", run, in.Seq))
@@ -323,18 +376,71 @@ func writeRecorded(w http.ResponseWriter, run string, in cassette.Interaction) {
 
 // Load reads the cassettes at path: a Probity cassette file, a vcrpy YAML
 // file, a recording directory (its cassettes/ folder), or a directory of
-// cassette files. Bad files return a *probity.Error naming them.
+// cassette files. Bad files return a *probity.Error naming them. Only
+// regular files are read: a FIFO or device in a directory is skipped (it
+// would block or never end), and named alone it is refused.
 func Load(path string) ([]*cassette.Cassette, error) {
+	names, err := recordingFiles(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []*cassette.Cassette
+	for _, n := range names {
+		c, err := loadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Open is Load for a replay server: Probity cassettes are indexed (read
+// once, kept as an offset per call, see cassette.OpenIndex) instead of
+// held in memory; vcrpy files are read whole. Skipped files are logged
+// on log as warnings.
+func Open(path string, log *slog.Logger) ([]*cassette.Index, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	names, err := recordingFiles(path, func(name, why string) {
+		log.Warn("skipped: not a regular file", "file", name, "type", why)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*cassette.Index
+	for _, n := range names {
+		if isYAML(n) {
+			c, err := vcr.ReadFile(n)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cassette.IndexOf(c))
+			continue
+		}
+		ix, err := cassette.OpenIndex(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ix)
+	}
+	return out, nil
+}
+
+// recordingFiles lists the cassette files at path, calling skip for each
+// entry that is not a regular file.
+func recordingFiles(path string, skip func(name, why string)) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, &probity.Error{Code: probity.ENOTFOUND, File: path, Message: "no such recording", Err: err}
 	}
 	if !st.IsDir() {
-		c, err := loadFile(path)
-		if err != nil {
-			return nil, err
+		if !st.Mode().IsRegular() {
+			return nil, &probity.Error{Code: probity.EINVALID, File: path,
+				Message: fmt.Sprintf("not a regular file (%s): a cassette must be a plain file", fileType(st.Mode()))}
 		}
-		return []*cassette.Cassette{c}, nil
+		return []string{path}, nil
 	}
 	dir := path
 	if st, err := os.Stat(filepath.Join(path, "cassettes")); err == nil && st.IsDir() {
@@ -347,28 +453,50 @@ func Load(path string) ([]*cassette.Cassette, error) {
 	var names []string
 	for _, e := range ents {
 		n := e.Name()
-		if !e.IsDir() && !strings.HasPrefix(n, ".") &&
-			(strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
-			names = append(names, filepath.Join(dir, n))
+		if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".json") || isYAML(n)) {
+			continue
 		}
+		full := filepath.Join(dir, n)
+		// Follow a symbolic link to see what it names; anything but a
+		// plain file (a FIFO would block replay forever) is skipped.
+		st, err := os.Stat(full)
+		if err != nil || !st.Mode().IsRegular() {
+			why := "unreadable"
+			if err == nil {
+				why = fileType(st.Mode())
+			}
+			if skip != nil {
+				skip(full, why)
+			}
+			continue
+		}
+		names = append(names, full)
 	}
 	sort.Strings(names)
-	var out []*cassette.Cassette
-	for _, n := range names {
-		c, err := loadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
+	if len(names) == 0 {
 		return nil, &probity.Error{Code: probity.ENOTFOUND, File: path, Message: "no cassettes (*.json, *.yaml) in this directory"}
 	}
-	return out, nil
+	return names, nil
 }
 
+func fileType(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&os.ModeDevice != 0, m&os.ModeCharDevice != 0:
+		return "device"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m.IsDir():
+		return "directory"
+	}
+	return "special file"
+}
+
+func isYAML(n string) bool { return strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") }
+
 func loadFile(name string) (*cassette.Cassette, error) {
-	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+	if isYAML(name) {
 		return vcr.ReadFile(name)
 	}
 	f, err := os.Open(name)
@@ -376,5 +504,8 @@ func loadFile(name string) (*cassette.Cassette, error) {
 		return nil, &probity.Error{Code: probity.ENOTFOUND, File: name, Message: "cannot open cassette", Err: err}
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+		return nil, &probity.Error{Code: probity.EINVALID, File: name, Message: "not a regular file: a cassette must be a plain file"}
+	}
 	return cassette.Read(f, name)
 }

@@ -33,43 +33,66 @@ type TraceFile struct {
 // Responses API chains (previous_response_id) that do not repeat history
 // are concatenated instead.
 func Conversation(c *cassette.Cassette) (model string, system *wire.Content, msgs []wire.Message) {
-	best := -1
-	chained := false
-	var chain []wire.Message
-	for i, in := range c.Interactions {
-		a := wire.APIOf(in.Request.Path)
-		body, _ := in.Request.Body.Bytes()
-		req, err := wire.DecodeRequest(a, body)
-		if err != nil {
-			continue
-		}
-		var resp []wire.Message
-		if in.Response != nil && in.Response.Status/100 == 2 {
-			rb, _ := in.Response.Body.Bytes()
-			if in.Response.Stream {
-				resp = wire.DecodeStream(a, rb)
-			} else {
-				resp, _ = wire.DecodeResponse(a, rb)
-			}
-		}
-		if req.PreviousResponseID != "" {
-			chained = true
-		}
-		if system == nil {
-			system = req.System
-		}
-		chain = append(chain, req.Messages...)
-		chain = append(chain, resp...)
-		if best < 0 || len(req.Messages)+len(resp) >= len(msgs) {
-			best, model = i, req.Model
-			if req.System != nil {
-				system = req.System
-			}
-			msgs = append(append([]wire.Message{}, req.Messages...), resp...)
+	var b convBuilder
+	for _, in := range c.Interactions {
+		b.add(in)
+	}
+	return b.result()
+}
+
+// convBuilder is Conversation one interaction at a time, so the recorder
+// can keep a run's conversation without keeping its interactions: it
+// holds the longest request-plus-response seen, and, for Responses API
+// chains, the concatenation.
+type convBuilder struct {
+	seen    bool
+	chained bool
+	model   string
+	system  *wire.Content
+	msgs    []wire.Message
+	chain   []wire.Message
+}
+
+func (b *convBuilder) add(in cassette.Interaction) {
+	a := wire.APIOf(in.Request.Path)
+	body, _ := in.Request.Body.Bytes()
+	req, err := wire.DecodeRequest(a, body)
+	if err != nil {
+		return
+	}
+	var resp []wire.Message
+	if in.Response != nil && in.Response.Status/100 == 2 {
+		rb, _ := in.Response.Body.Bytes()
+		if in.Response.Stream {
+			resp = wire.DecodeStream(a, rb)
+		} else {
+			resp, _ = wire.DecodeResponse(a, rb)
 		}
 	}
-	if chained {
-		return model, system, chain
+	if req.PreviousResponseID != "" {
+		b.chained = true
 	}
-	return model, system, msgs
+	if b.system == nil {
+		b.system = req.System
+	}
+	if a == wire.APIResponses {
+		// Only Responses API runs can be chains; keeping every other
+		// run's history here would hold all of it in memory.
+		b.chain = append(b.chain, req.Messages...)
+		b.chain = append(b.chain, resp...)
+	}
+	if !b.seen || len(req.Messages)+len(resp) >= len(b.msgs) {
+		b.seen, b.model = true, req.Model
+		if req.System != nil {
+			b.system = req.System
+		}
+		b.msgs = append(append([]wire.Message{}, req.Messages...), resp...)
+	}
+}
+
+func (b *convBuilder) result() (string, *wire.Content, []wire.Message) {
+	if b.chained {
+		return b.model, b.system, b.chain
+	}
+	return b.model, b.system, b.msgs
 }

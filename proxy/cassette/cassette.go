@@ -104,7 +104,12 @@ type Body struct {
 	// could not be decoded (an unknown or broken encoding); replay then
 	// serves the bytes with that Content-Encoding.
 	Encoding string `json:"encoding,omitempty"`
-	// Truncated is true when the body was longer than the recorder keeps.
+	// Withheld, when set, says why the body's bytes were not stored: it
+	// was in a content encoding the recorder could not decode, so
+	// redaction could not look inside it. Replay sends an empty body.
+	Withheld string `json:"withheld,omitempty"`
+	// Truncated is true when the body was longer than the recorder keeps,
+	// or was cut short on the wire.
 	Truncated bool `json:"truncated,omitempty"`
 	// Size is the full length of the body on the wire before truncation.
 	Size int64 `json:"size,omitempty"`
@@ -164,38 +169,54 @@ func Decode(data []byte, name string) (*Cassette, error) {
 		return nil, &probity.Error{Code: probity.EINVALID, File: name, Where: fmt.Sprintf("offset %d", dec.InputOffset()),
 			Message: "unexpected data after the cassette"}
 	}
-	if c.Format != FormatName {
-		return nil, &probity.Error{Code: probity.EINVALID, File: name,
-			Message: fmt.Sprintf("not a Probity cassette (format %q, want %q)", c.Format, FormatName)}
-	}
-	if c.Version < 1 || c.Version > Version {
-		return nil, &probity.Error{Code: probity.EINVALID, File: name,
-			Message: fmt.Sprintf("cassette version %d is not supported (this probity reads versions 1 to %d)", c.Version, Version)}
+	if err := checkHead(&c, name); err != nil {
+		return nil, err
 	}
 	for i, in := range c.Interactions {
-		where := fmt.Sprintf("interaction %d", i)
-		if in.Request.Method == "" || !strings.HasPrefix(in.Request.Path, "/") {
-			return nil, &probity.Error{Code: probity.EINVALID, File: name, Where: where,
-				Message: "request needs a method and a path starting with /"}
-		}
-		bodies := []Body{in.Request.Body}
-		if in.Response != nil {
-			if in.Response.Status < 100 || in.Response.Status > 999 {
-				return nil, &probity.Error{Code: probity.EINVALID, File: name, Where: where,
-					Message: fmt.Sprintf("response status %d is not an HTTP status", in.Response.Status)}
-			}
-			bodies = append(bodies, in.Response.Body)
-		}
-		for _, b := range bodies {
-			if _, err := b.Bytes(); err != nil {
-				return nil, &probity.Error{Code: probity.EINVALID, File: name, Where: where, Message: "bad base64 body", Err: err}
-			}
+		if err := checkInteraction(in, i, name); err != nil {
+			return nil, err
 		}
 	}
 	if c.Interactions == nil {
 		c.Interactions = []Interaction{}
 	}
 	return &c, nil
+}
+
+// checkHead refuses a document that is not a cassette this package reads.
+func checkHead(c *Cassette, name string) error {
+	if c.Format != FormatName {
+		return &probity.Error{Code: probity.EINVALID, File: name,
+			Message: fmt.Sprintf("not a Probity cassette (format %q, want %q)", c.Format, FormatName)}
+	}
+	if c.Version < 1 || c.Version > Version {
+		return &probity.Error{Code: probity.EINVALID, File: name,
+			Message: fmt.Sprintf("cassette version %d is not supported (this probity reads versions 1 to %d)", c.Version, Version)}
+	}
+	return nil
+}
+
+// checkInteraction refuses an interaction replay could not serve.
+func checkInteraction(in Interaction, i int, name string) error {
+	where := fmt.Sprintf("interaction %d", i)
+	if in.Request.Method == "" || !strings.HasPrefix(in.Request.Path, "/") {
+		return &probity.Error{Code: probity.EINVALID, File: name, Where: where,
+			Message: "request needs a method and a path starting with /"}
+	}
+	bodies := []Body{in.Request.Body}
+	if in.Response != nil {
+		if in.Response.Status < 100 || in.Response.Status > 999 {
+			return &probity.Error{Code: probity.EINVALID, File: name, Where: where,
+				Message: fmt.Sprintf("response status %d is not an HTTP status", in.Response.Status)}
+		}
+		bodies = append(bodies, in.Response.Body)
+	}
+	for _, b := range bodies {
+		if _, err := b.Bytes(); err != nil {
+			return &probity.Error{Code: probity.EINVALID, File: name, Where: where, Message: "bad base64 body", Err: err}
+		}
+	}
+	return nil
 }
 
 func invalid(name string, err error) error {
@@ -211,4 +232,51 @@ func invalid(name string, err error) error {
 		return &probity.Error{Code: probity.EINVALID, File: name, Message: "cassette is empty or cut short", Err: err}
 	}
 	return &probity.Error{Code: probity.EINVALID, File: name, Message: "malformed cassette", Err: err}
+}
+
+// EncodeInteraction encodes one interaction as it appears inside a
+// cassette written by Marshal (indented at the depth of the interactions
+// array), so a writer can keep interactions encoded on disk and stream a
+// cassette out of them with WriteStream instead of holding a run in memory.
+func EncodeInteraction(in Interaction) ([]byte, error) {
+	b, err := json.MarshalIndent(in, "    ", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode interaction %d: %w", in.Seq, err)
+	}
+	return append([]byte("    "), b...), nil
+}
+
+// WriteStream writes the cassette head (whose Interactions are ignored)
+// with n interactions, the i-th written by item as EncodeInteraction
+// encoded it. The bytes are those Marshal writes for the whole cassette.
+func WriteStream(w io.Writer, head *Cassette, n int, item func(i int, w io.Writer) error) error {
+	h := *head
+	h.Interactions = []Interaction{}
+	b, err := json.MarshalIndent(&h, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode cassette: %w", err)
+	}
+	const empty = "[]\n}"
+	if !bytes.HasSuffix(b, []byte(empty)) {
+		return fmt.Errorf("encode cassette: interactions are not the last field")
+	}
+	if n == 0 {
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	if _, err := w.Write(append(b[:len(b)-len(empty)], "[\n"...)); err != nil {
+		return err
+	}
+	for i := range n {
+		if i > 0 {
+			if _, err := io.WriteString(w, ",\n"); err != nil {
+				return err
+			}
+		}
+		if err := item(i, w); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(w, "\n  ]\n}\n")
+	return err
 }

@@ -3,6 +3,7 @@ package cassette_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -93,11 +94,34 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"format":"probity-cassette","version":1,"run":"r","interactions":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := cassette.Read(bytes.NewReader(data), "fuzz.json")
+		// The lazy index reads the same file: it must refuse with a
+		// clear error too, or agree with Read on every interaction.
+		name := filepath.Join(t.TempDir(), "fuzz.json")
+		os.WriteFile(name, data, 0o600)
+		ix, ierr := cassette.OpenIndex(name)
+		if ierr != nil && probity.ErrorCode(ierr) != probity.EINVALID {
+			t.Fatalf("OpenIndex error %v has code %s, want EINVALID", ierr, probity.ErrorCode(ierr))
+		}
 		if err != nil {
 			if probity.ErrorCode(err) != probity.EINVALID {
 				t.Fatalf("error %v has code %s, want EINVALID", err, probity.ErrorCode(err))
 			}
 			return
+		}
+		if ierr != nil {
+			t.Fatalf("Read accepts what OpenIndex refuses: %v", ierr)
+		}
+		if ix.Len() != len(c.Interactions) || ix.Head.Run != c.Run {
+			t.Fatalf("index has %d interactions of run %q, Read %d of %q", ix.Len(), ix.Head.Run, len(c.Interactions), c.Run)
+		}
+		for i := range ix.Len() {
+			in, err := ix.Interaction(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(c.Interactions[i], in); diff != "" {
+				t.Fatalf("interaction %d differs (-Read +index):\n%s", i, diff)
+			}
 		}
 		b, err := cassette.Marshal(c)
 		if err != nil {
@@ -132,4 +156,32 @@ func FuzzVCR(f *testing.F) {
 			t.Fatalf("error %v has code %s, want EINVALID", err, probity.ErrorCode(err))
 		}
 	})
+}
+
+// TestWriteStream checks that a cassette streamed from encoded
+// interactions is byte for byte what Marshal writes.
+func TestWriteStream(t *testing.T) {
+	for _, n := range []int{0, 1, 3} {
+		c := cassette.New("r1", "https://api.example.com", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		for i := range n {
+			c.Interactions = append(c.Interactions, cassette.Interaction{Seq: i, DurationMS: 1.5,
+				Request:  cassette.Request{Method: "POST", Path: "/v1/x", Body: cassette.NewBody([]byte(`{"a":"<b>&"}`))},
+				Response: &cassette.Response{Status: 200, Body: cassette.NewBody([]byte{0, 1, 2})}})
+		}
+		want, err := cassette.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		err = cassette.WriteStream(&buf, c, n, func(i int, w io.Writer) error {
+			b, err := cassette.EncodeInteraction(c.Interactions[i])
+			if err == nil {
+				_, err = w.Write(b)
+			}
+			return err
+		})
+		if err != nil || buf.String() != string(want) {
+			t.Errorf("WriteStream with %d interactions = %v\n%s\nwant\n%s", n, err, buf.String(), want)
+		}
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/probity/probity"
 	"github.com/probity/probity/chatlog"
+	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/proxy"
 	"github.com/probity/probity/proxy/cassette"
 	"github.com/probity/probity/proxy/match"
@@ -220,6 +221,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keys the agents are given are credentials even before an agent
+	// sends one: scrub them from cassettes and logs alike.
+	p.Redactor().Learn(envSecrets()...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("repro listen: %w", err)
@@ -251,7 +255,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i], outputs[i] = runOnce(ctx, opts, base, id, i+1)
+			results[i], outputs[i] = runOnce(ctx, opts, base, id, i+1, p.Redactor())
 			mu.Lock()
 			done++
 			if opts.Progress != nil {
@@ -342,7 +346,7 @@ func readCassette(path string) (*cassette.Cassette, error) {
 // runOnce runs the agent once with its base URLs pointing at the proxy
 // under a per-run path prefix: agents cannot be relied on to set headers,
 // but every SDK honours a base URL.
-func runOnce(ctx context.Context, opts Options, base, id string, index int) (RunResult, string) {
+func runOnce(ctx context.Context, opts Options, base, id string, index int, red *redact.Redactor) (RunResult, string) {
 	start := time.Now()
 	r := RunResult{ID: id, Log: filepath.Join(opts.Dir, "logs", id+".log")}
 	rctx, cancel := context.WithTimeout(ctx, opts.RunTimeout)
@@ -372,22 +376,30 @@ func runOnce(ctx context.Context, opts Options, base, id string, index int) (Run
 	default:
 		r.ExitCode, r.Error = -1, err.Error()
 	}
-	// The agent's output may print a key it was given; scrub the ones in
-	// the environment before it reaches disk.
-	text := scrubEnvSecrets(out.String())
+	// The agent's output may print a key: one it was given (learned from
+	// the environment), one it sent through the proxy (learned from its
+	// requests, which all came before this point), or any secret-shaped
+	// text. None of them reaches disk.
+	text := red.String(out.String())
 	os.WriteFile(r.Log, []byte(text), 0o600)
 	return r, text
 }
 
-func scrubEnvSecrets(s string) string {
+// envSecrets returns the values of environment variables whose names say
+// they hold a credential (..._KEY, ..._TOKEN, ..._SECRET, ...PASSWORD).
+func envSecrets() []string {
+	var out []string
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		uk := strings.ToUpper(k)
-		if len(v) >= 8 && (strings.Contains(uk, "KEY") || strings.Contains(uk, "TOKEN") || strings.Contains(uk, "SECRET")) {
-			s = strings.ReplaceAll(s, v, proxy.Redacted)
+		for _, w := range []string{"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH"} {
+			if strings.Contains(uk, w) {
+				out = append(out, v)
+				break
+			}
 		}
 	}
-	return s
+	return out
 }
 
 // step is one normalised request of a run, for comparing runs.

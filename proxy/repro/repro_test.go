@@ -28,6 +28,13 @@ func TestMain(m *testing.M) {
 
 const apiKey = "sk-proj-SECRETrepro93b1c7a2e5d"
 
+// Secrets an agent prints that are not in its environment (issue 10 item
+// 9): a token it sends through the proxy, and an AWS key it found.
+const (
+	gatewayToken = "opaque-gateway-token-5d1f0b"
+	awsKey       = "AKIAREPROTESTKEY0001"
+)
+
 // agent is a tiny support agent: it asks the model, runs the tool the model
 // picks, and reports the model's final answer. It fails (exit 1) when the
 // model picked cancel_order and (exit 2) when the model gave up.
@@ -38,6 +45,7 @@ func agent() int {
 		b, _ := json.Marshal(map[string]any{"model": "gpt-4o", "messages": msgs, "user": os.Getenv("PROBITY_RUN")})
 		req, _ := http.NewRequest("POST", base+"/chat/completions", bytes.NewReader(b))
 		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("X-Gateway-Token", gatewayToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			fmt.Println("agent:", err)
@@ -55,7 +63,7 @@ func agent() int {
 	name := tc["function"].(map[string]any)["name"].(string)
 	msgs = append(msgs, m, map[string]any{"role": "tool", "tool_call_id": tc["id"], "content": `{"status":"shipped"}`})
 	final := call()
-	fmt.Println("agent key", os.Getenv("OPENAI_API_KEY"), "answer:", final["content"])
+	fmt.Println("agent key", os.Getenv("OPENAI_API_KEY"), "gateway", gatewayToken, "aws", awsKey, "answer:", final["content"])
 	if name == "cancel_order" {
 		return 1
 	}
@@ -172,8 +180,11 @@ func assertNoSecret(t *testing.T, dir string) {
 	t.Helper()
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(apiKey)) {
-				t.Errorf("%s contains the API key", p)
+			b, _ := os.ReadFile(p)
+			for _, s := range []string{apiKey, gatewayToken, awsKey} {
+				if bytes.Contains(b, []byte(s)) {
+					t.Errorf("%s contains the secret %q", p, s)
+				}
 			}
 		}
 		return err
