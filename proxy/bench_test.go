@@ -3,8 +3,8 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"github.com/probity/probity/internal/wire"
 	"fmt"
+	"github.com/probity/probity/internal/wire"
 	"io"
 	"net/http"
 	"net/http/httptest"

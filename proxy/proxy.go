@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/redact"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/proxy/cassette"
 )
 

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
-	"github.com/probity/probity/internal/wire"
 	"github.com/klauspost/compress/zstd"
 	"github.com/probity/probity/internal/redact"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/proxy/cassette"
 )
 

@@ -15,8 +15,8 @@ import (
 	"sync"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/redact"
+	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/proxy/cassette"
 	"github.com/probity/probity/proxy/match"
 	"github.com/probity/probity/proxy/vcr"
