@@ -49,6 +49,13 @@ func Sniff(head []byte) bool {
 		(jsonx.HasKey(head, "traj") || jsonx.HasKey(head, "trial") || jsonx.HasKey(head, "reward"))
 }
 
+// SniffShape reports whether s, the structure of a whole input, is a τ-bench
+// results file: a list whose first run has a task_id and a traj, trial or
+// reward, wherever in the run those keys are.
+func SniffShape(s jsonx.Shape) bool {
+	return s.Kind == '[' && !s.Lines && s.Has("task_id") && s.HasAny("traj", "trial", "reward")
+}
+
 // run is one element of the file.
 type run struct {
 	TaskID json.RawMessage   `json:"task_id"`
