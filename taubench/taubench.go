@@ -67,8 +67,9 @@ type run struct {
 
 type info struct {
 	Task *struct {
-		Instruction string `json:"instruction"`
-		UserID      string `json:"user_id"`
+		Instruction string            `json:"instruction"`
+		Outputs     []json.RawMessage `json:"outputs"`
+		UserID      string            `json:"user_id"`
 		Actions     []struct {
 			Name   string          `json:"name"`
 			Kwargs json.RawMessage `json:"kwargs"`
@@ -162,6 +163,11 @@ func convert(s *jsonx.Stream, r *run, from int64, rec int) (*probity.Trace, *pro
 		}
 		for _, a := range task.Actions {
 			t.Expected = append(t.Expected, probity.ToolCall{Name: a.Name, Args: compact(a.Kwargs)})
+		}
+		for _, o := range task.Outputs {
+			if v := scalar(o); v != "" {
+				t.ExpectedOutputs = append(t.ExpectedOutputs, v)
+			}
 		}
 	}
 	var conv chatmsg.Converter
