@@ -94,7 +94,7 @@ func TestDetectKeysAfterTenMegabytes(t *testing.T) {
 	arr := bigArray(10 << 20)
 	cases := []struct {
 		name, body, want string
-		steps           int
+		steps            int
 	}{
 		{"whowhen", `{"history": ` + arr + `, "question": "q?", "ground_truth": "42", "is_correct": false, "mistake_agent": "WebSurfer", "mistake_step": "3"}`, "whowhen", strings.Count(arr, `"role"`)},
 		{"taubench", `[{"traj": [{"role": "user", "content": "hi"}], "info": {"padding": ` + arr + `}, "task_id": 7, "reward": 0.0, "trial": 0}]`, "taubench", 1},
