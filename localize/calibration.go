@@ -9,22 +9,16 @@ type Platt struct{ A, B float64 }
 // Apply maps x to a probability.
 func (p Platt) Apply(x float64) float64 { return 1 / (1 + math.Exp(-(p.A*x + p.B))) }
 
-// calibrations hold the fitted map per method. The numbers come from
-// TestCalibrationFit (go test -run TestCalibrationFit -v ./localize), which
-// fits them on the shared labelled runs (AgentRx retail, Who&When
-// algorithm-generated) with the top candidate's hit as the outcome, and
-// reports reliability, ECE and Brier out of fold. A method without a fit
-// reports its raw share.
-type calibrations map[string]Platt
+// calibration maps the top candidate's share of the votes to the
+// probability that its step is a labelled failure step. The numbers come
+// from TestCalibrationFit (go test -run TestCalibrationFit -v ./localize),
+// which fits them on the shared labelled runs (AgentRx retail failed runs,
+// Who&When algorithm-generated) and reports reliability, ECE and Brier out
+// of fold; the test fails when these constants and the fit drift apart.
+var calibration = Platt{A: -1.1478, B: 0.1442}
 
-var calibration = calibrations{}
-
-func (c calibrations) apply(x float64, method string) float64 {
-	if p, ok := c[method]; ok {
-		return p.Apply(x)
-	}
-	return x
-}
+// Calibrate maps a raw top share to a calibrated confidence.
+func Calibrate(raw float64) float64 { return calibration.Apply(raw) }
 
 // FitPlatt fits A and B by Newton's method on the log loss, with Platt's
 // smoothed targets ((n₊+1)/(n₊+2) and 1/(n₋+2)) so that a handful of

@@ -96,6 +96,9 @@ type Input struct {
 	// Methods, when set, limits which methods vote (to compare them);
 	// nil means all.
 	Methods []string
+	// Uncalibrated reports the top candidate's raw share of the votes as
+	// Confidence, for fitting the calibration.
+	Uncalibrated bool
 }
 
 // ReferenceOf returns the reference a trace carries: its expected actions
@@ -187,12 +190,12 @@ func Run(in Input) *probity.Localization {
 	if len(votes) == 0 && in.Methods == nil {
 		votes = fallback(t)
 	}
-	return combine(t, votes)
+	return combine(t, votes, in.Uncalibrated)
 }
 
 // combine adds the weighted votes per source position, ranks the positions
 // and keeps the reason of each position's strongest vote.
-func combine(t *probity.Trace, votes []scored) *probity.Localization {
+func combine(t *probity.Trace, votes []scored, raw bool) *probity.Localization {
 	type agg struct {
 		pos          int
 		step         int // first step index at pos, for the agent
@@ -243,7 +246,10 @@ func combine(t *probity.Trace, votes []scored) *probity.Localization {
 	}
 	top := order[0]
 	loc.Step, loc.Agent, loc.Method = top.pos, loc.Candidates[0].Agent, top.meth
-	loc.Confidence = round(calibration.apply(top.total/sum, top.meth))
+	loc.Confidence = round(top.total / sum)
+	if !raw {
+		loc.Confidence = round(Calibrate(top.total / sum))
+	}
 	return loc
 }
 
