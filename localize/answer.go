@@ -11,11 +11,12 @@ import (
 // byAnswer follows the final answer backwards. Each step depends on the
 // earlier steps where the values it states first appeared (values the task
 // itself states depend on nothing), and a tool result depends on the agent
-// step that produced it (the code that printed it). The failure began in
-// the chain the final answer rests on: at its earliest agent step that ran
-// code (evidence gathered wrongly is what later turns trust), else at its
-// earliest agent step. Where the expected answer was available in the run
-// and the final answer lacks it, the agent step right after it dropped it.
+// step that produced it (the code that printed it). Two candidates come of
+// it: the team's first action (its first turn with code), which every
+// later turn builds on, when it precedes the answer; and the earliest team
+// turn in the chain the answer rests on. Where the expected answer was in
+// view and the final answer lacks it, the team turn right after it
+// dropped it.
 func byAnswer(t *probity.Trace, answer string) []scored {
 	final := finalAnswerStep(t)
 	if final < 0 {
@@ -62,30 +63,39 @@ func byAnswer(t *probity.Trace, answer string) []scored {
 			}
 		}
 	}
-	earliest, earliestCode := -1, -1
+	// A turn is the team's when a team member spoke it: Who&When's first
+	// turn is an agent's plan, read in as the task.
+	team := map[string]bool{}
+	for _, st := range t.Steps {
+		if st.Kind == probity.KindAssistant || st.Kind == probity.KindToolCall || st.Kind == probity.KindFinal {
+			team[st.Actor] = true
+		}
+	}
+	agentTurn := func(i int) bool {
+		st := t.Steps[i]
+		return !st.Kind.IsInput() || st.Kind == probity.KindUser && team[st.Actor]
+	}
+	earliest, firstCode := -1, -1
 	for i := range t.Steps {
-		if !reached[i] || t.Steps[i].Kind.IsInput() {
+		if !agentTurn(i) {
 			continue
 		}
-		if earliest < 0 {
-			earliest = i
+		if firstCode < 0 && strings.Contains(t.Steps[i].Content, "```") {
+			firstCode = i
 		}
-		if earliestCode < 0 && strings.Contains(t.Steps[i].Content, "```") {
-			earliestCode = i
+		if earliest < 0 && reached[i] {
+			earliest = i
 		}
 	}
 	var votes []scored
-	n := 0
-	for range reached {
-		n++
-	}
-	if earliestCode >= 0 {
-		votes = append(votes, scored{step: earliestCode, score: 0.6, method: MethodAnswer,
-			reason: fmt.Sprintf("the earliest step that gathered evidence (ran code) among the %d steps the final answer (step %d) rests on", n, t.Steps[final].Pos.Index)})
+	n := len(reached)
+	if firstCode >= 0 && firstCode <= final {
+		votes = append(votes, scored{step: firstCode, score: 0.6, method: MethodAnswer,
+			reason: fmt.Sprintf("the team's first action (code) that the later turns, and the final answer at step %d, build on", t.Steps[final].Pos.Index)})
 	}
 	if earliest >= 0 {
 		votes = append(votes, scored{step: earliest, score: 0.4, method: MethodAnswer,
-			reason: fmt.Sprintf("the earliest agent step among the %d steps the final answer (step %d) rests on", n, t.Steps[final].Pos.Index)})
+			reason: fmt.Sprintf("the earliest team turn among the %d steps the final answer (step %d) rests on", n, t.Steps[final].Pos.Index)})
 	}
 	// Where the expected answer was in view and the run went on without it.
 	want := strings.ToLower(strings.TrimSpace(answer))

@@ -15,8 +15,9 @@
 //   - reference:answer: the expected final answer (Who&When ground_truth)
 //     or the values the agent should have told the user (τ-bench outputs).
 //     Backward provenance from the final answer: the steps whose values the
-//     answer rests on, transitively, and the earliest agent step among them
-//     that produced evidence (ran code); the agent named is that step's.
+//     answer rests on, transitively; the team's first action (its first
+//     turn with code), which the later turns build on; the earliest team
+//     turn in that chain. The agent named is that step's.
 //     An expected value the agent never states was dropped by its first
 //     message to the user after the value came into view.
 //   - siblings: passing runs of the same task. The first side-effecting call
