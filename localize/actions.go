@@ -72,7 +72,9 @@ func canonValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-// sideEffectCalls lists the side-effecting calls of t in order.
+// sideEffectCalls lists the side-effecting calls of t in order. A call the
+// tool refused counts: it changed nothing, but it is where the agent set
+// out to do something other than what was wanted.
 func sideEffectCalls(t *probity.Trace, tools Classifier) []call {
 	var out []call
 	for i, s := range t.Steps {

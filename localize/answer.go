@@ -179,8 +179,12 @@ func byOutputs(t *probity.Trace, outputs []string) []scored {
 				break
 			}
 		}
+		if w := sameFormStatement(t, o); w >= 0 {
+			votes = append(votes, scored{step: w, score: 0.7, method: MethodAnswer,
+				reason: fmt.Sprintf("the agent states %q here where the expected output is %q, a value of the same form", sameFormToken(t.Steps[w].Content, o), o)})
+		}
 		if at >= 0 {
-			votes = append(votes, scored{step: at, score: 0.7, method: MethodAnswer,
+			votes = append(votes, scored{step: at, score: 0.4, method: MethodAnswer,
 				reason: fmt.Sprintf("the expected output %q was in view at step %d; the agent's next message does not state it, nor does any later one", o, t.Steps[seen].Pos.Index)})
 		} else if last := lastAgentStep(t); last >= 0 {
 			votes = append(votes, scored{step: last, score: 0.3, method: MethodAnswer,
@@ -210,4 +214,50 @@ func containsValue(text, v string) bool {
 
 func isWordByte(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// form is the shape of a value: digits become 9 and letters a, so "10"
+// and "11", or two tracking numbers, share a form.
+func form(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			b[i] = '9'
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			b[i] = 'a'
+		}
+	}
+	return string(b)
+}
+
+// sameFormToken returns the first token of text with the form of want but
+// another value, or "".
+func sameFormToken(text, want string) string {
+	f := form(want)
+	for _, tok := range strings.FieldsFunc(text, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '_' || r == '-')
+	}) {
+		tok = strings.TrimRight(tok, ".-")
+		if tok != want && form(tok) == f {
+			return tok
+		}
+	}
+	return ""
+}
+
+// sameFormStatement returns the first agent message that states a value
+// of the expected output's form other than it: the wrong answer given in
+// its place ("11 available" where 10 were). Words are left out: only a
+// form with a digit is specific enough.
+func sameFormStatement(t *probity.Trace, want string) int {
+	if !strings.ContainsAny(want, "0123456789") {
+		return -1
+	}
+	for i, s := range t.Steps {
+		if (s.Kind == probity.KindAssistant || s.Kind == probity.KindFinal) && sameFormToken(s.Content, want) != "" {
+			return i
+		}
+	}
+	return -1
 }
