@@ -103,6 +103,9 @@ func hitAny(l *probity.Localization, steps []int) bool {
 // TestMeasure prints the localisation measurements of issue 11 on the
 // shared labelled data: go test -run TestMeasure -v ./localize
 func TestMeasure(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a measurement: runs without -race in its own CI step")
+	}
 	t.Run("agentrx", func(t *testing.T) {
 		labels := agentRxLabels(t)
 		traces, locs := localizeAll(t, shareddata.Path(t, "agentrx-tau-retail", "trajectories.json"))
@@ -313,6 +316,9 @@ func labelledRuns(t *testing.T) (raw []float64, hit []bool) {
 // order), prints the reliability diagram, and checks that the constants
 // in calibration.go are this fit.
 func TestCalibrationFit(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a measurement: runs without -race in its own CI step")
+	}
 	raw, hit := labelledRuns(t)
 	const folds = 5
 	oof := make([]float64, len(raw))
