@@ -129,6 +129,32 @@ func Detect(head []byte) string {
 	return DetectShape(jsonx.ShapeOf(head))
 }
 
+// DetectFile returns the name of the format of the file at path, read by
+// structure as Each reads it (gzip included), or "" when none matches.
+func DetectFile(path string, maxRecord int64) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", openError(path, err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	head, err := readHead(f)
+	if err != nil {
+		return "", &probity.Error{Code: probity.EINVALID, File: path, Message: "read", Err: err}
+	}
+	r = io.MultiReader(bytes.NewReader(head), f)
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return "", &probity.Error{Code: probity.EINVALID, File: path, Where: "offset 0", Message: "gzip", Err: err}
+		}
+		defer zr.Close()
+		r = zr
+	}
+	s, _ := jsonx.ReadShape(r, maxRecord)
+	return DetectShape(s), nil
+}
+
 // DetectShape returns the name of the format whose structural rule accepts
 // s, or "".
 func DetectShape(s jsonx.Shape) string {

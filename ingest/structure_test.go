@@ -115,6 +115,11 @@ func TestDetectKeysAfterTenMegabytes(t *testing.T) {
 			if err := os.WriteFile(gzPath, gz.Bytes(), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			for _, p := range []string{path, gzPath} {
+				if got, err := ingest.DetectFile(p, 0); got != tc.want || err != nil {
+					t.Errorf("DetectFile(%s) = %q, %v; want %q", filepath.Base(p), got, err, tc.want)
+				}
+			}
 			for _, in := range []struct {
 				arg   string
 				stdin []byte
