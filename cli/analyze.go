@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -16,11 +17,15 @@ import (
 
 // collectSiblings reads the inputs once for the passing runs of each task,
 // so a failing run is compared with its passing siblings wherever they sit
-// in the input. Stdin cannot be read twice: with "-" the siblings method is
-// left out. Errors are the main pass's to report.
+// in the input. Stdin, pipes and devices cannot be read twice: with one of
+// them among the inputs the siblings method is left out. Errors are the
+// main pass's to report.
 func collectSiblings(e *env, args []string, from string) *analysis.Siblings {
 	for _, a := range args {
 		if a == "-" {
+			return nil
+		}
+		if st, err := os.Stat(a); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
 			return nil
 		}
 	}
