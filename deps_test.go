@@ -38,6 +38,8 @@ func TestLeanPackages(t *testing.T) {
 		{"github.com/probity/probity", true},
 		{"github.com/probity/probity/provenance", false},
 		{"github.com/probity/probity/detect", false},
+		{"github.com/probity/probity/localize", false},
+		{"github.com/probity/probity/analysis", false},
 		{"github.com/probity/probity/policy", false},
 		{"github.com/probity/probity/guard", false},
 		{"github.com/probity/probity/ingest", false},

@@ -164,6 +164,10 @@ type Trace struct {
 	// Expected holds the tool calls the task expected, when present
 	// (τ-bench info.task.actions).
 	Expected []ToolCall `json:"expected,omitempty"`
+	// ExpectedOutputs are values the task expected the agent to tell the
+	// user (τ-bench info.task.outputs), when present: a reference, like
+	// Expected, never a label of where the run failed.
+	ExpectedOutputs []string `json:"expected_outputs,omitempty"`
 	// Meta holds other source attributes worth keeping (task_id, trial, ...).
 	Meta map[string]string `json:"meta,omitempty"`
 	// Steps is what happened, in order.

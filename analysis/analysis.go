@@ -8,6 +8,7 @@ package analysis
 import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/detect"
+	"github.com/probity/probity/localize"
 	"github.com/probity/probity/policy"
 )
 
@@ -25,13 +26,21 @@ type Options struct {
 	Policy *policy.Policy
 	// Detectors replaces the built-in detectors when non-nil.
 	Detectors []detect.Detector
+	// References are references kept outside the traces (--reference),
+	// matched by task id; a trace's own reference is used otherwise.
+	References localize.References
+	// Siblings holds passing runs by task for the siblings method; nil
+	// leaves that method out.
+	Siblings *Siblings
 }
 
 // Analyzer analyses traces. It holds no per-trace state, so one Analyzer
 // may be shared by concurrent callers.
 type Analyzer struct {
-	cfg *detect.Config
-	ds  []detect.Detector
+	cfg  *detect.Config
+	ds   []detect.Detector
+	refs localize.References
+	sibs *Siblings
 }
 
 // New returns an Analyzer for o.
@@ -43,16 +52,68 @@ func New(o Options) *Analyzer {
 	if o.Policy != nil {
 		ds = append(ds[:len(ds):len(ds)], policyDetector{o.Policy})
 	}
-	return &Analyzer{cfg: o.Config, ds: ds}
+	return &Analyzer{cfg: o.Config, ds: ds, refs: o.References, sibs: o.Siblings}
 }
 
 // Config returns the configuration the Analyzer classifies tools with (nil
 // for defaults), for reports that describe steps the same way.
 func (a *Analyzer) Config() *detect.Config { return a.cfg }
 
-// Run analyses t.
+// Run analyses t: the detectors, then, for a run that failed, where the
+// failure began (Report.Localization).
 func (a *Analyzer) Run(t *probity.Trace) Report {
-	return detect.Run(t, a.cfg, a.ds)
+	r := detect.Run(t, a.cfg, a.ds)
+	r.Localization = localize.Run(localize.Input{
+		Trace:     t,
+		Report:    &r,
+		Tools:     a.cfg,
+		Reference: a.refs.For(t),
+		Siblings:  a.sibs.For(t),
+	})
+	return r
+}
+
+// Siblings keeps the passing runs of each task, cut down to their tool
+// calls (all the siblings method compares), so a first pass over many
+// files holds little.
+type Siblings struct {
+	byTask map[string][]*probity.Trace
+}
+
+// NewSiblings returns an empty index.
+func NewSiblings() *Siblings { return &Siblings{byTask: map[string][]*probity.Trace{}} }
+
+// Add records t when its outcome says it passed and it has a task id.
+func (s *Siblings) Add(t *probity.Trace) {
+	if _, passed := localize.Outcome(t); !passed || t.Meta["task_id"] == "" {
+		return
+	}
+	c := &probity.Trace{ID: t.ID, Source: t.Source, Labels: probity.Labels{Reward: t.Labels.Reward, IsCorrect: t.Labels.IsCorrect, Resolved: t.Labels.Resolved}}
+	for _, st := range t.Steps {
+		if st.Kind == probity.KindToolCall {
+			c.Steps = append(c.Steps, probity.Step{Pos: st.Pos, Kind: st.Kind, Actor: st.Actor, Tool: st.Tool})
+		}
+	}
+	k := taskKey(t)
+	s.byTask[k] = append(s.byTask[k], c)
+}
+
+// taskKey is the task id with the task's instruction: two benchmarks both
+// number their tasks from 0, and only runs of the same task are siblings.
+func taskKey(t *probity.Trace) string { return t.Meta["task_id"] + "\x00" + t.Task }
+
+// For returns the passing runs of t's task, t itself excluded.
+func (s *Siblings) For(t *probity.Trace) []*probity.Trace {
+	if s == nil || t.Meta["task_id"] == "" {
+		return nil
+	}
+	var out []*probity.Trace
+	for _, c := range s.byTask[taskKey(t)] {
+		if c.ID != t.ID || c.Source != t.Source {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // policyDetector runs a policy offline as one more detector, so its

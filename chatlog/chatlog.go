@@ -68,6 +68,19 @@ func Sniff(head []byte) bool {
 	return false
 }
 
+// SniffShape reports whether s, the structure of a whole input, is a chat
+// log: a list of messages or conversations, or an object (or JSON Lines of
+// objects) that is a conversation, a response or a message.
+func SniffShape(s jsonx.Shape) bool {
+	switch s.Kind {
+	case '[':
+		return s.HasAny("role", "messages")
+	case '{':
+		return s.HasAny("messages", "choices", "role")
+	}
+	return false
+}
+
 // conversation is every object we accept, decoded in one pass: a
 // conversation (messages, an OpenAI or Anthropic response) or a single
 // message, told apart afterwards by shape.

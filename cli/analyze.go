@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -10,11 +11,34 @@ import (
 	"github.com/probity/probity/analysis"
 	"github.com/probity/probity/detect"
 	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/localize"
 	"github.com/probity/probity/policy"
 )
 
+// collectSiblings reads the inputs once for the passing runs of each task,
+// so a failing run is compared with its passing siblings wherever they sit
+// in the input. Stdin, pipes and devices cannot be read twice: with one of
+// them among the inputs the siblings method is left out. Errors are the
+// main pass's to report.
+func collectSiblings(e *env, args []string, from string) *analysis.Siblings {
+	for _, a := range args {
+		if a == "-" {
+			return nil
+		}
+		if st, err := os.Stat(a); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+			return nil
+		}
+	}
+	s := analysis.NewSiblings()
+	_ = ingest.Each(e.ctx, args, ingest.Options{Format: from}, func(t *probity.Trace) error {
+		s.Add(t)
+		return nil
+	})
+	return s
+}
+
 func newAnalyzeCmd(e *env) *cobra.Command {
-	var format, from, failOn, configFile, policyFile string
+	var format, from, failOn, configFile, policyFile, referenceFile string
 	cmd := &cobra.Command{
 		Use:   "analyze FILES...",
 		Short: "Find where agents were confidently wrong, with evidence and blast radius",
@@ -42,11 +66,23 @@ their names (cancel, refund, send, update, ...); --config names them exactly:
   {"trace_id", "source", "verdict", "root_cause_step",
    "findings": [{"detector", "severity", "confidence", "step", "message",
                  "evidence": [{"value", "kind", "class", "source", "source_step", "note"}],
-                 "blast_radius": [steps]}]}
+                 "blast_radius": [steps]}],
+   "localization": null | {"step", "agent", "method", "confidence",
+                           "candidates": [{"step", "agent", "score", "reason"}]}}
 
 --policy FILE adds a policy's rules (docs/policy.md: the same file the runtime
 guard enforces) as one more detector: each violation is a finding
 "policy:<rule>" on the call's step, with the rule's severity.
+
+For a run that failed (its reward or verdict says so, or its reference
+disagrees), "localization" says where the failure began: the step, the
+agent, the method (reference:actions, reference:answer, siblings,
+findings), a confidence and ranked candidates with reasons; null for a run
+that did not fail. References come from the trace (τ-bench expected actions
+and outputs, Who&When ground truth), from --reference FILE (a τ-bench tasks
+list or eval cases, matched by task id), and from passing runs of the same
+task among the inputs. Labels of where a run failed (mistake_step, ...) are
+never used. See docs/localization.md.
 
 Verdict: fail when a finding is high, suspect when one is medium, else ok.
 root_cause_step is the earliest origin among the most severe findings (a
@@ -59,7 +95,8 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
   probity analyze --fail-on high ../shared/data/tau-bench/gpt-4o-airline.json
   probity analyze --format json runs/*.json | jq 'select(.verdict == "fail")'
   probity analyze --config tools.yaml --from taubench trajectories.json
-  probity analyze --policy examples/policies/tau-retail.yaml ../shared/data/agentrx-tau-retail/trajectories.json`,
+  probity analyze --policy examples/policies/tau-retail.yaml ../shared/data/agentrx-tau-retail/trajectories.json
+  probity analyze --format json --reference tasks.json runs.json | jq '.localization'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format, "text", "json"); err != nil {
@@ -81,6 +118,12 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 					return withExit(ExitUsage, err)
 				}
 			}
+			if referenceFile != "" {
+				if opts.References, err = localize.LoadReferences(referenceFile); err != nil {
+					return withExit(ExitUsage, err)
+				}
+			}
+			opts.Siblings = collectSiblings(e, args, from)
 			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, analyzer: analysis.New(opts)})
 		},
 	}
@@ -88,6 +131,7 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 	cmd.Flags().StringVar(&failOn, "fail-on", "none", "exit 1 when a finding is at or above this severity: none, low, medium or high")
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML file naming tools and their classes (side-effect, read-only, calculator)")
 	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file (YAML) whose violations are reported as findings")
+	cmd.Flags().StringVar(&referenceFile, "reference", "", "references for localisation: a τ-bench tasks list or eval cases (JSON), matched by task id")
 	addFromFlag(cmd, &from)
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"none", "low", "medium", "high"}, cobra.ShellCompDirectiveNoFileComp

@@ -18,14 +18,20 @@ func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report, cfg 
 	// A clean trace takes one line: in a file of hundreds of runs the
 	// reader is looking for the others.
 	if len(r.Findings) == 0 {
-		fmt.Fprintf(w, "%s  %s  %s  %s\n", verdictStyle(st, r.Verdict), st.bold(r.TraceID), st.dim(r.Source), st.dim("no findings"))
+		fmt.Fprintf(w, "%s  %s  %s  %s%s\n", verdictStyle(st, r.Verdict), st.bold(r.TraceID), st.dim(r.Source), st.dim("no findings"), localized(r.Localization))
+		if r.Localization != nil {
+			printLocalization(w, st, r.Localization)
+		}
 		return
 	}
 	root := "none"
 	if r.RootCauseStep != nil {
 		root = fmt.Sprintf("step %d", *r.RootCauseStep)
 	}
-	fmt.Fprintf(w, "%s  %s  %s  root cause: %s\n", verdictStyle(st, r.Verdict), st.bold(r.TraceID), st.dim(r.Source), root)
+	fmt.Fprintf(w, "%s  %s  %s  root cause: %s%s\n", verdictStyle(st, r.Verdict), st.bold(r.TraceID), st.dim(r.Source), root, localized(r.Localization))
+	if r.Localization != nil {
+		printLocalization(w, st, r.Localization)
+	}
 	byPos := stepsByPosition(t)
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  %s %-20s step %-4d %s\n", severityStyle(st, f.Severity), f.Detector, f.Step, f.Message)
@@ -262,4 +268,26 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// localized is the header's note of where a failed run began.
+func localized(l *probity.Localization) string {
+	if l == nil {
+		return ""
+	}
+	agent := ""
+	if l.Agent != "" {
+		agent = " by " + l.Agent
+	}
+	return fmt.Sprintf("  failure began: step %d%s (%s, confidence %.2f)", l.Step, agent, l.Method, l.Confidence)
+}
+
+// printLocalization lists the top candidates with their reasons.
+func printLocalization(w io.Writer, st style, l *probity.Localization) {
+	for i, c := range l.Candidates {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(w, "      %s step %-4d %.2f  %s\n", st.dim("candidate"), c.Step, c.Score, oneLine(c.Reason, 110))
+	}
 }

@@ -173,8 +173,12 @@ func (p *pusher) pushFile(path string, walked bool) (*pushResult, error) {
 			res.EvalRun, err = p.pushEvalRun(path)
 			return res, err
 		}
-		if walked && p.from == "" && ingest.Detect(head) == "" {
-			return nil, nil
+		if walked && p.from == "" {
+			// Detection reads the structure, not the head: a log's
+			// identifying keys may follow a long history.
+			if f, err := ingest.DetectFile(path, 0); err == nil && f == "" {
+				return nil, nil
+			}
 		}
 	}
 	var req coltrace.ExportTraceServiceRequest

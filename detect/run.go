@@ -23,6 +23,10 @@ type Report struct {
 	RootCauseStep *int `json:"root_cause_step"`
 	// Findings are ordered by step, then by detector order.
 	Findings []probity.Finding `json:"findings"`
+	// Localization says where a failed run went wrong; nil (JSON null)
+	// for a run that did not fail. detect never sets it: the localize
+	// package, which runs after the detectors, does.
+	Localization *probity.Localization `json:"localization"`
 }
 
 // DetectorTruncated is the id of the finding Run adds when a step's text was

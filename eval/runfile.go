@@ -73,6 +73,9 @@ type TrialRecord struct {
 	Tokens     *Usage          `json:"tokens,omitempty"`
 	Attempts   int             `json:"attempts,omitempty"`
 	Cached     bool            `json:"cached,omitempty"`
+	// Localization says where a failing trial went wrong (see
+	// docs/localization.md); absent for other trials.
+	Localization *probity.Localization `json:"localization,omitempty"`
 }
 
 // ErrorInfo describes an error trial.

@@ -10,10 +10,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/detect"
+	"github.com/probity/probity/localize"
 	"golang.org/x/time/rate"
 )
 
@@ -131,6 +134,9 @@ type caseState struct {
 	nextObs  int
 	stop     *sequentialTest
 	decided  bool
+	// passing are the traces of this case's passing trials so far: the
+	// siblings a failing trial is localised against.
+	passing []*probity.Trace
 }
 
 const (
@@ -417,7 +423,55 @@ func (r *Runner) runTrial(ctx context.Context, st *caseState, trial int) TrialRe
 			rec.Status = StatusFail
 		}
 	}
+	r.localizeTrial(st, &rec, out.Trace)
 	return rec
+}
+
+// localizeTrial records where a failing trial went wrong, against the
+// case's expected actions and output and the passing trials of the same
+// case finished so far (trials run concurrently: a sibling still running
+// is not seen). A passing trial's trace joins the siblings.
+func (r *Runner) localizeTrial(st *caseState, rec *TrialRecord, t *probity.Trace) {
+	if t == nil || (rec.Status != StatusPass && rec.Status != StatusFail) {
+		return
+	}
+	// The trial's status is the outcome; the trace itself carries none.
+	c := *t
+	ok := rec.Status == StatusPass
+	c.Labels.IsCorrect = &ok
+	st.mu.Lock()
+	if ok {
+		st.passing = append(st.passing, &c)
+		st.mu.Unlock()
+		return
+	}
+	sibs := slices.Clone(st.passing)
+	st.mu.Unlock()
+	rep := detect.Run(&c, nil, nil)
+	rec.Localization = localize.Run(localize.Input{Trace: &c, Report: &rep, Reference: caseReference(st.c.Expected), Siblings: sibs})
+}
+
+// caseReference reads a case's expected value as a reference: an object
+// with "actions" ([{name, arguments|kwargs|args}]) and "output" or
+// "answer", or any other value as the expected answer.
+func caseReference(expected json.RawMessage) *localize.Reference {
+	if len(expected) == 0 {
+		return nil
+	}
+	refs, err := localize.ParseReferences("expected", append(append([]byte("[{\"expected\": "), expected...), []byte("}]")...))
+	if err == nil {
+		if ref := refs["0"]; ref != nil && (len(ref.Actions) > 0 || ref.Answer != "") {
+			return ref
+		}
+	}
+	var v any
+	if json.Unmarshal(expected, &v) != nil {
+		return nil
+	}
+	if s, ok := v.(string); ok {
+		return &localize.Reference{Answer: s}
+	}
+	return &localize.Reference{Answer: string(expected)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,6 +1,6 @@
 // Package ingest reads traces from files, directories, globs and stdin in
 // any format Probity knows, detecting each file's format from its first
-// bytes. It is the one entry point the CLI, the server and the other
+// structure. It is the one entry point the CLI, the server and the other
 // packages use to get Traces; the format packages (otlp, taubench, whowhen,
 // sweagent, chatlog) stay independent of each other.
 //
@@ -16,8 +16,8 @@
 //     rejected, nesting is capped by encoding/json; nothing panics or hangs
 //     on devices such as /dev/zero or /dev/urandom.
 //
-// Formats, tried in this order on the first 64 KiB of each file (the first
-// whose cheap key check matches wins; Options.Format skips detection):
+// Formats, tried in this order on the structure of each file (the first
+// whose rule matches wins; Options.Format skips detection):
 //
 //	otlp      OTLP/JSON ExportTraceServiceRequest (GenAI and OpenInference spans)
 //	taubench  τ-bench / AgentRx: a list of runs with task_id, trial, reward, info, traj
@@ -51,7 +51,9 @@ import (
 	"github.com/probity/probity/whowhen"
 )
 
-// HeadSize is how many leading bytes of a file the sniffers see.
+// HeadSize is how many leading bytes are read first: enough to recognise
+// gzip and to describe input that is not JSON. Detection itself reads the
+// structure of the whole first record, however long (see jsonx.ReadShape).
 const HeadSize = 64 << 10
 
 // Options control reading.
@@ -73,7 +75,7 @@ type Options struct {
 // format is one importer, as every format package exports it.
 type format struct {
 	name  string
-	sniff func([]byte) bool
+	sniff func(jsonx.Shape) bool
 	read  func(context.Context, string, io.Reader, func(*probity.Trace) error) error
 }
 
@@ -81,11 +83,11 @@ type format struct {
 // first, the generic chat log last, since almost any JSON with "role" in it
 // would pass its check.
 var formats = []format{
-	{otlp.Format, otlp.Sniff, otlp.Read},
-	{taubench.Format, taubench.Sniff, taubench.Read},
-	{whowhen.Format, whowhen.Sniff, whowhen.Read},
-	{sweagent.Format, sweagent.Sniff, sweagent.Read},
-	{chatlog.Format, chatlog.Sniff, chatlog.Read},
+	{otlp.Format, otlp.SniffShape, otlp.Read},
+	{taubench.Format, taubench.SniffShape, taubench.Read},
+	{whowhen.Format, whowhen.SniffShape, whowhen.Read},
+	{sweagent.Format, sweagent.SniffShape, sweagent.Read},
+	{chatlog.Format, chatlog.SniffShape, chatlog.Read},
 }
 
 // Formats returns the names of the known formats, for --from and help.
@@ -120,10 +122,44 @@ func lookup(name string) (format, bool) {
 	return format{}, false
 }
 
-// Detect returns the name of the format whose sniffer accepts head, or "".
+// Detect returns the name of the format that the structure of head, the
+// start of a file, shows, or "". A head cut before the identifying keys
+// shows none; ingest itself reads the whole first record (DetectShape).
 func Detect(head []byte) string {
+	return DetectShape(jsonx.ShapeOf(head))
+}
+
+// DetectFile returns the name of the format of the file at path, read by
+// structure as Each reads it (gzip included), or "" when none matches.
+func DetectFile(path string, maxRecord int64) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", openError(path, err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	head, err := readHead(f)
+	if err != nil {
+		return "", &probity.Error{Code: probity.EINVALID, File: path, Message: "read", Err: err}
+	}
+	r = io.MultiReader(bytes.NewReader(head), f)
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return "", &probity.Error{Code: probity.EINVALID, File: path, Where: "offset 0", Message: "gzip", Err: err}
+		}
+		defer zr.Close()
+		r = zr
+	}
+	s, _ := jsonx.ReadShape(r, maxRecord)
+	return DetectShape(s), nil
+}
+
+// DetectShape returns the name of the format whose structural rule accepts
+// s, or "".
+func DetectShape(s jsonx.Shape) string {
 	for _, f := range formats {
-		if f.sniff(head) {
+		if f.sniff(s) {
 			return f.name
 		}
 	}
@@ -279,37 +315,62 @@ func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn 
 	if len(head) == 0 {
 		return false, &probity.Error{Code: probity.EINVALID, File: name, Message: "empty file"}
 	}
+	// A regular file is re-read from the start after detection, which
+	// keeps io.ReaderAt available for exact line:column in errors; anything
+	// else (pipes, devices, gzip, a stdin that is not a file) replays what
+	// detection read.
+	var file *os.File
+	if f, ok := r.(*os.File); ok {
+		if st, serr := f.Stat(); serr == nil && st.Mode().IsRegular() {
+			file = f
+		}
+	}
+	var replay bytes.Buffer
 	var fm format
 	if opt.Format != "" {
 		fm, _ = lookup(opt.Format)
 	} else {
-		detected := Detect(head)
+		rest := r
+		if file == nil {
+			rest = io.TeeReader(r, &replay)
+		}
+		shape, serr := jsonx.ReadShape(io.MultiReader(bytes.NewReader(head), rest), opt.MaxRecordBytes)
+		detected := DetectShape(shape)
 		if detected == "" && jsonx.FirstByte(head) == '{' && (strings.HasSuffix(in.path, ".traj.json") || strings.HasSuffix(in.path, ".traj")) {
-			// Trajectories are named for what they are even when their
-			// first 64 KiB hold none of the keys the sniffer looks for.
+			// Trajectories are named for what they are even when they
+			// hold none of the keys the rule looks for.
 			detected = sweagent.Format
 		}
 		if detected == "" {
+			if ctx.Err() != nil {
+				return true, ctx.Err()
+			}
+			var le *jsonx.LimitError
+			var ee *jsonx.EncodingError
 			c := jsonx.FirstByte(head)
+			switch {
+			case c != '{' && c != '[':
+				// Not JSON at all: undetected says what it starts with.
+			case errors.As(serr, &le):
+				return false, &probity.Error{Code: probity.EINVALID, File: name, Where: fmt.Sprintf("offset %d", le.Offset), Message: le.Error() + " before its format was recognised"}
+			case errors.As(serr, &ee):
+				return false, &probity.Error{Code: probity.EINVALID, File: name, Where: fmt.Sprintf("offset %d", ee.Offset), Message: "invalid UTF-8 (JSON must be UTF-8)"}
+			}
 			if in.walked && (c == '{' || c == '[') {
 				log.Warn("skipping file of unknown format", "file", in.path)
 				return false, nil
 			}
-			return false, undetected(name, head)
+			return false, undetected(name, head, shape)
 		}
 		fm, _ = lookup(detected)
 	}
 
-	// Regular files are re-read from the start, which keeps io.ReaderAt
-	// available for exact line:column in errors; anything else (pipes,
-	// devices, a stdin that is not a file) replays the head.
-	src := io.MultiReader(bytes.NewReader(head), r)
-	if f, ok := r.(*os.File); ok {
-		if st, serr := f.Stat(); serr == nil && st.Mode().IsRegular() {
-			if _, err := f.Seek(0, io.SeekStart); err == nil {
-				src = f
-			}
+	src := io.MultiReader(bytes.NewReader(head), bytes.NewReader(replay.Bytes()), r)
+	if file != nil {
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return false, &probity.Error{Code: probity.EINVALID, File: name, Message: "seek", Err: err}
 		}
+		src = file
 	}
 	jr := jsonx.NewReader(src, opt.MaxRecordBytes)
 
@@ -403,8 +464,9 @@ func unknownFormat(name string) *probity.Error {
 	return probity.Errorf(probity.EINVALID, "unknown format %q (known formats: %s)", name, strings.Join(Formats(), ", "))
 }
 
-// undetected explains why no importer accepted a file.
-func undetected(name string, head []byte) *probity.Error {
+// undetected explains why no importer accepted a file, naming the
+// top-level keys it did find so the user can see what was looked at.
+func undetected(name string, head []byte, shape jsonx.Shape) *probity.Error {
 	e := &probity.Error{Code: probity.EINVALID, File: name, Where: "offset 0"}
 	switch c := jsonx.FirstByte(head); {
 	case len(bytes.TrimSpace(head)) == 0:
@@ -412,7 +474,7 @@ func undetected(name string, head []byte) *probity.Error {
 	case c != '{' && c != '[':
 		e.Message = fmt.Sprintf("not JSON (starts with %s); known formats: %s", printable(c), strings.Join(Formats(), ", "))
 	default:
-		e.Message = "JSON of unknown shape; known formats: " + strings.Join(Formats(), ", ") + " (use --from to force one)"
+		e.Message = "JSON of unknown shape" + describeKeys(shape) + "; known formats: " + strings.Join(Formats(), ", ") + " (use --from to force one)"
 	}
 	return e
 }
@@ -429,4 +491,25 @@ func sizeName(n int) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// describeKeys names up to eight top-level keys of the first record.
+func describeKeys(s jsonx.Shape) string {
+	var top []string
+	for _, k := range s.Keys {
+		if !strings.ContainsAny(k, ".[") {
+			top = append(top, k)
+		}
+	}
+	if len(top) == 0 {
+		return ""
+	}
+	what := "keys"
+	if s.Kind == '[' {
+		what = "first element's keys"
+	}
+	if len(top) > 8 {
+		top = append(top[:8], "...")
+	}
+	return " (" + what + ": " + strings.Join(top, ", ") + ")"
 }

@@ -87,6 +87,7 @@ import (
 	"io"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/internal/jsonx"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -116,6 +117,12 @@ func Sniff(head []byte) bool {
 	}
 	rest := bytes.TrimLeft(head[1:], " \t\r\n")
 	return bytes.HasPrefix(rest, []byte(`"resourceSpans"`)) || bytes.HasPrefix(rest, []byte(`"resource_spans"`))
+}
+
+// SniffShape reports whether s, the structure of a whole input, is an OTLP
+// export: an object (or JSON Lines of objects) with resourceSpans.
+func SniffShape(s jsonx.Shape) bool {
+	return s.Kind == '{' && s.HasAny("resourceSpans", "resource_spans")
 }
 
 // Read decodes every trace in r, which was opened from path, and calls emit

@@ -66,6 +66,24 @@ func Sniff(head []byte) bool {
 		(jsonx.HasKey(head, "submission") || jsonx.HasKey(head, "messages") || jsonx.HasKey(head, "model_stats"))
 }
 
+// SniffShape reports whether s, the structure of a whole input, is a
+// mini-swe-agent or SWE-agent trajectory: one object with a
+// trajectory_format, a trajectory of action/observation steps, or an exit
+// status beside the submission, messages or model statistics.
+func SniffShape(s jsonx.Shape) bool {
+	if s.Kind != '{' || s.Lines {
+		return false
+	}
+	if s.HasAny("trajectory_format", "info.mini_version") {
+		return true
+	}
+	if s.Has("trajectory") && s.Has("trajectory[].action") && s.Has("trajectory[].observation") {
+		return true
+	}
+	return s.HasAny("exit_status", "info.exit_status") &&
+		s.HasAny("submission", "info.submission", "messages", "model_stats", "info.model_stats")
+}
+
 type message struct {
 	Role    string          `json:"role"`
 	Content wire.Content `json:"content"`

@@ -49,6 +49,13 @@ func Sniff(head []byte) bool {
 		(jsonx.HasKey(head, "traj") || jsonx.HasKey(head, "trial") || jsonx.HasKey(head, "reward"))
 }
 
+// SniffShape reports whether s, the structure of a whole input, is a τ-bench
+// results file: a list whose first run has a task_id and a traj, trial or
+// reward, wherever in the run those keys are.
+func SniffShape(s jsonx.Shape) bool {
+	return s.Kind == '[' && !s.Lines && s.Has("task_id") && s.HasAny("traj", "trial", "reward")
+}
+
 // run is one element of the file.
 type run struct {
 	TaskID json.RawMessage   `json:"task_id"`
@@ -60,8 +67,9 @@ type run struct {
 
 type info struct {
 	Task *struct {
-		Instruction string `json:"instruction"`
-		UserID      string `json:"user_id"`
+		Instruction string            `json:"instruction"`
+		Outputs     []json.RawMessage `json:"outputs"`
+		UserID      string            `json:"user_id"`
 		Actions     []struct {
 			Name   string          `json:"name"`
 			Kwargs json.RawMessage `json:"kwargs"`
@@ -155,6 +163,11 @@ func convert(s *jsonx.Stream, r *run, from int64, rec int) (*probity.Trace, *pro
 		}
 		for _, a := range task.Actions {
 			t.Expected = append(t.Expected, probity.ToolCall{Name: a.Name, Args: compact(a.Kwargs)})
+		}
+		for _, o := range task.Outputs {
+			if v := scalar(o); v != "" {
+				t.ExpectedOutputs = append(t.ExpectedOutputs, v)
+			}
 		}
 	}
 	var conv wire.Converter

@@ -57,6 +57,17 @@ func Sniff(head []byte) bool {
 	return false
 }
 
+// SniffShape reports whether s, the structure of a whole input, is a
+// Who&When log: one object with a history and a question, verdict, ground
+// truth or mistake attribution, however long the history before them.
+func SniffShape(s jsonx.Shape) bool {
+	if s.Kind != '{' || s.Lines {
+		return false
+	}
+	return s.HasAny("mistake_agent", "mistake_step") ||
+		s.Has("history") && s.HasAny("question", "is_correct", "ground_truth")
+}
+
 type turn struct {
 	Role    string          `json:"role"`
 	Name    string          `json:"name"`

@@ -1,0 +1,5 @@
+//go:build !race
+
+package localize_test
+
+const raceEnabled = false
