@@ -31,8 +31,8 @@ import (
 	"time"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/jsonx"
+	"github.com/probity/probity/internal/wire"
 )
 
 // Format is the name of this format for --format.
@@ -58,11 +58,11 @@ func SniffShape(s jsonx.Shape) bool {
 
 // run is one element of the file.
 type run struct {
-	TaskID json.RawMessage   `json:"task_id"`
-	Trial  json.RawMessage   `json:"trial"`
-	Reward *float64          `json:"reward"`
-	Info   *info             `json:"info"`
-	Traj   []wire.Message `json:"traj"`
+	TaskID json.RawMessage `json:"task_id"`
+	Trial  json.RawMessage `json:"trial"`
+	Reward *float64        `json:"reward"`
+	Info   *info           `json:"info"`
+	Traj   []wire.Message  `json:"traj"`
 }
 
 type info struct {
@@ -165,7 +165,7 @@ func convert(s *jsonx.Stream, r *run, from int64, rec int) (*probity.Trace, *pro
 			t.Expected = append(t.Expected, probity.ToolCall{Name: a.Name, Args: compact(a.Kwargs)})
 		}
 		for _, o := range task.Outputs {
-			if v := scalar(o); v != "" {
+			if v := jsonx.Scalar(o); v != "" {
 				t.ExpectedOutputs = append(t.ExpectedOutputs, v)
 			}
 		}
