@@ -22,6 +22,7 @@ import (
 	"github.com/probity/probity/store"
 	"github.com/probity/probity/store/postgres"
 	"github.com/probity/probity/store/sqlite"
+	"github.com/probity/probity/ui"
 )
 
 // Default addresses of `probity serve`.
@@ -168,6 +169,9 @@ func runServe(e *env, dsn string, o server.Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	o.Store, o.Registerer, o.Gatherer = st, reg, reg
+	if o.UI, err = ui.New(ui.Options{Store: st, Logger: o.Logger}); err != nil {
+		return withExit(ExitInternal, err)
+	}
 	srv, err := server.New(o)
 	if err != nil {
 		if probity.ErrorCode(err) == probity.EINVALID {
@@ -175,7 +179,7 @@ func runServe(e *env, dsn string, o server.Options) error {
 		}
 		return err
 	}
-	fmt.Fprintf(e.stderr, "probity serve: API http://%s  OTLP/HTTP %s  OTLP/gRPC %s  store %s\n",
+	fmt.Fprintf(e.stderr, "probity serve: UI and API http://%s  OTLP/HTTP %s  OTLP/gRPC %s  store %s\n",
 		srv.Addr(), orOff(srv.OTLPHTTPAddr()), orOff(srv.OTLPGRPCAddr()), redactDSN(dsn))
 	if err := srv.Run(ctx); err != nil {
 		return withExit(ExitInternal, err)

@@ -8,22 +8,24 @@ import (
 	"github.com/probity/probity/store"
 )
 
-// StoreTrace encodes t as OTLP spans, as `probity push` sends it, and
-// stores them, so a trace read from a file takes the same path through the
-// store and the analyser as one an exporter sent. It returns the OTLP trace
-// id the spans were stored under.
-func StoreTrace(ctx context.Context, st store.Store, t *probity.Trace) (string, error) {
+// StoreTraces encodes traces as OTLP spans, as `probity push` sends them,
+// and stores them in one transaction, so a trace read from a file takes the
+// same path through the store and the analyser as one an exporter sent. It
+// returns the number of spans stored.
+func StoreTraces(ctx context.Context, st store.Store, ts ...*probity.Trace) (int, error) {
 	var spans []store.Span
-	if _, err := otlp.SplitRequest(otlp.Encode(t), func(sp *otlp.Span) { spans = append(spans, toStore(sp)) }); err != nil {
-		return "", err
+	split, err := otlp.SplitRequest(otlp.Encode(ts...), func(sp *otlp.Span) { spans = append(spans, toStore(sp)) })
+	if err != nil {
+		return 0, err
+	}
+	if split.Rejected > 0 {
+		return 0, probity.Errorf(probity.EINVALID, "%d spans rejected: %s", split.Rejected, split.Reason)
 	}
 	if len(spans) == 0 {
-		return "", probity.Errorf(probity.EINVALID, "trace %q has no spans", t.ID)
+		return 0, nil
 	}
-	if _, err := st.AddSpans(ctx, spans); err != nil {
-		return "", err
-	}
-	return spans[0].TraceID, nil
+	r, err := st.AddSpans(ctx, spans)
+	return r.Added, err
 }
 
 // AnalyseNow analyses every stored trace not yet analysed, without waiting

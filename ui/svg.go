@@ -79,7 +79,7 @@ func forest(rows []forestRow, suite float64) template.HTML {
 	b.f(`<line class="ref" x1="%.1f" y1="%d" x2="%.1f" y2="%d"><title>suite pass rate %.1f%%</title></line>`, x(suite), top-8, x(suite), h-20, suite*100)
 	for i, r := range rows {
 		y := top + i*rh + rh/2
-		b.f(`<text class="lbl" x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+4, esc(oneLine(r.Label, 32)))
+		b.f(`<text class="lbl" x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+4, esc(short(r.Label, 32)))
 		b.f(`<line class="ci %s" x1="%.1f" y1="%d" x2="%.1f" y2="%d"/>`, esc(r.Class), x(r.Lo), y, x(r.Hi), y)
 		b.f(`<circle class="pt %s" cx="%.1f" cy="%d" r="4"><title>%s: %.0f%% [%.0f%%, %.0f%%] %s</title></circle>`,
 			esc(r.Class), x(r.P), y, esc(oneLine(r.Label, 80)), r.P*100, r.Lo*100, r.Hi*100, esc(r.Class))
@@ -150,23 +150,23 @@ func blastGraph(origin graphNode, reached []graphNode) template.HTML {
 	var b svgb
 	b.open(w, h, fmt.Sprintf("Blast radius: step %d reached %d later steps", origin.Pos, len(reached)))
 	ox, oy := 120.0, float64(h)/2
-	rx := 420.0
+	rx := 360.0
 	for i, n := range reached {
 		y := float64(top + i*rowH + rowH/2)
 		b.f(`<path class="edge%s" d="M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f"/>`, map[bool]string{true: " edge-side"}[n.SideEffect],
 			ox+60, oy, (ox+rx)/2, oy, (ox+rx)/2, y, rx-12, y)
 	}
 	b.f(`<a href="#step-%d"><rect class="node origin" x="%.1f" y="%.1f" width="120" height="34" rx="6"/><text class="nlbl" x="%.1f" y="%.1f" text-anchor="middle">✖ origin · step %d</text><text class="lbl" x="%.1f" y="%.1f" text-anchor="middle">%s</text></a>`,
-		origin.Pos, ox-60, oy-17, ox, oy-2, origin.Pos, ox, oy+12, esc(oneLine(origin.Label, 18)))
+		origin.Pos, ox-60, oy-17, ox, oy-2, origin.Pos, ox, oy+12, esc(short(origin.Label, 20)))
 	for i, n := range reached {
 		y := float64(top + i*rowH + rowH/2)
 		b.f(`<a href="#step-%d">`, n.Pos)
 		if n.SideEffect {
 			b.f(`<path class="node side" d="M%.1f,%.1f l12,-14 l12,14 l-12,14 z"/>`, rx-12, y)
-			b.f(`<text class="nlbl" x="%.1f" y="%.1f">⚠ step %d · side effect · %s</text>`, rx+20, y+4, n.Pos, esc(oneLine(n.Label, 40)))
+			b.f(`<text class="nlbl" x="%.1f" y="%.1f">⚠ step %d · side effect · %s</text>`, rx+20, y+4, n.Pos, esc(short(n.Label, 40)))
 		} else {
 			b.f(`<circle class="node" cx="%.1f" cy="%.1f" r="9"/>`, rx, y)
-			b.f(`<text class="nlbl" x="%.1f" y="%.1f">step %d · %s</text>`, rx+20, y+4, n.Pos, esc(oneLine(n.Label, 48)))
+			b.f(`<text class="nlbl" x="%.1f" y="%.1f">step %d · %s</text>`, rx+20, y+4, n.Pos, esc(short(n.Label, 48)))
 		}
 		b.WriteString(`</a>`)
 	}
@@ -195,4 +195,14 @@ func rateBand(base, before, after rateView, changeLabel string) template.HTML {
 		mid, pad/2, mid, h-pad, mid, h-8, esc(changeLabel))
 	b.f(`<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, pad, h-pad, w-pad, h-pad)
 	return b.html()
+}
+
+// short is s on one line, cut to n runes with an ellipsis: chart labels
+// have no room for the byte counts cut gives.
+func short(s string, n int) string {
+	s = oneLine(s, 4*n)
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
