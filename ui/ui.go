@@ -123,6 +123,13 @@ func New(o Options) (*UI, error) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		static.ServeHTTP(w, r)
 	}))
+	// Browsers ask for /favicon.ico whatever the page says; answering it
+	// keeps a 404 out of every page's console.
+	u.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/assets/icon.svg"
+		static.ServeHTTP(w, r2)
+	})
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, probity.Errorf(probity.ENOTFOUND, "no page at %s", r.URL.Path))
 	})
