@@ -455,7 +455,10 @@ func TestBrowser(t *testing.T) {
 	}
 	shot := b.shot(t, "trace.png")
 	if os.Getenv("PROBITY_README_SCREENSHOT") != "" {
+		// The top of the page down to the findings at the origin step.
+		b.do(t, "viewport", chromedp.EmulateViewport(1280, 1900))
 		png := run(t, b, "viewport screenshot", chromedp.CaptureScreenshot())
+		b.do(t, "viewport", chromedp.EmulateViewport(1280, 1000))
 		if err := os.WriteFile("../docs/img/trace.png", png, 0o644); err != nil {
 			t.Fatal(err)
 		}

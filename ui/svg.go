@@ -145,7 +145,7 @@ type graphNode struct {
 // side-effecting steps are diamonds labelled "side effect", so the mark
 // does not rest on colour alone. Nodes link to their step in the timeline.
 func blastGraph(origin graphNode, reached []graphNode) template.HTML {
-	const w, rowH, top = 720, 44, 20
+	const w, rowH, top = 780, 44, 20
 	h := top*2 + rowH*max(len(reached), 1)
 	var b svgb
 	b.open(w, h, fmt.Sprintf("Blast radius: step %d reached %d later steps", origin.Pos, len(reached)))
@@ -157,7 +157,7 @@ func blastGraph(origin graphNode, reached []graphNode) template.HTML {
 			ox+60, oy, (ox+rx)/2, oy, (ox+rx)/2, y, rx-12, y)
 	}
 	b.f(`<a href="#step-%d"><rect class="node origin" x="%.1f" y="%.1f" width="120" height="34" rx="6"/><text class="nlbl" x="%.1f" y="%.1f" text-anchor="middle">✖ origin · step %d</text><text class="lbl" x="%.1f" y="%.1f" text-anchor="middle">%s</text></a>`,
-		origin.Pos, ox-60, oy-17, ox, oy-2, origin.Pos, ox, oy+12, esc(short(origin.Label, 20)))
+		origin.Pos, ox-60, oy-17, ox, oy-2, origin.Pos, ox, oy+12, esc(short(origin.Label, 17)))
 	for i, n := range reached {
 		y := float64(top + i*rowH + rowH/2)
 		b.f(`<a href="#step-%d">`, n.Pos)
@@ -166,7 +166,7 @@ func blastGraph(origin graphNode, reached []graphNode) template.HTML {
 			b.f(`<text class="nlbl" x="%.1f" y="%.1f">⚠ step %d · side effect · %s</text>`, rx+20, y+4, n.Pos, esc(short(n.Label, 40)))
 		} else {
 			b.f(`<circle class="node" cx="%.1f" cy="%.1f" r="9"/>`, rx, y)
-			b.f(`<text class="nlbl" x="%.1f" y="%.1f">step %d · %s</text>`, rx+20, y+4, n.Pos, esc(short(n.Label, 48)))
+			b.f(`<text class="nlbl" x="%.1f" y="%.1f">step %d · %s</text>`, rx+20, y+4, n.Pos, esc(short(n.Label, 52)))
 		}
 		b.WriteString(`</a>`)
 	}
