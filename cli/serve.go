@@ -53,6 +53,9 @@ analysed again. Reports are kept and served over a JSON API:
   GET  /api/v1/monitors, /api/v1/alerts?state=firing|resolved
   GET  /healthz, /readyz, /metrics (Prometheus)
 
+The same address serves the web UI at / (traces, findings, blast radius,
+eval runs, alerts; docs/ui.md).
+
 An export is acknowledged only once its spans are durable. When the server is
 overloaded it answers 429 / RESOURCE_EXHAUSTED with a retry delay (OTLP
 exporters retry) instead of buffering without bound.
