@@ -111,6 +111,7 @@ stop a plausible-but-wrong chain before it acts.`,
 		newApprovalsCmd(e),
 		newServeCmd(e),
 		newPushCmd(e),
+		newViewCmd(e),
 		newSpecCmd(e),
 		newDrillCmd(e),
 	)

@@ -23,6 +23,7 @@ import (
 	"github.com/probity/probity/store"
 	"github.com/probity/probity/store/postgres"
 	"github.com/probity/probity/store/sqlite"
+	"github.com/probity/probity/ui"
 )
 
 // Default addresses of `probity serve`.
@@ -63,6 +64,9 @@ Alerts go to webhooks (Probity JSON, Alertmanager or Slack) from an outbox
 that survives restarts. --monitors names the file (docs/monitors.md); the
 defaults run without it. With replicas, one of them (the leader) counts.
   GET  /healthz, /readyz, /metrics (Prometheus)
+
+The same address serves the web UI at / (traces, findings, blast radius,
+eval runs, alerts; docs/ui.md).
 
 An export is acknowledged only once its spans are durable. When the server is
 overloaded it answers 429 / RESOURCE_EXHAUSTED with a retry delay (OTLP
@@ -197,6 +201,13 @@ func runServe(e *env, dsn string, o server.Options) error {
 			o.MonitorState = db.MonitorState()
 		}
 	}
+	uo := ui.Options{Store: st, Logger: o.Logger, MonitorConfig: o.Monitors}
+	if o.MonitorState != nil {
+		uo.Monitors = o.MonitorState
+	}
+	if o.UI, err = ui.New(uo); err != nil {
+		return withExit(ExitInternal, err)
+	}
 	srv, err := server.New(o)
 	if err != nil {
 		if probity.ErrorCode(err) == probity.EINVALID {
@@ -204,7 +215,7 @@ func runServe(e *env, dsn string, o server.Options) error {
 		}
 		return err
 	}
-	fmt.Fprintf(e.stderr, "probity serve: API http://%s  OTLP/HTTP %s  OTLP/gRPC %s  store %s\n",
+	fmt.Fprintf(e.stderr, "probity serve: UI and API http://%s  OTLP/HTTP %s  OTLP/gRPC %s  store %s\n",
 		srv.Addr(), orOff(srv.OTLPHTTPAddr()), orOff(srv.OTLPGRPCAddr()), redactDSN(dsn))
 	if err := srv.Run(ctx); err != nil {
 		return withExit(ExitInternal, err)

@@ -233,6 +233,10 @@ func ScanRun(path string) (*Run, error) {
 	return decodeRun(path, f, false)
 }
 
+// DecodeRun reads a run file from r as ReadRun does; name is what errors
+// call it (a run kept in the server's store has no path).
+func DecodeRun(name string, r io.Reader) (*Run, error) { return decodeRun(name, r, true) }
+
 // trialLite is the part of a trial record summaries need.
 type trialLite struct {
 	Case       string         `json:"case"`

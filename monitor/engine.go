@@ -565,3 +565,17 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// Snapshot returns the monitors of cfg (the defaults when nil) and their
+// series as of the last checkpoint in st, without observing anything: what
+// a replica that is not the leader, or a page, shows.
+func Snapshot(ctx context.Context, cfg *Config, st Store) ([]MonitorStatus, error) {
+	e, err := New(Options{Config: cfg, Store: st})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Load(ctx); err != nil {
+		return nil, err
+	}
+	return e.Monitors(), nil
+}

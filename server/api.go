@@ -80,10 +80,21 @@ func (s *Server) apiHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, probity.Errorf(probity.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
-	return mux
+	}
+	if s.o.UI != nil {
+		mux.HandleFunc("/api/", notFound)
+		mux.Handle("/", read(s.o.UI.ServeHTTP))
+	} else {
+		mux.HandleFunc("/", notFound)
+	}
+	// The UI shares this origin, so a page elsewhere must not be able to
+	// make a visitor's browser post feedback or spans here (a cross-site
+	// form may send text/plain JSON). Browsers say where a request comes
+	// from (Sec-Fetch-Site, Origin); clients that are not browsers send
+	// neither and pass.
+	return http.NewCrossOriginProtection().Handler(mux)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -295,6 +306,15 @@ func (s *Server) postEvalRun(w http.ResponseWriter, r *http.Request) {
 		s.mon.evalRun(r.Context(), run, outcomes)
 	}
 	writeJSON(w, http.StatusCreated, evalRunJSON{ID: run.ID, Suite: run.Suite, Started: run.Started, ReceivedAt: s.o.Now().UTC(), Trials: run.Trials})
+}
+
+// ParseEvalRun checks the shape of an eval run file without the eval
+// package (a torn last line, which a crash mid-write leaves, is dropped as
+// eval does) and returns it as the store keeps it. EINVALID: not a run file,
+// with the line.
+func ParseEvalRun(data []byte) (store.EvalRun, error) {
+	run, _, err := parseEvalRun(data)
+	return run, err
 }
 
 // parseEvalRun checks the shape of a run file without the eval package (a

@@ -228,14 +228,7 @@ func (m *monitors) status(ctx context.Context) ([]monitor.MonitorStatus, error) 
 	if e := m.current(); e != nil {
 		return e.Monitors(), nil
 	}
-	e, err := monitor.New(monitor.Options{Config: m.s.o.Monitors, Store: m.s.o.MonitorState, Now: m.s.o.Now})
-	if err != nil {
-		return nil, err
-	}
-	if err := e.Load(ctx); err != nil {
-		return nil, err
-	}
-	return e.Monitors(), nil
+	return monitor.Snapshot(ctx, m.s.o.Monitors, m.s.o.MonitorState)
 }
 
 func (s *Server) listMonitors(w http.ResponseWriter, r *http.Request) {

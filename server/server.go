@@ -61,6 +61,9 @@ type Options struct {
 	Monitors     *monitor.Config
 	NotifyClient *http.Client
 	ExternalURL  string
+	// UI, when set, serves the web pages at "/" on the API address (the
+	// ui package); it gets the same read scope as the API.
+	UI http.Handler
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer and Gatherer hold the metrics; nil means a new registry.
