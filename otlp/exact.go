@@ -222,6 +222,11 @@ func restoreTrace(t *probity.Trace, res attrs) error {
 			t.Expected = append(t.Expected, c)
 		}
 	}
+	if v := res[attrExpectedOutputs]; v != nil {
+		for _, e := range v.GetArrayValue().GetValues() {
+			t.ExpectedOutputs = append(t.ExpectedOutputs, e.GetStringValue())
+		}
+	}
 	for k, v := range res {
 		if name, ok := strings.CutPrefix(k, prefixMeta); ok {
 			if t.Meta == nil {

@@ -45,8 +45,10 @@ const (
 	attrTask     = "probity.task"
 	attrClock    = "probity.clock"
 	attrExpected = "probity.expected"
-	prefixLabels = "probity.labels."
-	prefixMeta   = "probity.meta."
+	// attrExpectedOutputs keeps Trace.ExpectedOutputs, a string array.
+	attrExpectedOutputs = "probity.expected_outputs"
+	prefixLabels        = "probity.labels."
+	prefixMeta          = "probity.meta."
 )
 
 // ScopeName is the instrumentation scope of exported spans.
@@ -293,6 +295,13 @@ func encodeTrace(t *probity.Trace, used map[string]bool) *tracepb.ResourceSpans 
 			vals = append(vals, toolCallValue(c))
 		}
 		res = append(res, kv(attrExpected, &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: vals}}}))
+	}
+	if len(t.ExpectedOutputs) > 0 {
+		var vals []*commonpb.AnyValue
+		for _, o := range t.ExpectedOutputs {
+			vals = append(vals, &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: o}})
+		}
+		res = append(res, kv(attrExpectedOutputs, &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: vals}}}))
 	}
 	keys := make([]string, 0, len(t.Meta))
 	for k := range t.Meta {
