@@ -143,9 +143,10 @@ func (c *Config) Classes() *toolclass.Config {
 	return &c.Config
 }
 
-// Class returns the class of tool: configured, else guessed from its name
-// (see toolclass.Config.Class).
-func (c *Config) Class(tool string) ToolClass { return c.Classes().Class(tool) }
+// Class returns the class of tool as the detectors read it: configured,
+// else guessed from the verbs of its name (toolclass.Config.VerbClass; see
+// SideEffecting for why it differs from containment's).
+func (c *Config) Class(tool string) ToolClass { return c.Classes().VerbClass(tool) }
 
 // SideEffecting reports whether tool is known to change the world: classed
 // side-effect by configuration or by an action verb in its name
@@ -163,5 +164,6 @@ func (c *Config) SideEffecting(tool string) bool {
 // that its output is derived, not independent evidence.
 func (c *Config) Calculator(tool string) bool { return c.Classes().Calculator(tool) }
 
-// ClassByName guesses a tool's class from its name (see toolclass.ByName).
-func ClassByName(tool string) ToolClass { return toolclass.ByName(tool) }
+// ClassByName guesses a tool's class from its name as the detectors read it
+// (toolclass.ByVerb: bash or sql_query are not known actions to them).
+func ClassByName(tool string) ToolClass { return toolclass.ByVerb(tool) }

@@ -181,7 +181,7 @@ var sideEffectWords = map[string]bool{
 	"write": true, "edit": true, "pay": true, "charge": true, "submit": true, "post": true, "put": true,
 	"patch": true, "insert": true, "upsert": true, "set": true, "add": true, "place": true,
 	"purchase": true, "buy": true, "sell": true, "approve": true, "reject": true, "deploy": true,
-	"run": true, "move": true, "rename": true, "upload": true,
+	"execute": true, "exec": true, "run": true, "move": true, "rename": true, "upload": true,
 	"publish": true, "email": true, "notify": true, "reply": true, "commit": true, "push": true,
 	"merge": true, "drop": true, "reset": true, "restart": true, "kill": true, "terminate": true,
 	"grant": true, "revoke": true, "assign": true, "schedule": true, "reserve": true, "issue": true,
@@ -202,6 +202,7 @@ var readOnlyWords = map[string]bool{
 var calculatorWords = map[string]bool{
 	"calculate": true, "calculator": true, "calc": true, "compute": true, "math": true,
 	"arithmetic": true, "recalculate": true,
+	"eval": true, // for ByVerb, as detectors always read it; ByName's danger words win first
 }
 
 // ByName guesses a tool's class from its name, split into words (see
