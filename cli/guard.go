@@ -313,8 +313,8 @@ func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (g
 		if tr == nil {
 			return guard.Verdict{}, withExit(ExitUsage, &probity.Error{Code: probity.EINVALID, File: history, Message: "no trace in file"})
 		}
-		if err := replay(e.ctx, g, call.Run, tr); err != nil {
-			return guard.Verdict{}, err
+		if err := g.Replay(e.ctx, call.Run, tr); err != nil {
+			return guard.Verdict{}, withExit(ExitUsage, err)
 		}
 	}
 	v, err := g.Decide(e.ctx, call)
@@ -322,39 +322,6 @@ func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (g
 		return v, withExit(ExitUsage, err)
 	}
 	return v, nil
-}
-
-// replay feeds a recorded trace to the guard as a run's history: messages
-// are said, calls decided (and so counted against budgets) and results
-// reported.
-func replay(ctx context.Context, g *guard.Guard, run string, tr *probity.Trace) error {
-	ids := map[string]string{} // recorded call id -> guard call id
-	for _, s := range tr.Steps {
-		switch s.Kind {
-		case probity.KindUser, probity.KindAssistant, probity.KindSystem:
-			_ = g.Say(run, string(s.Kind), s.Content)
-		case probity.KindToolCall:
-			if s.Tool == nil {
-				continue
-			}
-			v, err := g.Decide(ctx, guard.Call{Run: run, Tool: s.Tool.Name, Args: s.Tool.Args})
-			if err != nil {
-				return withExit(ExitUsage, err)
-			}
-			ids[s.Tool.ID] = v.CallID
-			ids["name:"+s.Tool.Name] = v.CallID
-		case probity.KindToolResult:
-			if s.Tool == nil {
-				continue
-			}
-			id := ids[s.Tool.ID]
-			if s.Tool.ID == "" {
-				id = ids["name:"+s.Tool.Name]
-			}
-			g.Result(run, id, s.Tool.Name, s.Content, s.Error != nil)
-		}
-	}
-	return nil
 }
 
 func printVerdict(w io.Writer, st style, tool string, v guard.Verdict) {
