@@ -26,8 +26,9 @@ func newEvalRunCmd(e *env) *cobra.Command {
 		Short: "Run a suite k times and judge it with honest statistics",
 		Long: `Run every case of SUITE (a YAML file; see "probity eval schema") k times
 against its target, check each trial with the suite's assertions, and print a
-summary. Exit status: 0 when the gate passes, 1 when it fails (or the run was
-interrupted), 2 for a bad suite or flag.
+summary. Exit status: 0 when the gate passes, 1 when it fails, 2 for a bad
+suite or flag, 130 when Ctrl-C interrupted the run (it then has no gate
+verdict: "interrupted: no gate verdict").
 
 Every trial (input, output, trace, each assertion's result, timing, cost) is
 appended to the run file (--out; default .probity/runs/NAME-TIME.jsonl) the
@@ -162,12 +163,22 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 		return err
 	}
 	sum := eval.Summarize(run, baseline)
+	if res.Interrupted {
+		sum.Interrupt()
+	}
 	if err := eval.WriteSummary(e.stdout, sum, fl.format); err != nil {
 		return err
 	}
+	if u := sum.Suite; u.Errors > 0 && len(u.FirstErrors) > 0 {
+		// The cause on screen, not only in the run file: "transport 80"
+		// says nothing about a target that is not running.
+		first := u.FirstErrors[0]
+		fmt.Fprintf(e.stderr, "probity: target %s: %d of %d trials were errors, first: %s: %s\n",
+			describeTarget(suite), u.Errors, u.Errors+u.Trials, first.Kind, first.Message)
+	}
 	if res.Interrupted {
-		fmt.Fprintf(e.stderr, "interrupted: %d trials are saved in %s; continue with:\n  probity eval run %s --resume %s\n", len(run.Trials), path, suitePath, path)
-		return withExit(ExitFindings, nil)
+		fmt.Fprintf(e.stderr, "interrupted: no gate verdict; %d trials are saved in %s; continue with:\n  probity eval run %s --resume %s\n", len(run.Trials), path, suitePath, path)
+		return withExit(ExitInterrupted, nil)
 	}
 	if !sum.Gate.Passed {
 		fmt.Fprintf(e.stderr, "gate failed: %s\n", sum.Gate.Reason)
@@ -176,16 +187,29 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 	return nil
 }
 
-// evalProgress shows how far a run is on stderr: a redrawn bar on a terminal,
-// and otherwise a plain line at every 10% (so CI logs stay short).
+// describeTarget names the suite's target for an error message: its URL,
+// command or model.
+func describeTarget(s *eval.Suite) string {
+	switch t := s.Target; {
+	case t.HTTP != nil:
+		return t.HTTP.URL
+	case t.Exec != nil:
+		return "exec " + strings.Join(t.Exec.Command, " ")
+	case t.OpenAI != nil:
+		return "openai"
+	}
+	return "none"
+}
+
+// evalProgress shows how far a run is on stderr, as a redrawn bar, only
+// when stderr is a terminal: piped and CI logs get the summary, not a
+// stream of progress lines (the README's promise for every command).
 type evalProgress struct {
-	mu       sync.Mutex
-	w        io.Writer
-	tty      bool
-	last     time.Time
-	lastTick int
-	p        eval.Progress
-	drawn    bool
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	drawn bool
 }
 
 func newEvalProgress(w io.Writer) *evalProgress {
@@ -193,35 +217,21 @@ func newEvalProgress(w io.Writer) *evalProgress {
 }
 
 func (p *evalProgress) update(ev eval.Progress) {
+	if !p.tty || ev.Total <= 0 {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.p = ev
-	if ev.Total <= 0 {
+	if time.Since(p.last) < 100*time.Millisecond && ev.Done < ev.Total {
 		return
 	}
-	if p.tty {
-		if time.Since(p.last) < 100*time.Millisecond && ev.Done < ev.Total {
-			return
-		}
-		p.last = time.Now()
-		const width = 30
-		filled := width * ev.Done / ev.Total
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d  pass %d  fail %d  error %d  saved %d  %s ",
-			strings.Repeat("#", filled), strings.Repeat(".", width-filled), ev.Done, ev.Total, ev.Pass, ev.Fail, ev.Errors, ev.Saved,
-			ev.Elapsed.Round(time.Second))
-		p.drawn = true
-		return
-	}
-	tick := 10 * ev.Done / ev.Total
-	if tick > p.lastTick || ev.Done == ev.Total {
-		if tick == p.lastTick && ev.Done == ev.Total && p.drawn {
-			return
-		}
-		p.lastTick = tick
-		p.drawn = ev.Done == ev.Total
-		fmt.Fprintf(p.w, "progress: %d/%d trials (pass %d, fail %d, error %d, saved by early stop %d)\n",
-			ev.Done, ev.Total, ev.Pass, ev.Fail, ev.Errors, ev.Saved)
-	}
+	p.last = time.Now()
+	const width = 30
+	filled := width * ev.Done / ev.Total
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d  pass %d  fail %d  error %d  saved %d  %s ",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), ev.Done, ev.Total, ev.Pass, ev.Fail, ev.Errors, ev.Saved,
+		ev.Elapsed.Round(time.Second))
+	p.drawn = true
 }
 
 func (p *evalProgress) finish() {

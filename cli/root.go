@@ -21,6 +21,10 @@ const (
 	ExitFindings = 1 // findings at or above --fail-on, or a failed gate
 	ExitUsage    = 2 // bad usage or bad input
 	ExitInternal = 3 // a bug or an unexpected failure inside probity
+	// ExitInterrupted is the shell's code for a command ended by SIGINT
+	// (128 + 2): eval run uses it when Ctrl-C stops a run, which then has
+	// no gate verdict, so a CI script cannot mistake it for a failed gate.
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit code through cobra without printing twice.
