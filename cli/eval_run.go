@@ -20,7 +20,7 @@ import (
 
 func newEvalRunCmd(e *env) *cobra.Command {
 	var baseline, out, resume, format, cacheDir string
-	var noCache, verbose bool
+	var noCache, verbose, summary, onlyFailing bool
 	cmd := &cobra.Command{
 		Use:   "run SUITE",
 		Short: "Run a suite k times and judge it with honest statistics",
@@ -48,6 +48,11 @@ Gate conditions (all optional, all must hold):
   max_regression   vs --baseline: P(drop > it) < regression_confidence (0.95)
   max_error_rate   error trials / all trials ≤ it
 
+A suite of hundreds of cases prints hundreds of rows before the verdict:
+--summary leaves out the case table, and --only-failing keeps only the cases
+that are not stable-pass (flaky, stable-fail, error, not run), in every
+format.
+
 Assertion types: equals, contains, regex, json-path, json-schema, numeric,
 tool-called, tool-not-called, arguments-match, sequence, max-steps, max-cost,
 max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: V},
@@ -67,7 +72,11 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 			if noCache {
 				cacheDir = "-"
 			}
-			return runEval(e, args[0], evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose})
+			if summary && format != eval.FormatText {
+				return withExit(ExitUsage, fmt.Errorf("--summary works with --format text; use --only-failing to shorten %s", format))
+			}
+			return runEval(e, args[0], evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose,
+				summary: summary, onlyFailing: onlyFailing})
 		},
 	}
 	f := cmd.Flags()
@@ -78,12 +87,14 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 	f.StringVar(&cacheDir, "cache", "", "cache target outputs in this directory (overrides the suite's cache)")
 	f.BoolVar(&noCache, "no-cache", false, "do not use the cache even if the suite sets one")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log retries and early stops to stderr")
+	f.BoolVar(&summary, "summary", false, "leave out the case table: the suite's numbers and the gate only")
+	f.BoolVar(&onlyFailing, "only-failing", false, "list only the cases that are not stable-pass")
 	return cmd
 }
 
 type evalRunFlags struct {
 	baseline, out, resume, format, cacheDir string
-	verbose                                 bool
+	verbose, summary, onlyFailing           bool
 }
 
 var slugRe = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
@@ -165,6 +176,19 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 	sum := eval.Summarize(run, baseline)
 	if res.Interrupted {
 		sum.Interrupt()
+	}
+	// The gate was judged on every case above; only what is shown shrinks.
+	switch {
+	case fl.summary:
+		sum.Cases = nil
+	case fl.onlyFailing:
+		kept := sum.Cases[:0]
+		for _, c := range sum.Cases {
+			if c.Class != eval.ClassStablePass {
+				kept = append(kept, c)
+			}
+		}
+		sum.Cases = kept
 	}
 	if err := eval.WriteSummary(e.stdout, sum, fl.format); err != nil {
 		return err

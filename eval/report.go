@@ -118,14 +118,19 @@ func writeSummaryText(w io.Writer, s *Summary) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "cost       $%.4f, %d tokens; latency mean %.0fms p50 %.0fms p95 %.0fms max %.0fms\n\n",
+	fmt.Fprintf(&b, "cost       $%.4f, %d tokens; latency mean %.0fms p50 %.0fms p95 %.0fms max %.0fms\n",
 		u.CostUSD, u.Tokens.Total(), u.Latency.Mean, u.Latency.P50, u.Latency.P95, u.Latency.Max)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CASE\tPASS\tRATE\t95% CI\tCLASS\tEVIDENCE")
-	for _, c := range s.Cases {
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%s\t%s\t%s\n", c.ID, c.Passes, c.Trials, c.PassRate, iv(c.Interval), c.Class, caseEvidence(c))
+	// No cases (eval run --summary, or --only-failing when all pass):
+	// no table, so the verdict follows the suite's numbers.
+	if len(s.Cases) > 0 {
+		b.WriteString("\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CASE\tPASS\tRATE\t95% CI\tCLASS\tEVIDENCE")
+		for _, c := range s.Cases {
+			fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%s\t%s\t%s\n", c.ID, c.Passes, c.Trials, c.PassRate, iv(c.Interval), c.Class, caseEvidence(c))
+		}
+		tw.Flush()
 	}
-	tw.Flush()
 	if s.Interrupted {
 		b.WriteString("\ninterrupted: no gate verdict\n")
 	} else {
