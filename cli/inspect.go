@@ -70,6 +70,7 @@ unresolved, Who&When incorrect or with a mistake step), then the summary.`,
 				if summary || (onlyFailing && !labelledFailure(t.Labels)) {
 					return nil
 				}
+				sum.shown++
 				if format == "json" {
 					return writeJSONLine(e.stdout, rec)
 				}
@@ -168,6 +169,9 @@ func printInspect(w io.Writer, st style, r inspectRecord) {
 // memory stays flat however many traces stream past.
 type inspectSummary struct {
 	traces, steps int
+	// shown counts the traces printed before the summary (none with
+	// --summary): the summary is set apart from them by a blank line.
+	shown int
 	files         map[string]bool
 	formats       map[string]int
 	kinds         map[string]int
@@ -210,7 +214,10 @@ func (s *inspectSummary) print(w io.Writer, st style) {
 		fmt.Fprintln(w, "no traces")
 		return
 	}
-	fmt.Fprintf(w, "\n%s\n", st.bold(fmt.Sprintf("%d %s in %d %s, %d steps", s.traces, plural(s.traces, "trace", "traces"),
+	if s.shown > 0 {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("%d %s in %d %s, %d steps", s.traces, plural(s.traces, "trace", "traces"),
 		len(s.files), plural(len(s.files), "file", "files"), s.steps)))
 	fmt.Fprintf(w, "  formats %s\n", countsLine(s.formats, 0))
 	fmt.Fprintf(w, "  kinds   %s\n", kindsLine(s.kinds))
