@@ -171,12 +171,12 @@ type inspectSummary struct {
 	traces, steps int
 	// shown counts the traces printed before the summary (none with
 	// --summary): the summary is set apart from them by a blank line.
-	shown int
-	files         map[string]bool
-	formats       map[string]int
-	kinds         map[string]int
-	tools         map[string]int
-	labels        map[string]map[string]int // label -> value -> traces
+	shown   int
+	files   map[string]bool
+	formats map[string]int
+	kinds   map[string]int
+	tools   map[string]int
+	labels  map[string]map[string]int // label -> value -> traces
 }
 
 func newInspectSummary() *inspectSummary {
