@@ -42,6 +42,26 @@ interval that counts a case's trials as correlated (cluster-aware), pass@k and
 pass^k with bootstrap-over-cases intervals, trials saved by early stopping,
 error trials (kept apart from failures), cost, latency and the gate verdict.
 
+Targets (the suite's "target:", one of):
+  http     {url, method, headers, request, response}: POST each trial's request
+           {"id", "trial", "input", "expected", "fixtures", "tags"} as JSON and
+           read JSON back; ${VAR} in url and headers expands from the environment
+  exec     {command, env, dir, request, response}: run command per trial with the
+           request on stdin and read JSON from stdout; a non-zero exit, a hang
+           or garbage is an error trial
+  openai   {model, base_url, api_key_env, tools, system, max_turns, temperature,
+           price}: a chat model with tools over the OpenAI Chat API; each case's
+           "fixtures" answer the tool calls
+A reply's "output" (else the whole reply) is the output, "trace" or "messages"
+the trace, "cost_usd" and "usage" the cost; response: {output: $.path, ...}
+maps other shapes.
+
+Datasets ("dataset: FILE" or {path, format}, relative to the suite; inline
+"cases:" are added after): JSON Lines (.jsonl, one case per line), CSV (.csv,
+columns id, input, expected, tags; JSON in cells), YAML (.yaml, a list of
+cases), or τ-bench tasks (.json, or format: taubench). A case is {id, input,
+expected, fixtures, tags}.
+
 Gate conditions (all optional, all must hold):
   min_pass_rate    the one-sided 95% lower bound of the suite pass rate ≥ it
   pass_hat_k       {k, min}: the one-sided 95% lower bound of pass^k ≥ min
@@ -57,7 +77,9 @@ Assertion types: equals, contains, regex, json-path, json-schema, numeric,
 tool-called, tool-not-called, arguments-match, sequence, max-steps, max-cost,
 max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: V},
 {contains: S}, {regex: P}.`,
-		Example: `  probity eval run examples/eval/suite.yaml
+		Example: `  go run ./examples/agent --listen 127.0.0.1:8765 &   # the demo agent examples/eval/suite.yaml targets
+  probity eval run examples/eval/suite.yaml
+  probity eval run suite.yaml --only-failing
   probity eval run suite.yaml --out run.jsonl --format json
   probity eval run suite.yaml --resume run.jsonl
   probity eval run suite.yaml --baseline main.jsonl --format junit > eval.xml`,

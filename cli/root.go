@@ -117,6 +117,16 @@ stop a plausible-but-wrong chain before it acts.`,
 		newPushCmd(e),
 		newSpecCmd(e),
 	)
+	// cobra's completion command has no examples of its own; the ones a
+	// newcomer needs are where the script goes.
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		c.Example = `  probity completion bash > /etc/bash_completion.d/probity
+  probity completion bash > ~/.local/share/bash-completion/completions/probity
+  probity completion zsh > "${fpath[1]}/_probity"
+  probity completion fish > ~/.config/fish/completions/probity.fish
+  probity completion powershell | Out-String | Invoke-Expression`
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withExit(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
