@@ -245,3 +245,52 @@ func startTourAgent(t, parent *testing.T, cmdline string) {
 	// It serves the steps after this one: it stops when the tour ends.
 	parent.Cleanup(func() { srv.Close() })
 }
+
+// TestReadmeCommandsTable checks every row of the README's Commands table
+// against the real command: it exists, and every --flag the row shows is
+// one the command accepts ("guard report --policy" was shown, and refused).
+func TestReadmeCommandsTable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rowRe := regexp.MustCompile("(?m)^\\| `probity ([^`]+)`")
+	flagRe := regexp.MustCompile(`--[a-z][a-z-]*`)
+	rows := rowRe.FindAllSubmatch(readme, -1)
+	if len(rows) < 10 {
+		t.Fatalf("README.md: %d rows in the Commands table, want the whole table", len(rows))
+	}
+	root := newRootCmd(&env{ctx: context.Background(), stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
+	root.InitDefaultHelpCmd()
+	for _, m := range rows {
+		usage := string(m[1])
+		var path []string
+		for _, w := range strings.Fields(usage) {
+			w = strings.Trim(w, "[],")
+			// Stop at the first argument or flag; "a|b|c" names subcommands.
+			if !regexp.MustCompile(`^[a-z][a-z-]*(\\\|[a-z][a-z-]*)*$`).MatchString(w) {
+				break
+			}
+			path = append(path, w)
+		}
+		if len(path) == 0 {
+			t.Errorf("README.md: no command in %q", usage)
+			continue
+		}
+		last := strings.Split(path[len(path)-1], `\|`)
+		for _, sub := range last {
+			args := append(append([]string{}, path[:len(path)-1]...), sub)
+			cmd, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 || cmd == root {
+				t.Errorf("README.md: %q: no command %q", usage, strings.Join(args, " "))
+				continue
+			}
+			for _, f := range flagRe.FindAllString(usage, -1) {
+				name := strings.TrimPrefix(f, "--")
+				if cmd.Flags().Lookup(name) == nil && cmd.InheritedFlags().Lookup(name) == nil {
+					t.Errorf("README.md: %q shows %s, which %q does not accept", usage, f, cmd.CommandPath())
+				}
+			}
+		}
+	}
+}
