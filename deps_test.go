@@ -121,10 +121,7 @@ func badDeps() []struct{ from, to, why string } {
 // knownBadDeps are forbidden edges that exist today, each with the issue
 // that removes it. The test fails when one of them is gone, so the list
 // cannot outlive the edge.
-var knownBadDeps = map[[2]string]string{
-	{"cli", "internal/testagent"}:         "the hidden `eval agent` command; the demo agent needs a proper home (issue 9 item 4)",
-	{"cmd/probity", "internal/testagent"}: "through cli (issue 9 item 4)",
-}
+var knownBadDeps = map[[2]string]string{}
 
 // TestForbiddenEdges enforces the layering the README describes, with the
 // reason for each edge, so a change that breaks it fails here and says why.

@@ -43,8 +43,8 @@ import (
 	"time"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/jsonx"
+	"github.com/probity/probity/internal/wire"
 )
 
 // Format is the name of this format for --format.
@@ -88,12 +88,12 @@ type conversation struct {
 	wire.Message
 	// RoleKey shadows Message.Role so that a "role" key is seen even when
 	// empty: a message without a role is an error, not another shape.
-	RoleKey     *string           `json:"role"`
+	RoleKey     *string        `json:"role"`
 	Messages    []wire.Message `json:"messages"`
 	System      *wire.Content  `json:"system"`
-	Model       string            `json:"model"`
-	Temperature *float64          `json:"temperature"`
-	Seed        *int64            `json:"seed"`
+	Model       string         `json:"model"`
+	Temperature *float64       `json:"temperature"`
+	Seed        *int64         `json:"seed"`
 	Tools       []struct {
 		Name     string `json:"name"`
 		Function *struct {
@@ -139,7 +139,7 @@ func (c *conversation) shape() shape {
 // parsed is one decoded JSON value.
 type parsed struct {
 	shape shape
-	conv  conversation      // shapeConversation, shapeMessage
+	conv  conversation   // shapeConversation, shapeMessage
 	list  []wire.Message // shapeMessageList
 }
 

@@ -39,6 +39,7 @@ func collectSiblings(e *env, args []string, from string) *analysis.Siblings {
 
 func newAnalyzeCmd(e *env) *cobra.Command {
 	var format, from, failOn, configFile, policyFile, referenceFile string
+	var summary, onlyFailing bool
 	cmd := &cobra.Command{
 		Use:   "analyze FILES...",
 		Short: "Find where agents were confidently wrong, with evidence and blast radius",
@@ -89,10 +90,16 @@ root_cause_step is the earliest origin among the most severe findings (a
 cascade's birth, the call whose result failed), or null. A step longer than
 256 KiB is analysed only in its head, and says so in a low "truncated" finding.
 
+Over many traces the per-trace reports scroll the summary away: --summary
+prints only the summary table, and --only-failing prints only the traces
+whose verdict is fail or suspect (with --format json too), then the summary.
+
 Exit status: 0 when no finding reaches --fail-on (default none: never), 1 when
 one does, 2 on bad input (bad files are listed after the good ones are analysed).`,
 		Example: `  probity analyze examples/
   probity analyze --fail-on high ../shared/data/tau-bench/gpt-4o-airline.json
+  probity analyze --summary ../shared/data/
+  probity analyze --only-failing ../shared/data/tau-bench/
   probity analyze --format json runs/*.json | jq 'select(.verdict == "fail")'
   probity analyze --config tools.yaml --from taubench trajectories.json
   probity analyze --policy examples/policies/tau-retail.yaml ../shared/data/agentrx-tau-retail/trajectories.json
@@ -101,6 +108,9 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format, "text", "json"); err != nil {
 				return err
+			}
+			if summary && format == "json" {
+				return withExit(ExitUsage, errors.New("--summary works with --format text; JSON has one object per trace"))
 			}
 			threshold, err := probity.ParseSeverity(failOn)
 			if err != nil {
@@ -124,7 +134,8 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 				}
 			}
 			opts.Siblings = collectSiblings(e, args, from)
-			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, analyzer: analysis.New(opts)})
+			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, analyzer: analysis.New(opts),
+				summary: summary, onlyFailing: onlyFailing})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (one object per trace per line)")
@@ -132,6 +143,8 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML file naming tools and their classes (side-effect, read-only, calculator)")
 	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file (YAML) whose violations are reported as findings")
 	cmd.Flags().StringVar(&referenceFile, "reference", "", "references for localisation: a τ-bench tasks list or eval cases (JSON), matched by task id")
+	cmd.Flags().BoolVar(&summary, "summary", false, "print only the summary table, not each trace")
+	cmd.Flags().BoolVar(&onlyFailing, "only-failing", false, "print only the traces whose verdict is fail or suspect")
 	addFromFlag(cmd, &from)
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"none", "low", "medium", "high"}, cobra.ShellCompDirectiveNoFileComp
@@ -148,6 +161,9 @@ type analyzeOptions struct {
 	failOn probity.Severity
 	// analyzer runs on every trace; nil means the built-in detectors.
 	analyzer *analysis.Analyzer
+	// summary prints no trace, only the summary; onlyFailing prints the
+	// traces whose verdict is not ok.
+	summary, onlyFailing bool
 }
 
 // runAnalyze streams traces through the detectors: one trace is in memory
@@ -164,6 +180,10 @@ func runAnalyze(e *env, args []string, o analyzeOptions) error {
 		r := a.Run(t)
 		sum.add(t, &r)
 		prog.tick(sum.traces, sum.steps)
+		if o.summary || (o.onlyFailing && r.Verdict == probity.VerdictOK) {
+			return nil
+		}
+		sum.printed(&r)
 		if o.format == "json" {
 			return writeJSONLine(e.stdout, &r)
 		}
@@ -171,7 +191,7 @@ func runAnalyze(e *env, args []string, o analyzeOptions) error {
 		return nil
 	})
 	prog.done()
-	if o.format == "text" {
+	if o.format == "text" && (sum.traces > 0 || err == nil) {
 		sum.print(e.stdout, st)
 	}
 	if err != nil {

@@ -159,7 +159,6 @@ func (s *analyzeSummary) add(t *probity.Trace, r *detect.Report) {
 	s.traces++
 	s.steps += len(t.Steps)
 	s.verdicts[r.Verdict]++
-	s.lastClean = len(r.Findings) == 0
 	seen := map[string]bool{}
 	for _, f := range r.Findings {
 		c := s.detectors[f.Detector]
@@ -189,6 +188,9 @@ func (s *analyzeSummary) atOrAbove(sev probity.Severity) int {
 	}
 	return n
 }
+
+// printed notes that r was printed, for the spacing before the summary.
+func (s *analyzeSummary) printed(r *detect.Report) { s.lastClean = len(r.Findings) == 0 }
 
 func (s *analyzeSummary) print(w io.Writer, st style) {
 	if s.traces == 0 {

@@ -22,14 +22,15 @@ import (
 func newEvalRunCmd(e *env) *cobra.Command {
 	var baseline, out, resume, format, cacheDir string
 	var reportTo, reportToken string
-	var noCache, verbose bool
+	var noCache, verbose, summary, onlyFailing bool
 	cmd := &cobra.Command{
 		Use:   "run SUITE",
 		Short: "Run a suite k times and judge it with honest statistics",
 		Long: `Run every case of SUITE (a YAML file; see "probity eval schema") k times
 against its target, check each trial with the suite's assertions, and print a
-summary. Exit status: 0 when the gate passes, 1 when it fails (or the run was
-interrupted), 2 for a bad suite or flag.
+summary. Exit status: 0 when the gate passes, 1 when it fails, 2 for a bad
+suite or flag, 130 when Ctrl-C interrupted the run (it then has no gate
+verdict: "interrupted: no gate verdict").
 
 Every trial (input, output, trace, each assertion's result, timing, cost) is
 appended to the run file (--out; default .probity/runs/NAME-TIME.jsonl) the
@@ -43,17 +44,44 @@ interval that counts a case's trials as correlated (cluster-aware), pass@k and
 pass^k with bootstrap-over-cases intervals, trials saved by early stopping,
 error trials (kept apart from failures), cost, latency and the gate verdict.
 
+Targets (the suite's "target:", one of):
+  http     {url, method, headers, request, response}: POST each trial's request
+           {"id", "trial", "input", "expected", "fixtures", "tags"} as JSON and
+           read JSON back; ${VAR} in url and headers expands from the environment
+  exec     {command, env, dir, request, response}: run command per trial with the
+           request on stdin and read JSON from stdout; a non-zero exit, a hang
+           or garbage is an error trial
+  openai   {model, base_url, api_key_env, tools, system, max_turns, temperature,
+           price}: a chat model with tools over the OpenAI Chat API; each case's
+           "fixtures" answer the tool calls
+A reply's "output" (else the whole reply) is the output, "trace" or "messages"
+the trace, "cost_usd" and "usage" the cost; response: {output: $.path, ...}
+maps other shapes.
+
+Datasets ("dataset: FILE" or {path, format}, relative to the suite; inline
+"cases:" are added after): JSON Lines (.jsonl, one case per line), CSV (.csv,
+columns id, input, expected, tags; JSON in cells), YAML (.yaml, a list of
+cases), or τ-bench tasks (.json, or format: taubench). A case is {id, input,
+expected, fixtures, tags}.
+
 Gate conditions (all optional, all must hold):
   min_pass_rate    the one-sided 95% lower bound of the suite pass rate ≥ it
   pass_hat_k       {k, min}: the one-sided 95% lower bound of pass^k ≥ min
   max_regression   vs --baseline: P(drop > it) < regression_confidence (0.95)
   max_error_rate   error trials / all trials ≤ it
 
+A suite of hundreds of cases prints hundreds of rows before the verdict:
+--summary leaves out the case table, and --only-failing keeps only the cases
+that are not stable-pass (flaky, stable-fail, error, not run), in every
+format.
+
 Assertion types: equals, contains, regex, json-path, json-schema, numeric,
 tool-called, tool-not-called, arguments-match, sequence, max-steps, max-cost,
 max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: V},
 {contains: S}, {regex: P}.`,
-		Example: `  probity eval run examples/eval/suite.yaml
+		Example: `  go run ./examples/agent --listen 127.0.0.1:8765 &   # the demo agent examples/eval/suite.yaml targets
+  probity eval run examples/eval/suite.yaml
+  probity eval run suite.yaml --only-failing
   probity eval run suite.yaml --out run.jsonl --format json
   probity eval run suite.yaml --resume run.jsonl
   probity eval run suite.yaml --baseline main.jsonl --format junit > eval.xml
@@ -69,7 +97,11 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 			if noCache {
 				cacheDir = "-"
 			}
-			fl := evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose}
+			if summary && format != eval.FormatText {
+				return withExit(ExitUsage, fmt.Errorf("--summary works with --format text; use --only-failing to shorten %s", format))
+			}
+			fl := evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose,
+				summary: summary, onlyFailing: onlyFailing}
 			if reportTo != "" {
 				fl.report = &pusher{e: e, base: strings.TrimSuffix(reportTo, "/"), format: "text", client: &http.Client{Timeout: 2 * time.Minute}}
 				if reportToken != "" {
@@ -93,12 +125,14 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 	f.BoolVarP(&verbose, "verbose", "v", false, "log retries and early stops to stderr")
 	f.StringVar(&reportTo, "report-to", "", "URL of a probity serve API to send the run file to when the run ends (its eval monitors count the trials)")
 	f.StringVar(&reportToken, "report-token-file", "", "file whose first token is sent to --report-to (needs the ingest scope)")
+	f.BoolVar(&summary, "summary", false, "leave out the case table: the suite's numbers and the gate only")
+	f.BoolVar(&onlyFailing, "only-failing", false, "list only the cases that are not stable-pass")
 	return cmd
 }
 
 type evalRunFlags struct {
 	baseline, out, resume, format, cacheDir string
-	verbose                                 bool
+	verbose, summary, onlyFailing           bool
 	// report, when set, sends the run file to a probity serve.
 	report *pusher
 }
@@ -180,8 +214,31 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 		return err
 	}
 	sum := eval.Summarize(run, baseline)
+	if res.Interrupted {
+		sum.Interrupt()
+	}
+	// The gate was judged on every case above; only what is shown shrinks.
+	switch {
+	case fl.summary:
+		sum.Cases = nil
+	case fl.onlyFailing:
+		kept := sum.Cases[:0]
+		for _, c := range sum.Cases {
+			if c.Class != eval.ClassStablePass {
+				kept = append(kept, c)
+			}
+		}
+		sum.Cases = kept
+	}
 	if err := eval.WriteSummary(e.stdout, sum, fl.format); err != nil {
 		return err
+	}
+	if u := sum.Suite; u.Errors > 0 && len(u.FirstErrors) > 0 {
+		// The cause on screen, not only in the run file: "transport 80"
+		// says nothing about a target that is not running.
+		first := u.FirstErrors[0]
+		fmt.Fprintf(e.stderr, "probity: target %s: %d of %d trials were errors, first: %s: %s\n",
+			describeTarget(suite), u.Errors, u.Errors+u.Trials, first.Kind, first.Message)
 	}
 	if fl.report != nil {
 		// The run file is on disk whatever happens here: a failed report
@@ -193,8 +250,8 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 		}
 	}
 	if res.Interrupted {
-		fmt.Fprintf(e.stderr, "interrupted: %d trials are saved in %s; continue with:\n  probity eval run %s --resume %s\n", len(run.Trials), path, suitePath, path)
-		return withExit(ExitFindings, nil)
+		fmt.Fprintf(e.stderr, "interrupted: no gate verdict; %d trials are saved in %s; continue with:\n  probity eval run %s --resume %s\n", len(run.Trials), path, suitePath, path)
+		return withExit(ExitInterrupted, nil)
 	}
 	if !sum.Gate.Passed {
 		fmt.Fprintf(e.stderr, "gate failed: %s\n", sum.Gate.Reason)
@@ -203,16 +260,29 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 	return nil
 }
 
-// evalProgress shows how far a run is on stderr: a redrawn bar on a terminal,
-// and otherwise a plain line at every 10% (so CI logs stay short).
+// describeTarget names the suite's target for an error message: its URL,
+// command or model.
+func describeTarget(s *eval.Suite) string {
+	switch t := s.Target; {
+	case t.HTTP != nil:
+		return t.HTTP.URL
+	case t.Exec != nil:
+		return "exec " + strings.Join(t.Exec.Command, " ")
+	case t.OpenAI != nil:
+		return "openai"
+	}
+	return "none"
+}
+
+// evalProgress shows how far a run is on stderr, as a redrawn bar, only
+// when stderr is a terminal: piped and CI logs get the summary, not a
+// stream of progress lines (the README's promise for every command).
 type evalProgress struct {
-	mu       sync.Mutex
-	w        io.Writer
-	tty      bool
-	last     time.Time
-	lastTick int
-	p        eval.Progress
-	drawn    bool
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	drawn bool
 }
 
 func newEvalProgress(w io.Writer) *evalProgress {
@@ -220,35 +290,21 @@ func newEvalProgress(w io.Writer) *evalProgress {
 }
 
 func (p *evalProgress) update(ev eval.Progress) {
+	if !p.tty || ev.Total <= 0 {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.p = ev
-	if ev.Total <= 0 {
+	if time.Since(p.last) < 100*time.Millisecond && ev.Done < ev.Total {
 		return
 	}
-	if p.tty {
-		if time.Since(p.last) < 100*time.Millisecond && ev.Done < ev.Total {
-			return
-		}
-		p.last = time.Now()
-		const width = 30
-		filled := width * ev.Done / ev.Total
-		fmt.Fprintf(p.w, "\r[%s%s] %d/%d  pass %d  fail %d  error %d  saved %d  %s ",
-			strings.Repeat("#", filled), strings.Repeat(".", width-filled), ev.Done, ev.Total, ev.Pass, ev.Fail, ev.Errors, ev.Saved,
-			ev.Elapsed.Round(time.Second))
-		p.drawn = true
-		return
-	}
-	tick := 10 * ev.Done / ev.Total
-	if tick > p.lastTick || ev.Done == ev.Total {
-		if tick == p.lastTick && ev.Done == ev.Total && p.drawn {
-			return
-		}
-		p.lastTick = tick
-		p.drawn = ev.Done == ev.Total
-		fmt.Fprintf(p.w, "progress: %d/%d trials (pass %d, fail %d, error %d, saved by early stop %d)\n",
-			ev.Done, ev.Total, ev.Pass, ev.Fail, ev.Errors, ev.Saved)
-	}
+	p.last = time.Now()
+	const width = 30
+	filled := width * ev.Done / ev.Total
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d  pass %d  fail %d  error %d  saved %d  %s ",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), ev.Done, ev.Total, ev.Pass, ev.Fail, ev.Errors, ev.Saved,
+		ev.Elapsed.Round(time.Second))
+	p.drawn = true
 }
 
 func (p *evalProgress) finish() {

@@ -58,17 +58,23 @@ type guardFlags struct {
 	redactor *redact.Redactor
 }
 
-func (f *guardFlags) add(cmd *cobra.Command, auditDefault string) {
-	f.addOptional(cmd, auditDefault, "policy file (YAML); required")
+// defaultAudit is where every command that enforces a policy (guard serve,
+// proxy --policy, mcp-proxy) appends its decisions unless told otherwise:
+// one default, so an operator finds the log in the same place whichever
+// command made it, and a guard never runs without a record by accident.
+const defaultAudit = "probity-audit.jsonl"
+
+func (f *guardFlags) add(cmd *cobra.Command) {
+	f.addOptional(cmd, "policy file (YAML); required")
 	_ = cmd.MarkFlagRequired("policy")
 	cmd.Flags().StringSliceVar(&f.redactFields, "redact-field", nil, "JSON field of tool arguments to redact in the audit log, at any depth (repeatable)")
 }
 
 // addOptional adds the guard flags to a command where a policy is optional
 // (the model-API proxy), with usage text for --policy.
-func (f *guardFlags) addOptional(cmd *cobra.Command, auditDefault, policyUsage string) {
+func (f *guardFlags) addOptional(cmd *cobra.Command, policyUsage string) {
 	cmd.Flags().StringVar(&f.policy, "policy", "", policyUsage)
-	cmd.Flags().StringVar(&f.audit, "audit", auditDefault, `append-only JSON Lines audit log of every decision ("none" keeps none)`)
+	cmd.Flags().StringVar(&f.audit, "audit", defaultAudit, `append-only JSON Lines audit log of every decision ("none" keeps none)`)
 	cmd.Flags().DurationVar(&f.approvalTimeout, "approval-timeout", 5*time.Minute, "how long an approve decision waits for a person before it becomes a deny")
 	cmd.Flags().StringVar(&f.webhook, "webhook", "", "URL that receives a POST for every approval request and resolution")
 	cmd.Flags().DurationVar(&f.evalTimeout, "eval-timeout", 100*time.Millisecond, "time limit of one policy evaluation; side-effecting calls fail closed past it")
@@ -111,9 +117,9 @@ func describePolicy(p *policy.Policy) string {
 func newGuardServeCmd(e *env) *cobra.Command {
 	var f guardFlags
 	var access accessFlags
-	var addr, addrFile string
+	var listen, addrFile string
 	cmd := &cobra.Command{
-		Use:   "serve --policy FILE",
+		Use:   "serve --policy FILE [--listen ADDR]",
 		Short: "Serve the HTTP decision service for agents in any language",
 		Long: `Serve runs the policy decision service. Before a tool runs, an agent (or its
 framework) asks:
@@ -145,7 +151,7 @@ another host (DNS rebinding) or come from a web page on another origin.
 $PROBITY_GUARD_TOKEN (32+ characters), which every client must then send
 as "Authorization: Bearer ..." (probity guard check --server sends it).`,
 		Example: `  probity guard serve --policy examples/policies/tau-retail.yaml
-  probity guard serve --policy p.yaml --addr 127.0.0.1:0 --addr-file /tmp/guard.addr --webhook http://127.0.0.1:9000/hook
+  probity guard serve --policy p.yaml --listen 127.0.0.1:0 --addr-file /tmp/guard.addr --webhook http://127.0.0.1:9000/hook
   curl -s localhost:8700/v1/decide -d '{"run":"r1","tool":"write_file","args":{"path":".env"}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -155,7 +161,7 @@ as "Authorization: Bearer ..." (probity guard check --server sends it).`,
 				return err
 			}
 			defer closeGuard()
-			ln, err := access.listen(addr, "--addr")
+			ln, err := access.listen(listen, "--listen")
 			if err != nil {
 				return err
 			}
@@ -183,8 +189,12 @@ as "Authorization: Bearer ..." (probity guard check --server sends it).`,
 			return nil
 		},
 	}
-	f.add(cmd, "probity-audit.jsonl")
-	cmd.Flags().StringVar(&addr, "addr", defaultGuardAddr, "address to listen on (port 0 picks a free one)")
+	f.add(cmd)
+	cmd.Flags().StringVar(&listen, "listen", defaultGuardAddr, "address to listen on (host:port; port 0 picks a free one)")
+	// --addr was this flag's name before every server command took
+	// --listen; it stays, hidden, for one release.
+	cmd.Flags().StringVar(&listen, "addr", defaultGuardAddr, "deprecated: use --listen")
+	_ = cmd.Flags().MarkHidden("addr")
 	cmd.Flags().StringVar(&addrFile, "addr-file", "", "write the server's URL to this file once it listens (for scripts: --server @FILE)")
 	access.add(cmd)
 	return cmd
@@ -324,8 +334,8 @@ func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (g
 		if tr == nil {
 			return guard.Decision{}, withExit(ExitUsage, &probity.Error{Code: probity.EINVALID, File: history, Message: "no trace in file"})
 		}
-		if err := replay(e.ctx, g, call.Run, tr); err != nil {
-			return guard.Decision{}, err
+		if err := g.Replay(e.ctx, call.Run, tr); err != nil {
+			return guard.Decision{}, withExit(ExitUsage, err)
 		}
 	}
 	v, err := g.Decide(e.ctx, call)
@@ -333,39 +343,6 @@ func checkLocal(e *env, f *guardFlags, call guard.Call, history, from string) (g
 		return v, withExit(ExitUsage, err)
 	}
 	return v, nil
-}
-
-// replay feeds a recorded trace to the guard as a run's history: messages
-// are said, calls decided (and so counted against budgets) and results
-// reported.
-func replay(ctx context.Context, g *guard.Guard, run string, tr *probity.Trace) error {
-	ids := map[string]string{} // recorded call id -> guard call id
-	for _, s := range tr.Steps {
-		switch s.Kind {
-		case probity.KindUser, probity.KindAssistant, probity.KindSystem:
-			_ = g.Say(run, string(s.Kind), s.Content)
-		case probity.KindToolCall:
-			if s.Tool == nil {
-				continue
-			}
-			v, err := g.Decide(ctx, guard.Call{Run: run, Tool: s.Tool.Name, Args: s.Tool.Args})
-			if err != nil {
-				return withExit(ExitUsage, err)
-			}
-			ids[s.Tool.ID] = v.CallID
-			ids["name:"+s.Tool.Name] = v.CallID
-		case probity.KindToolResult:
-			if s.Tool == nil {
-				continue
-			}
-			id := ids[s.Tool.ID]
-			if s.Tool.ID == "" {
-				id = ids["name:"+s.Tool.Name]
-			}
-			g.Result(run, id, s.Tool.Name, s.Content, s.Error != nil)
-		}
-	}
-	return nil
 }
 
 func printVerdict(w io.Writer, st style, tool string, v guard.Decision) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -29,6 +30,7 @@ type inspectRecord struct {
 
 func newInspectCmd(e *env) *cobra.Command {
 	var format, from string
+	var summary, onlyFailing bool
 	cmd := &cobra.Command{
 		Use:   "inspect FILES...",
 		Short: "Summarise traces: steps by kind, tools, agents, outcome labels",
@@ -40,14 +42,24 @@ Who&When mistake step).
 FILES may be files, directories (read recursively) or globs; "-" reads stdin.
 The format of each file is detected from its content; --from forces one.
 Bad files are reported on stderr after the good ones are summarised, and the
-exit status is then 2.`,
+exit status is then 2; so is input that holds no trace at all (the files
+skipped are listed with the reason).
+
+--summary prints only the summary over all traces; --only-failing prints only
+the traces whose outcome labels say they failed (τ-bench reward 0, SWE-bench
+unresolved, Who&When incorrect or with a mistake step), then the summary.`,
 		Example: `  probity inspect examples/
   probity inspect ../shared/data/tau-bench/gpt-4o-airline.json --format json | jq .labels.reward
-  probity inspect --from chatlog 'logs/*.jsonl'`,
+  probity inspect --from chatlog 'logs/*.jsonl'
+  probity inspect --summary ../shared/data/
+  probity inspect --only-failing ../shared/data/tau-bench/gpt-4o-airline.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format, "text", "json"); err != nil {
 				return err
+			}
+			if summary && format == "json" {
+				return withExit(ExitUsage, errors.New("--summary works with --format text; JSON has one object per trace"))
 			}
 			opts := ingest.Options{Format: from, Stdin: e.stdin}
 			sum := newInspectSummary()
@@ -55,21 +67,35 @@ exit status is then 2.`,
 			err := ingest.Each(e.ctx, args, opts, func(t *probity.Trace) error {
 				rec := inspectOf(t)
 				sum.add(t, rec)
+				if summary || (onlyFailing && !labelledFailure(t.Labels)) {
+					return nil
+				}
+				sum.shown++
 				if format == "json" {
 					return writeJSONLine(e.stdout, rec)
 				}
 				printInspect(e.stdout, st, rec)
 				return nil
 			})
-			if format == "text" {
+			if format == "text" && (sum.traces > 0 || err == nil) {
 				sum.print(e.stdout, st)
 			}
 			return inputError(err)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (one object per trace per line)")
+	cmd.Flags().BoolVar(&summary, "summary", false, "print only the summary over all traces")
+	cmd.Flags().BoolVar(&onlyFailing, "only-failing", false, "print only the traces whose outcome labels say they failed")
 	addFromFlag(cmd, &from)
 	return cmd
+}
+
+// labelledFailure reports whether the source's own labels say the run
+// failed. It only filters what inspect prints: labels never feed a
+// detector.
+func labelledFailure(l probity.Labels) bool {
+	return (l.Reward != nil && *l.Reward < 1) || (l.Resolved != nil && !*l.Resolved) ||
+		(l.IsCorrect != nil && !*l.IsCorrect) || l.MistakeStep != nil
 }
 
 // addFromFlag adds --from, which forces an input format instead of
@@ -143,11 +169,14 @@ func printInspect(w io.Writer, st style, r inspectRecord) {
 // memory stays flat however many traces stream past.
 type inspectSummary struct {
 	traces, steps int
-	files         map[string]bool
-	formats       map[string]int
-	kinds         map[string]int
-	tools         map[string]int
-	labels        map[string]map[string]int // label -> value -> traces
+	// shown counts the traces printed before the summary (none with
+	// --summary): the summary is set apart from them by a blank line.
+	shown   int
+	files   map[string]bool
+	formats map[string]int
+	kinds   map[string]int
+	tools   map[string]int
+	labels  map[string]map[string]int // label -> value -> traces
 }
 
 func newInspectSummary() *inspectSummary {
@@ -185,7 +214,10 @@ func (s *inspectSummary) print(w io.Writer, st style) {
 		fmt.Fprintln(w, "no traces")
 		return
 	}
-	fmt.Fprintf(w, "\n%s\n", st.bold(fmt.Sprintf("%d %s in %d %s, %d steps", s.traces, plural(s.traces, "trace", "traces"),
+	if s.shown > 0 {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("%d %s in %d %s, %d steps", s.traces, plural(s.traces, "trace", "traces"),
 		len(s.files), plural(len(s.files), "file", "files"), s.steps)))
 	fmt.Fprintf(w, "  formats %s\n", countsLine(s.formats, 0))
 	fmt.Fprintf(w, "  kinds   %s\n", kindsLine(s.kinds))

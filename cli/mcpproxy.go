@@ -139,7 +139,7 @@ $PROBITY_GUARD_TOKEN that every host and client then sends.`,
 			return nil
 		},
 	}
-	f.add(cmd, "none")
+	f.add(cmd)
 	cmd.Flags().StringVar(&tracePath, "trace", "", "record calls here: a JSON Lines file, or a directory for one file per run")
 	cmd.Flags().StringVar(&run, "run", "", "run id of the stdio host (default mcp-<start time>)")
 	cmd.Flags().StringVar(&listen, "listen", "", "serve hosts over Streamable HTTP on this address (at /mcp)")

@@ -224,7 +224,7 @@ func TestMCPProxyHTTP(t *testing.T) {
 	var stderr syncBuffer
 	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr}
 	root := newRootCmd(e)
-	root.SetArgs([]string{"mcp-proxy", "--policy", policyFile, "--listen", "127.0.0.1:0", "--upstream", up.URL, "--trace", work})
+	root.SetArgs([]string{"mcp-proxy", "--policy", policyFile, "--listen", "127.0.0.1:0", "--upstream", up.URL, "--trace", work, "--audit", filepath.Join(work, "audit.jsonl")})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 	var url string

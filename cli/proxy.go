@@ -194,7 +194,7 @@ with Ctrl-C: it finishes writing the recording first.`,
 	}
 	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the model API (https://api.openai.com, https://api.anthropic.com, ...), or auto: Anthropic Messages calls to api.anthropic.com, the rest to api.openai.com")
 	cmd.Flags().StringVar(&record, "record", "", "directory to record cassettes and traces into")
-	gf.addOptional(cmd, "probity-audit.jsonl", "policy file (YAML): check every tool call in model responses before the agent sees it")
+	gf.addOptional(cmd, "policy file (YAML): check every tool call in model responses before the agent sees it")
 	f.addListen(cmd, "127.0.0.1:8080")
 	f.addUpstream(cmd)
 	return cmd

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -68,9 +67,7 @@ The exit status is 0 when every run passed, 1 when some failed, 2 on bad usage.`
 				return withExit(ExitUsage, err)
 			}
 			if format == "json" {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := writeJSONLine(e.stdout, rep); err != nil {
 					return err
 				}
 			} else {

@@ -21,6 +21,10 @@ const (
 	ExitFindings = 1 // findings at or above --fail-on, or a failed gate
 	ExitUsage    = 2 // bad usage or bad input
 	ExitInternal = 3 // a bug or an unexpected failure inside probity
+	// ExitInterrupted is the shell's code for a command ended by SIGINT
+	// (128 + 2): eval run uses it when Ctrl-C stops a run, which then has
+	// no gate verdict, so a CI script cannot mistake it for a failed gate.
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit code through cobra without printing twice.
@@ -115,6 +119,16 @@ stop a plausible-but-wrong chain before it acts.`,
 		newSpecCmd(e),
 		newDrillCmd(e),
 	)
+	// cobra's completion command has no examples of its own; the ones a
+	// newcomer needs are where the script goes.
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		c.Example = `  probity completion bash > /etc/bash_completion.d/probity
+  probity completion bash > ~/.local/share/bash-completion/completions/probity
+  probity completion zsh > "${fpath[1]}/_probity"
+  probity completion fish > ~/.config/fish/completions/probity.fish
+  probity completion powershell | Out-String | Invoke-Expression`
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withExit(ExitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})

@@ -33,11 +33,29 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 	return fmt.Errorf("unknown format %q (want text, json, markdown or junit)", format)
 }
 
+// writeJSON writes v as one line, as every --format json of the CLI does,
+// so runs and comparisons can be appended to one JSON Lines file.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// oneLineError squeezes an error message onto one line of at most 200
+// characters: the run file keeps the whole of it.
+func oneLineError(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:199]) + "…"
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func iv(x [2]float64) string { return fmt.Sprintf("[%.2f, %.2f]", x[0], x[1]) }
@@ -83,6 +101,9 @@ func writeSummaryText(w io.Writer, s *Summary) error {
 	}
 	if u.Errors > 0 {
 		fmt.Fprintf(&b, "errors     %d trials (%s), not counted as failures\n", u.Errors, kinds(u.ErrorKinds))
+		for _, e := range u.FirstErrors {
+			fmt.Fprintf(&b, "           %s: %s (%d %s; first: case %s trial #%d)\n", e.Kind, oneLineError(e.Message), e.Trials, plural(e.Trials, "trial", "trials"), e.Case, e.Trial)
+		}
 	}
 	if u.JudgeAgreement != nil {
 		fmt.Fprintf(&b, "judge      repeated votes agreed %.0f%% of the time\n", 100**u.JudgeAgreement)
@@ -97,15 +118,24 @@ func writeSummaryText(w io.Writer, s *Summary) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "cost       $%.4f, %d tokens; latency mean %.0fms p50 %.0fms p95 %.0fms max %.0fms\n\n",
+	fmt.Fprintf(&b, "cost       $%.4f, %d tokens; latency mean %.0fms p50 %.0fms p95 %.0fms max %.0fms\n",
 		u.CostUSD, u.Tokens.Total(), u.Latency.Mean, u.Latency.P50, u.Latency.P95, u.Latency.Max)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CASE\tPASS\tRATE\t95% CI\tCLASS\tEVIDENCE")
-	for _, c := range s.Cases {
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%s\t%s\t%s\n", c.ID, c.Passes, c.Trials, c.PassRate, iv(c.Interval), c.Class, caseEvidence(c))
+	// No cases (eval run --summary, or --only-failing when all pass):
+	// no table, so the verdict follows the suite's numbers.
+	if len(s.Cases) > 0 {
+		b.WriteString("\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CASE\tPASS\tRATE\t95% CI\tCLASS\tEVIDENCE")
+		for _, c := range s.Cases {
+			fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%s\t%s\t%s\n", c.ID, c.Passes, c.Trials, c.PassRate, iv(c.Interval), c.Class, caseEvidence(c))
+		}
+		tw.Flush()
 	}
-	tw.Flush()
-	fmt.Fprintf(&b, "\ngate: %s  %s\n", verdict, s.Gate.Reason)
+	if s.Interrupted {
+		b.WriteString("\ninterrupted: no gate verdict\n")
+	} else {
+		fmt.Fprintf(&b, "\ngate: %s  %s\n", verdict, s.Gate.Reason)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -141,7 +171,10 @@ func writeSummaryMarkdown(w io.Writer, s *Summary) error {
 	u := s.Suite
 	var b strings.Builder
 	mark := "✅ gate passed"
-	if !s.Gate.Passed {
+	switch {
+	case s.Interrupted:
+		mark = "⏹ interrupted, no gate verdict"
+	case !s.Gate.Passed:
 		mark = "❌ gate failed"
 	}
 	fmt.Fprintf(&b, "### Eval `%s`: %s\n\n%s\n\n", u.Name, mark, mdEscape(s.Gate.Reason))
@@ -232,6 +265,12 @@ func writeSummaryJUnit(w io.Writer, s *Summary) error {
 	if !s.Gate.Passed {
 		gate.Failure = &junitProblem{Message: "gate failed", Type: "gate", Text: s.Gate.Reason}
 		js.Failures++
+		if s.Interrupted {
+			gate.Failure = nil
+			gate.Error = &junitProblem{Message: "interrupted: no gate verdict", Type: "interrupted"}
+			js.Failures--
+			js.Errors++
+		}
 	}
 	js.Cases = append(js.Cases, gate)
 	js.Tests = len(js.Cases)

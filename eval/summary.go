@@ -41,7 +41,33 @@ type Summary struct {
 	Gate  GateResult    `json:"gate"`
 	// Baseline compares the run with --baseline, when one is given.
 	Baseline *BaselineSummary `json:"baseline,omitempty"`
+	// Interrupted marks a run stopped before it finished (Ctrl-C): it has
+	// no gate verdict, and every writer says so instead of printing one.
+	// Set it with Interrupt.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
+
+// Interrupt marks s as the summary of an interrupted run: a run that did
+// not finish has no gate verdict, so Gate no longer passes and says why.
+func (s *Summary) Interrupt() {
+	s.Interrupted = true
+	s.Gate = GateResult{Passed: false, Reason: "interrupted: no gate verdict"}
+}
+
+// ErrorSample is one distinct target error: what went wrong, how many
+// trials it ended, and the first of them, so the cause is on screen and not
+// only in the run file.
+type ErrorSample struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+	Trials  int    `json:"trials"`
+	Case    string `json:"case"`
+	Trial   int    `json:"trial"`
+}
+
+// maxErrorSamples bounds SuiteSummary.FirstErrors: a few distinct causes
+// explain a broken target; a hundred would bury the verdict.
+const maxErrorSamples = 3
 
 // BaselineSummary is the paired comparison with the baseline run (see
 // Compare): how likely this run is worse by more than the margin.
@@ -92,10 +118,13 @@ type SuiteSummary struct {
 	Complete     bool `json:"complete"`
 	// ErrorKinds counts error trials by kind (timeout, http, crash, ...).
 	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
-	CostUSD    float64        `json:"cost_usd"`
-	Tokens     Usage          `json:"tokens"`
-	Latency    LatencyStats   `json:"latency_ms"`
-	Cached     int            `json:"cached,omitempty"`
+	// FirstErrors are the first distinct error messages, in run-file
+	// order (at most three).
+	FirstErrors []ErrorSample `json:"first_errors,omitempty"`
+	CostUSD     float64       `json:"cost_usd"`
+	Tokens      Usage         `json:"tokens"`
+	Latency     LatencyStats  `json:"latency_ms"`
+	Cached      int           `json:"cached,omitempty"`
 	// JudgeAgreement is the mean share of judge votes on the majority side,
 	// over every judge assertion that voted more than once: 1 means the
 	// judge never disagreed with itself.
@@ -303,11 +332,12 @@ func Summarize(run *Run, baseline *Run) *Summary {
 			}
 		default:
 			c.Errors++
-			kind := "unknown"
+			kind, msg := "unknown", ""
 			if t.Error != nil {
-				kind = t.Error.Kind
+				kind, msg = t.Error.Kind, t.Error.Message
 			}
 			errKinds[kind]++
+			s.Suite.FirstErrors = addErrorSample(s.Suite.FirstErrors, kind, msg, t.Case, t.Trial)
 		}
 	}
 	if len(errKinds) > 0 {
@@ -545,4 +575,19 @@ func cmpWord(ok bool) string {
 		return "≥"
 	}
 	return "<"
+}
+
+// addErrorSample counts one error trial into samples: a known message
+// gains a trial, a new one is added while there is room.
+func addErrorSample(samples []ErrorSample, kind, msg, caseID string, trial int) []ErrorSample {
+	for i := range samples {
+		if samples[i].Kind == kind && samples[i].Message == msg {
+			samples[i].Trials++
+			return samples
+		}
+	}
+	if len(samples) < maxErrorSamples {
+		samples = append(samples, ErrorSample{Kind: kind, Message: msg, Trials: 1, Case: caseID, Trial: trial})
+	}
+	return samples
 }

@@ -268,7 +268,7 @@ func (g *Guard) audit(c Call, v *Decision, latency time.Duration) error {
 		return nil
 	}
 	return g.opts.Audit.Write(&AuditRecord{
-		Time: g.opts.Now().UTC(), Event: "decision", Run: c.Run, CallID: v.CallID, Tool: c.Tool, Args: c.Args,
+		Time: g.opts.Now().UTC(), Event: EventDecision, Run: c.Run, CallID: v.CallID, Tool: c.Tool, Args: c.Args,
 		Decision: v.Decision, Would: v.Would, Rule: v.Rule, Message: v.Message, Reason: v.Reason,
 		Evidence: v.Evidence, Matches: v.Matches, Errors: v.Errors, SideEffect: v.SideEffect,
 		ApprovalID: v.ApprovalID, LatencyNS: latency.Nanoseconds(),
@@ -280,7 +280,7 @@ func (g *Guard) auditApproval(a Approval) error {
 		return nil
 	}
 	return g.opts.Audit.Write(&AuditRecord{
-		Time: a.Resolved.UTC(), Event: "approval", Run: a.Run, CallID: a.CallID, Tool: a.Tool,
+		Time: a.Resolved.UTC(), Event: EventApproval, Run: a.Run, CallID: a.CallID, Tool: a.Tool,
 		Rule: a.Rule, ApprovalID: a.ID, Status: a.Status, By: a.By, Note: a.Note,
 	})
 }

@@ -223,6 +223,12 @@ func Each(ctx context.Context, args []string, opt Options, fn func(*probity.Trac
 	}
 	inputs := expand(args)
 	fe := &FileErrors{Inputs: len(inputs)}
+	traces := 0
+	count := func(t *probity.Trace) error {
+		traces++
+		return fn(t)
+	}
+	var skipped []*probity.Error
 	for _, in := range inputs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -231,13 +237,19 @@ func Each(ctx context.Context, args []string, opt Options, fn func(*probity.Trac
 			fe.Errs = append(fe.Errs, in.err)
 			continue
 		}
-		stop, err := readInput(ctx, in, opt, log, fn)
+		stop, err := readInput(ctx, in, opt, log, count)
 		if stop {
 			return err
 		}
 		if ctx.Err() != nil {
 			// The failure, if any, is the cancellation (a closed pipe).
 			return ctx.Err()
+		}
+		var se *skipError
+		if errors.As(err, &se) {
+			log.Warn("skipping file of unknown format", "file", in.path)
+			skipped = append(skipped, se.err)
+			continue
 		}
 		if err != nil {
 			fe.Errs = append(fe.Errs, asFileError(in.name(), err))
@@ -246,7 +258,61 @@ func Each(ctx context.Context, args []string, opt Options, fn func(*probity.Trac
 	if len(fe.Errs) > 0 {
 		return fe
 	}
+	if traces == 0 {
+		return &NoTracesError{Args: args, Inputs: len(inputs), Skipped: skipped}
+	}
 	return nil
+}
+
+// skipError marks a file found by walking a directory that is JSON of no
+// known shape: passed over, not failed, but said why.
+type skipError struct{ err *probity.Error }
+
+func (e *skipError) Error() string { return e.err.Error() }
+
+// NoTracesError is what Each returns when its inputs held no trace at all
+// and none failed: a folder of unrelated JSON, an empty directory, an empty
+// JSON list. Nothing to analyse is bad input, not a clean result: a CI job
+// pointed at the wrong folder must not go green. Its code is EINVALID.
+type NoTracesError struct {
+	// Args are the arguments Each was given.
+	Args []string
+	// Inputs is how many files the arguments named or held.
+	Inputs int
+	// Skipped lists, in input order, the files passed over and why.
+	Skipped []*probity.Error
+}
+
+// Error says what was read and lists every skipped file with its reason.
+func (e *NoTracesError) Error() string {
+	var b strings.Builder
+	what := strings.Join(e.Args, " ")
+	switch {
+	case e.Inputs == 0:
+		fmt.Fprintf(&b, "no traces in %s: no %s files found", what, strings.Join(Extensions, ", "))
+	case len(e.Skipped) == 0:
+		fmt.Fprintf(&b, "no traces in %s: %d file%s read, none holds a trace", what, e.Inputs, plural(e.Inputs))
+	default:
+		fmt.Fprintf(&b, "no traces in %s: %d of %d file%s skipped:", what, len(e.Skipped), e.Inputs, plural(e.Inputs))
+		for _, x := range e.Skipped {
+			b.WriteString("\n  ")
+			b.WriteString(x.Error())
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns an EINVALID *probity.Error, so probity.ErrorCode and the
+// CLI's exit status treat the empty result as bad input.
+func (e *NoTracesError) Unwrap() error {
+	return &probity.Error{Code: probity.EINVALID, Message: "no traces"}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // ReadAll returns every trace in path (a file, directory, glob or "-").
@@ -357,8 +423,7 @@ func readInput(ctx context.Context, in input, opt Options, log *slog.Logger, fn 
 				return false, &probity.Error{Code: probity.EINVALID, File: name, Where: fmt.Sprintf("offset %d", ee.Offset), Message: "invalid UTF-8 (JSON must be UTF-8)"}
 			}
 			if in.walked && (c == '{' || c == '[') {
-				log.Warn("skipping file of unknown format", "file", in.path)
-				return false, nil
+				return false, &skipError{undetected(name, head, shape)}
 			}
 			return false, undetected(name, head, shape)
 		}

@@ -39,8 +39,8 @@ import (
 	"time"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/jsonx"
+	"github.com/probity/probity/internal/wire"
 )
 
 // Format is the name of this format for --format.
@@ -85,7 +85,7 @@ func SniffShape(s jsonx.Shape) bool {
 }
 
 type message struct {
-	Role    string          `json:"role"`
+	Role    string       `json:"role"`
 	Content wire.Content `json:"content"`
 	// SWE-agent (not mini) history entries say what they are and carry
 	// the parsed command.

@@ -24,8 +24,8 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
-	"github.com/probity/probity/internal/wire"
 	"github.com/probity/probity/internal/jsonx"
+	"github.com/probity/probity/internal/wire"
 )
 
 // Format is the name of this format for --format.
@@ -69,8 +69,8 @@ func SniffShape(s jsonx.Shape) bool {
 }
 
 type turn struct {
-	Role    string          `json:"role"`
-	Name    string          `json:"name"`
+	Role    string       `json:"role"`
+	Name    string       `json:"name"`
 	Content wire.Content `json:"content"`
 }
 
