@@ -44,7 +44,8 @@ worse than the first.`,
   probity eval compare main.jsonl branch.jsonl --format markdown
   probity eval schema > suite.schema.json`,
 	}
-	cmd.AddCommand(newEvalRunCmd(e), newEvalCompareCmd(e), newEvalSchemaCmd(e), newEvalAgentCmd(e))
+	cmd.AddCommand(newEvalRunCmd(e), newEvalCompareCmd(e), newEvalSchemaCmd(e), newEvalAgentCmd(e),
+		newEvalCheckCmd(e))
 	return cmd
 }
 

@@ -96,6 +96,7 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 	if err != nil {
 		return withExit(ExitUsage, err)
 	}
+	warnEvalCheck(e, suite, cases)
 	var baseline *eval.Run
 	if fl.baseline != "" {
 		if baseline, err = eval.ScanRun(fl.baseline); err != nil {
