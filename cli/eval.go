@@ -45,7 +45,7 @@ worse than the first.`,
   probity eval schema > suite.schema.json`,
 	}
 	cmd.AddCommand(newEvalRunCmd(e), newEvalCompareCmd(e), newEvalSchemaCmd(e), newEvalAgentCmd(e),
-		newEvalCheckCmd(e))
+		newEvalCheckCmd(e), newEvalMutateCmd(e))
 	return cmd
 }
 

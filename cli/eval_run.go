@@ -21,6 +21,7 @@ import (
 func newEvalRunCmd(e *env) *cobra.Command {
 	var baseline, out, resume, format, cacheDir string
 	var noCache, verbose bool
+	var dataset string
 	cmd := &cobra.Command{
 		Use:   "run SUITE",
 		Short: "Run a suite k times and judge it with honest statistics",
@@ -66,7 +67,7 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 			if noCache {
 				cacheDir = "-"
 			}
-			return runEval(e, args[0], evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose})
+			return runEval(e, args[0], evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose, dataset: dataset})
 		},
 	}
 	f := cmd.Flags()
@@ -77,24 +78,22 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 	f.StringVar(&cacheDir, "cache", "", "cache target outputs in this directory (overrides the suite's cache)")
 	f.BoolVar(&noCache, "no-cache", false, "do not use the cache even if the suite sets one")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log retries and early stops to stderr")
+	f.StringVar(&dataset, "dataset", "", "run the cases of this file instead of the suite's (e.g. eval mutate's output)")
 	return cmd
 }
 
 type evalRunFlags struct {
 	baseline, out, resume, format, cacheDir string
+	dataset                                 string // replaces the suite's cases (eval mutate's output)
 	verbose                                 bool
 }
 
 var slugRe = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 
 func runEval(e *env, suitePath string, fl evalRunFlags) error {
-	suite, err := eval.LoadSuite(suitePath)
+	suite, cases, err := loadSuiteCases(suitePath, fl.dataset)
 	if err != nil {
-		return withExit(ExitUsage, err)
-	}
-	cases, err := suite.LoadCases()
-	if err != nil {
-		return withExit(ExitUsage, err)
+		return err
 	}
 	warnEvalCheck(e, suite, cases)
 	var baseline *eval.Run
@@ -164,6 +163,9 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 	}
 	sum := eval.Summarize(run, baseline)
 	if err := eval.WriteSummary(e.stdout, sum, fl.format); err != nil {
+		return err
+	}
+	if err := writeRunRobustness(e, run, fl.format); err != nil {
 		return err
 	}
 	if res.Interrupted {

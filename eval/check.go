@@ -445,6 +445,9 @@ func duplicateGroups(cases []Case) []DuplicateGroup {
 	byKey := map[string][]int{}
 	var order []string
 	for i, c := range cases {
+		if c.VariantOf != "" {
+			continue // a variant restates its case on purpose (casing, spacing)
+		}
 		in, _ := decodeJSON(c.Input)
 		b, _ := json.Marshal(struct {
 			I any `json:"i"`
