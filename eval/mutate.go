@@ -455,8 +455,6 @@ func caseProse(s string, p *protector, r *rand.Rand) (string, bool) {
 	return out, out != s
 }
 
-var sentenceRe = regexp.MustCompile(`[^.!?]+(?:[.!?]+|$)`)
-
 // anchoredOpeners begin sentences that lean on another sentence: moving
 // them could change what they refer to or when they apply.
 var anchoredOpeners = map[string]bool{
@@ -469,14 +467,38 @@ var anchoredOpeners = map[string]bool{
 	"their": true, "his": true, "her": true, "both": true, "either": true, "neither": true, "still": true, "yet": true,
 }
 
-// sentences splits prose into sentences (terminator included, surrounding
-// space trimmed).
+// sentences splits prose into sentences, trimmed, terminators kept. A
+// sentence ends at . ! or ? followed by space and then a capital, a digit,
+// a quote or a bracket: "$56.20", "e.g. this" and "11 a.m. est" stay whole.
 func sentences(s string) []string {
 	var out []string
-	for _, m := range sentenceRe.FindAllString(s, -1) {
-		if t := strings.TrimSpace(m); t != "" {
+	rs := []rune(s)
+	start := 0
+	for i := 0; i < len(rs); i++ {
+		if !strings.ContainsRune(".!?", rs[i]) {
+			continue
+		}
+		j := i
+		for j+1 < len(rs) && strings.ContainsRune(".!?\"')”’", rs[j+1]) {
+			j++
+		}
+		k := j + 1
+		for k < len(rs) && unicode.IsSpace(rs[k]) {
+			k++
+		}
+		if k == j+1 && k < len(rs) {
+			continue // no space after: a decimal point, a domain, an abbreviation
+		}
+		if k < len(rs) && !(unicode.IsUpper(rs[k]) || unicode.IsDigit(rs[k]) || strings.ContainsRune("\"'“‘([", rs[k])) {
+			continue
+		}
+		if t := strings.TrimSpace(string(rs[start : j+1])); t != "" {
 			out = append(out, t)
 		}
+		start, i = j+1, j
+	}
+	if t := strings.TrimSpace(string(rs[start:])); t != "" {
+		out = append(out, t)
 	}
 	return out
 }
@@ -497,7 +519,7 @@ func reorderProse(s string, r *rand.Rand) (string, bool) {
 	ss := sentences(s)
 	var slots []int
 	for i := 1; i < len(ss); i++ {
-		if movable(ss[i]) {
+		if movable(ss[i]) && terminated(ss[i]) { // an unterminated last sentence would run into the next
 			slots = append(slots, i)
 		}
 	}
@@ -575,14 +597,25 @@ func distract(input any, caseText string, r *rand.Rand) (any, bool) {
 	if longest == "" {
 		return input, false
 	}
-	done := false
-	return mapProseOnce(input, longest, func(s string) string {
-		ss := sentences(s)
-		at := 1 + r.IntN(len(ss))
-		ss = slices.Insert(ss, at, pickSentence)
-		done = true
-		return strings.Join(ss, " ")
-	}), done
+	ss := sentences(longest)
+	slots := len(ss) // after sentence 1 .. after the last one
+	if !terminated(ss[len(ss)-1]) {
+		slots-- // not after an unterminated last sentence: the two would run together
+	}
+	if slots < 1 {
+		return input, false
+	}
+	at := 1 + r.IntN(slots)
+	return mapProseOnce(input, longest, func(string) string {
+		return strings.Join(slices.Insert(ss, at, pickSentence), " ")
+	}), true
+}
+
+// terminated reports whether a sentence ends with . ! or ? (before any
+// closing quotes or brackets).
+func terminated(s string) bool {
+	t := strings.TrimRight(s, "\"')”’")
+	return strings.HasSuffix(t, ".") || strings.HasSuffix(t, "!") || strings.HasSuffix(t, "?")
 }
 
 // mapProseOnce rewrites the first string leaf equal to target.
