@@ -126,7 +126,7 @@ func checkGuarantee(kind string, oin, vin, exp any, ofx, vfx json.RawMessage) er
 	case MutConfusable:
 		ob, _ := json.Marshal(oin)
 		vb, _ := json.Marshal(vin)
-		if norm.NFKC.String(string(vb)) != string(ob) {
+		if norm.NFKC.String(string(vb)) != norm.NFKC.String(string(ob)) {
 			return fmt.Errorf("NFKC of the variant is not the original:\n%s\n%s", vb, ob)
 		}
 		return nil
@@ -347,7 +347,7 @@ func TestRobustnessReportOnARealRun(t *testing.T) {
 		lines = append(lines, fmt.Sprintf(`{"id": "c%d", "input": {"question": "Customer %d asks: can you refund my order please. The parcel arrived late."}, "expected": {"answer": "approved"}, "fixtures": {"get_order": "delivered"}}`, i, i))
 	}
 	dir := writeFiles(t, map[string]string{
-		"suite.yaml": fmt.Sprintf("name: brittle\ntarget: {http: {url: %q}}\ndataset: cases.jsonl\ntrials: 2\nassert:\n  - {type: equals, path: $.answer}\n", srv.URL),
+		"suite.yaml":  fmt.Sprintf("name: brittle\ntarget: {http: {url: %q}}\ndataset: cases.jsonl\ntrials: 2\nassert:\n  - {type: equals, path: $.answer}\n", srv.URL),
 		"cases.jsonl": strings.Join(lines, "\n"),
 	})
 	s, err := LoadSuite(filepath.Join(dir, "suite.yaml"))
