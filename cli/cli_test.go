@@ -10,7 +10,7 @@ import (
 // TestMain lets testscript run "probity" in-process as a real command.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"probity": func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"probity":       func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 		"brittle-agent": brittleAgentMain,
 	})
 }
