@@ -22,8 +22,9 @@ import (
 // stories evaluate.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"probity":    func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
-		"demo-agent": func() { os.Exit(demoAgent()) },
+		"probity":       func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"demo-agent":    func() { os.Exit(demoAgent()) },
+		"brittle-agent": brittleAgentMain,
 	})
 }
 

@@ -35,7 +35,8 @@ worse than the first.`,
   probity eval compare main.jsonl branch.jsonl --format markdown
   probity eval schema > suite.schema.json`,
 	}
-	cmd.AddCommand(newEvalRunCmd(e), newEvalCompareCmd(e), newEvalSchemaCmd(e))
+	cmd.AddCommand(newEvalRunCmd(e), newEvalCompareCmd(e), newEvalSchemaCmd(e),
+		newEvalCheckCmd(e), newEvalMutateCmd(e))
 	return cmd
 }
 

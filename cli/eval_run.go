@@ -23,6 +23,7 @@ func newEvalRunCmd(e *env) *cobra.Command {
 	var baseline, out, resume, format, cacheDir string
 	var reportTo, reportToken string
 	var noCache, verbose, summary, onlyFailing bool
+	var dataset string
 	cmd := &cobra.Command{
 		Use:   "run SUITE",
 		Short: "Run a suite k times and judge it with honest statistics",
@@ -101,7 +102,7 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 				return withExit(ExitUsage, fmt.Errorf("--summary works with --format text; use --only-failing to shorten %s", format))
 			}
 			fl := evalRunFlags{baseline: baseline, out: out, resume: resume, format: format, cacheDir: cacheDir, verbose: verbose,
-				summary: summary, onlyFailing: onlyFailing}
+				summary: summary, onlyFailing: onlyFailing, dataset: dataset}
 			if reportTo != "" {
 				fl.report = &pusher{e: e, base: strings.TrimSuffix(reportTo, "/"), format: "text", client: &http.Client{Timeout: 2 * time.Minute}}
 				if reportToken != "" {
@@ -127,11 +128,13 @@ max-latency, cel, no-findings, judge, policy. Shorthands: {cel: EXPR}, {equals: 
 	f.StringVar(&reportToken, "report-token-file", "", "file whose first token is sent to --report-to (needs the ingest scope)")
 	f.BoolVar(&summary, "summary", false, "leave out the case table: the suite's numbers and the gate only")
 	f.BoolVar(&onlyFailing, "only-failing", false, "list only the cases that are not stable-pass")
+	f.StringVar(&dataset, "dataset", "", "run the cases of this file instead of the suite's (e.g. eval mutate's output)")
 	return cmd
 }
 
 type evalRunFlags struct {
 	baseline, out, resume, format, cacheDir string
+	dataset                                 string // replaces the suite's cases (eval mutate's output)
 	verbose, summary, onlyFailing           bool
 	// report, when set, sends the run file to a probity serve.
 	report *pusher
@@ -140,14 +143,11 @@ type evalRunFlags struct {
 var slugRe = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 
 func runEval(e *env, suitePath string, fl evalRunFlags) error {
-	suite, err := eval.LoadSuite(suitePath)
+	suite, cases, err := loadSuiteCases(suitePath, fl.dataset)
 	if err != nil {
-		return withExit(ExitUsage, err)
+		return err
 	}
-	cases, err := suite.LoadCases()
-	if err != nil {
-		return withExit(ExitUsage, err)
-	}
+	warnEvalCheck(e, suite, cases)
 	var baseline *eval.Run
 	if fl.baseline != "" {
 		if baseline, err = eval.ScanRun(fl.baseline); err != nil {
@@ -231,6 +231,9 @@ func runEval(e *env, suitePath string, fl evalRunFlags) error {
 		sum.Cases = kept
 	}
 	if err := eval.WriteSummary(e.stdout, sum, fl.format); err != nil {
+		return err
+	}
+	if err := writeRunRobustness(e, run, fl.format); err != nil {
 		return err
 	}
 	if u := sum.Suite; u.Errors > 0 && len(u.FirstErrors) > 0 {

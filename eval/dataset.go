@@ -33,6 +33,10 @@ type Case struct {
 	Fixtures json.RawMessage `json:"fixtures,omitempty"`
 	// Tags group cases in reports.
 	Tags []string `json:"tags,omitempty"`
+	// VariantOf is the id of the case this one was derived from by `eval
+	// mutate`, and Kind the mutation; reports pair the two.
+	VariantOf string `json:"variant_of,omitempty"`
+	Kind      string `json:"kind,omitempty"`
 }
 
 // Dataset formats accepted by LoadDataset. FormatAuto picks one from the file
@@ -109,7 +113,7 @@ func checkCases(path string, cases []Case) error {
 		}
 		seen[c.ID] = i
 	}
-	return nil
+	return checkVariants(path, cases, seen)
 }
 
 // rawCase is the wire form of a case: ids may be numbers in hand-written
@@ -120,10 +124,14 @@ type rawCase struct {
 	Expected json.RawMessage `json:"expected"`
 	Fixtures json.RawMessage `json:"fixtures"`
 	Tags     any             `json:"tags"`
+	// VariantOf and Kind link a variant to its case (see Case).
+	VariantOf string `json:"variant_of"`
+	Kind      string `json:"kind"`
 }
 
 func (r rawCase) toCase() (Case, error) {
-	c := Case{Input: nullToEmpty(r.Input), Expected: nullToEmpty(r.Expected), Fixtures: nullToEmpty(r.Fixtures)}
+	c := Case{Input: nullToEmpty(r.Input), Expected: nullToEmpty(r.Expected), Fixtures: nullToEmpty(r.Fixtures),
+		VariantOf: r.VariantOf, Kind: r.Kind}
 	switch id := r.ID.(type) {
 	case string:
 		c.ID = id

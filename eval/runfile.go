@@ -45,6 +45,9 @@ type RunHeader struct {
 type CaseInfo struct {
 	ID   string   `json:"id"`
 	Tags []string `json:"tags,omitempty"`
+	// VariantOf and Kind link a mutated case to its original (eval mutate).
+	VariantOf string `json:"variant_of,omitempty"`
+	Kind      string `json:"kind,omitempty"`
 }
 
 // Trial statuses. An error is the target's (or the judge's) failure to

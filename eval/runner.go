@@ -117,7 +117,7 @@ func (r *Runner) Header() RunHeader {
 	h := RunHeader{Suite: r.suite.Name, File: r.suite.Path, Started: time.Now().UTC(), Trials: r.suite.Trials,
 		Stop: r.suite.Stop, Gate: r.suite.Gate, Seed: r.suite.Seed}
 	for _, c := range r.cases {
-		h.Cases = append(h.Cases, CaseInfo{ID: c.ID, Tags: c.Tags})
+		h.Cases = append(h.Cases, CaseInfo{ID: c.ID, Tags: c.Tags, VariantOf: c.VariantOf, Kind: c.Kind})
 	}
 	return h
 }
