@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-	"encoding/json"
-
 	"github.com/probity/probity/internal/redact"
 )
 
@@ -18,14 +15,4 @@ func newRedactor(opts Options) *redact.Redactor {
 		return opts.Redactor
 	}
 	return redact.New(opts.RedactHeaders, opts.RedactFields)
-}
-
-func marshalNoEscape(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

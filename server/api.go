@@ -261,13 +261,6 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, feedbackOut(fb))
 }
 
-func rawOrNull(b json.RawMessage) json.RawMessage {
-	if len(b) == 0 || !json.Valid(b) {
-		return json.RawMessage("null")
-	}
-	return b
-}
-
 type evalRunJSON struct {
 	ID         string    `json:"id"`
 	Suite      string    `json:"suite"`
