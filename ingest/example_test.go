@@ -42,7 +42,7 @@ func ExampleReadAll() {
 	}
 	// Output:
 	// message 0 part 0: user
-	// message 1 part 1: tool_call get_order {"order_id": "1182"}
+	// message 1 part 1: tool_call get_order {"order_id":"1182"}
 	// message 2 part 0: tool_result get_order
 	// message 3 part 0: assistant
 }
