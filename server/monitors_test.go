@@ -219,7 +219,11 @@ monitors:
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		getJSON(t, ts.api("/api/v1/monitors"), &mons)
-		if len(mons.Monitors) == 1 && len(mons.Monitors[0].Series) == 1 && mons.Monitors[0].Series[0].Observed > 0 {
+		// The leader counts the batch one observation at a time: wait for
+		// all twelve, then make sure nothing more arrives.
+		if len(mons.Monitors) == 1 && len(mons.Monitors[0].Series) == 1 && mons.Monitors[0].Series[0].Observed >= 12 {
+			time.Sleep(300 * time.Millisecond)
+			getJSON(t, ts.api("/api/v1/monitors"), &mons)
 			break
 		}
 		if time.Now().After(deadline) {
