@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -123,7 +124,12 @@ func TestDurabilitySIGKILL(t *testing.T) {
 	ackedIn := map[int]map[int]bool{} // trace → incarnations that acknowledged its spans
 	next := 0
 	rng := rand.New(rand.NewSource(7))
-	send := func(incarnation int, otlpAddr string, until time.Time) {
+	// send exports the spans from next on until they are all sent, an
+	// export fails (the server was killed), or the deadline passes. Once
+	// killAfter spans have been acknowledged it calls kill, which kills the
+	// server a moment later while exports go on: the kill lands among
+	// exports whatever the machine's speed.
+	send := func(incarnation int, otlpAddr string, until time.Time, killAfter int, kill func()) {
 		exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpoint(otlpAddr), otlptracehttp.WithInsecure(),
 			otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}), otlptracehttp.WithTimeout(3*time.Second))
 		if err != nil {
@@ -147,19 +153,31 @@ func TestDurabilitySIGKILL(t *testing.T) {
 				ackedIn[d.trace][incarnation] = true
 			}
 			next = end
+			if next >= killAfter {
+				kill()
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	for k := range kills {
 		cmd, _, otlpAddr := serveProcess(t, bin, db)
-		killAt := time.Now().Add(time.Duration(150+rng.Intn(250)) * time.Millisecond)
+		// Each life takes about a sixth of the spans, then is killed
+		// 0–20 ms later, in the middle of whatever export is in flight.
+		killAfter := next + len(seq)/(kills+2) + rng.Intn(3*batch)
+		delay := time.Duration(rng.Intn(20)) * time.Millisecond
 		killed := make(chan struct{})
-		go func() {
-			time.Sleep(time.Until(killAt))
-			cmd.Process.Signal(syscall.SIGKILL)
-			close(killed)
-		}()
-		send(k, otlpAddr, killAt.Add(time.Second))
+		var once sync.Once
+		kill := func() {
+			once.Do(func() {
+				go func() {
+					time.Sleep(delay)
+					cmd.Process.Signal(syscall.SIGKILL)
+					close(killed)
+				}()
+			})
+		}
+		send(k, otlpAddr, time.Now().Add(time.Minute), killAfter, kill)
+		kill() // an export failed before killAfter: kill anyway
 		<-killed
 		cmd.Wait()
 		t.Logf("life %d: %d of %d spans acknowledged when killed", k, len(acked), len(seq))
@@ -168,7 +186,7 @@ func TestDurabilitySIGKILL(t *testing.T) {
 		t.Fatal("every span was sent before the last kill: the test proves nothing; send more or kill sooner")
 	}
 	cmd, apiAddr, otlpAddr := serveProcess(t, bin, db)
-	send(kills, otlpAddr, time.Now().Add(time.Minute))
+	send(kills, otlpAddr, time.Now().Add(time.Minute), len(seq)+1, func() {})
 	if next != len(seq) {
 		t.Fatalf("the last life did not take every span: %d of %d", next, len(seq))
 	}
