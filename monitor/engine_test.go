@@ -18,19 +18,29 @@ import (
 	"github.com/probity/probity/analysis"
 	"github.com/probity/probity/ingest"
 	"github.com/probity/probity/monitor"
-	"github.com/probity/probity/monitor/internal/sqlitestate"
+	"github.com/probity/probity/store/sqlite"
 )
 
 var t0 = time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 
-func openStore(t *testing.T, path string) *sqlitestate.DB {
+// testStore is the monitor state of the server's own SQLite store: the
+// engine is tested on the tables it runs on in production.
+type testStore struct {
+	*sqlite.MonitorState
+	db *sqlite.DB
+}
+
+// Close closes the database, as a process that stops would.
+func (s testStore) Close() error { return s.db.Close() }
+
+func openStore(t *testing.T, path string) testStore {
 	t.Helper()
-	db, err := sqlitestate.Open(path)
+	db, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	return testStore{db.MonitorState(), db}
 }
 
 // receiver is a real HTTP server on loopback that records what it is sent

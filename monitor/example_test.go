@@ -11,7 +11,7 @@ import (
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/monitor"
-	"github.com/probity/probity/monitor/internal/sqlitestate"
+	"github.com/probity/probity/store/sqlite"
 )
 
 // A simulated agent service fails 5% of its runs; after run 1,200 a bad
@@ -22,8 +22,9 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "monitor-example")
 	defer os.RemoveAll(dir)
-	store, _ := sqlitestate.Open(filepath.Join(dir, "monitor.db"))
-	defer store.Close()
+	db, _ := sqlite.Open(context.Background(), filepath.Join(dir, "probity.db"), sqlite.Options{})
+	defer db.Close()
+	store := db.MonitorState()
 	cfg, err := monitor.Parse("monitors.yaml", []byte(`
 monitors:
   - name: failure-rate

@@ -1,7 +1,6 @@
-// Package monitortest is the contract suite every monitor.Store must pass:
-// the monitor package's SQLite test store and the server's stores
-// (SQLite and PostgreSQL) run the same tests, so the engine behaves the
-// same on each.
+// Package monitortest is the contract suite every monitor.Store (and
+// monitor.Inbox) must pass: the server's stores, SQLite and PostgreSQL,
+// run the same tests, so the engine behaves the same on each.
 package monitortest
 
 import (
