@@ -87,7 +87,7 @@ func classify(t *Tool, pol *Policy) effect {
 
 // sideVerb returns the first word of name that makes it side-effecting.
 func sideVerb(name string) string {
-	for _, w := range nameWords(name) {
+	for _, w := range toolclass.Words(name) {
 		if nameSideEffect(w) {
 			return w
 		}
@@ -114,31 +114,4 @@ func firstVerb(desc string) string {
 		}
 	}
 	return ""
-}
-
-// nameWords splits a tool or argument name into lower-case words at
-// underscores, hyphens, dots, spaces and camelCase humps.
-func nameWords(s string) []string {
-	var words []string
-	var cur []rune
-	flush := func() {
-		if len(cur) > 0 {
-			words = append(words, strings.ToLower(string(cur)))
-			cur = cur[:0]
-		}
-	}
-	rs := []rune(s)
-	for i, r := range rs {
-		switch {
-		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
-			flush()
-		case unicode.IsUpper(r) && len(cur) > 0 && (unicode.IsLower(cur[len(cur)-1]) || (i+1 < len(rs) && unicode.IsLower(rs[i+1]))):
-			flush()
-			cur = append(cur, r)
-		default:
-			cur = append(cur, r)
-		}
-	}
-	flush()
-	return words
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
+
+	"github.com/probity/probity/toolclass"
 )
 
 func ruleUnguardedSideEffect() *Rule {
@@ -35,12 +37,12 @@ var (
 // confirmation or sets a limit before it runs, if any.
 func specGuards(docs []*Doc, t *Tool) (Span, bool) {
 	verbs := map[string]bool{}
-	for _, w := range nameWords(t.Name) {
+	for _, w := range toolclass.Words(t.Name) {
 		if nameSideEffect(w) {
 			verbs[w] = true
 		}
 	}
-	spaced := strings.Join(nameWords(t.Name), " ")
+	spaced := strings.Join(toolclass.Words(t.Name), " ")
 	for _, d := range docs {
 		for _, s := range d.sentences {
 			if !confirmRE.MatchString(s.text) && !limitRE.MatchString(s.text) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
+
+	"github.com/probity/probity/toolclass"
 )
 
 func ruleFreeString() *Rule {
@@ -50,12 +52,12 @@ func ruleOpenObject() *Rule {
 // argKind says what a consequential argument holds, from its name: "id",
 // "amount", "email", "path", "url", or "" for anything else.
 func argKind(t *Tool, name string) string {
-	words := nameWords(name)
+	words := toolclass.Words(name)
 	if len(words) == 0 {
 		return ""
 	}
 	last := words[len(words)-1]
-	toolWords := strings.Join(nameWords(t.Name), " ") + " " + strings.ToLower(t.Description)
+	toolWords := strings.Join(toolclass.Words(t.Name), " ") + " " + strings.ToLower(t.Description)
 	has := func(set ...string) bool {
 		for _, w := range words {
 			for _, s := range set {
