@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
-
 	"github.com/probity/probity/toolclass"
 )
 

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/probity/probity"
-
 	"github.com/probity/probity/toolclass"
 )
 
