@@ -35,6 +35,10 @@ const (
 	sendWorkers = 4
 )
 
+// settleTimeout bounds recording one delivery's outcome, which outlives
+// a shutdown's cancellation.
+const settleTimeout = 10 * time.Second
+
 func newDispatcher(o Outbox, cfg *Config, client *http.Client, now func() time.Time, poll time.Duration, log *slog.Logger, met *metrics) *dispatcher {
 	d := &dispatcher{outbox: o, notifiers: map[string]*Notifier{}, cfg: cfg.Delivery, client: client, now: now, poll: poll,
 		log: log, met: met, wake: make(chan struct{}, 1)}
@@ -97,20 +101,24 @@ func (d *dispatcher) deliverDue(ctx context.Context) (int, error) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			s := d.attempt(ctx, del)
-			if ctx.Err() != nil {
-				// Stopping: give the claim back as due now, so a restart
-				// retries at once rather than after the lease, and the
-				// attempt is not counted as a failure. (A crash leaves the
-				// claim to expire instead.)
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-				defer cancel()
+			// The outcome is written even when stopping: a send that
+			// finished must be recorded (or a delivered notice is sent
+			// again, and a failed one waits out the whole lease), so the
+			// write has its own deadline rather than ctx's cancellation.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+			defer cancel()
+			if ctx.Err() != nil && s.State != DeliveryDelivered {
+				// Stopping mid-send: give the claim back as due now, so a
+				// restart retries at once rather than after the lease, and
+				// the attempt is not counted as a failure. (A crash leaves
+				// the claim to expire instead.)
 				now := d.now()
-				if err := d.outbox.Settle(rctx, del.ID, Settlement{State: DeliveryPending, Attempts: del.Attempts, NextAt: now, At: now}); err != nil {
+				if err := d.outbox.Settle(sctx, del.ID, Settlement{State: DeliveryPending, Attempts: del.Attempts, NextAt: now, At: now}); err != nil {
 					d.log.Warn("release notification at shutdown", "id", del.ID, "err", err)
 				}
 				return
 			}
-			if err := d.outbox.Settle(ctx, del.ID, s); err != nil {
+			if err := d.outbox.Settle(sctx, del.ID, s); err != nil {
 				errs <- fmt.Errorf("settle delivery %d: %w", del.ID, err)
 			}
 			d.met.notifications.WithLabelValues(del.Notifier, outcome(s.State)).Inc()

@@ -111,6 +111,45 @@ func TestDeliverySurvivesRestart(t *testing.T) {
 	}
 }
 
+// stopDuringSettle is a store that begins a shutdown while the outcome of
+// a send is being written, the moment a stop is most likely to lose it.
+type stopDuringSettle struct {
+	monitor.Store
+	stop func()
+}
+
+func (s stopDuringSettle) Settle(ctx context.Context, id int64, st monitor.Settlement) error {
+	s.stop()
+	return s.Store.Settle(ctx, id, st)
+}
+
+// A notification delivered just as the engine stops is recorded as
+// delivered: not left claimed (sent again only after the lease expires)
+// and not sent twice.
+func TestDeliverySettledAtShutdown(t *testing.T) {
+	rcv := newReceiver(t)
+	store := openStore(t, filepath.Join(t.TempDir(), "m.db"))
+	ctx, cancel := context.WithCancel(context.Background())
+	e, err := monitor.New(monitor.Options{Config: parse(t, failureConfig(rcv.URL, "")), Store: stopDuringSettle{store, cancel}, PollEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	fireOne(t, e, 14)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	ds, err := store.Deliveries(context.Background(), "", 10)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries = %d (%v), want 1", len(ds), err)
+	}
+	if d := ds[0]; d.State != monitor.DeliveryDelivered || d.Attempts != 1 || len(rcv.requests()) != 1 {
+		t.Fatalf("after a stop during the write of a sent notice: %s after %d attempts, next at %v, %d requests; want it delivered once",
+			d.State, d.Attempts, d.NextAt, len(rcv.requests()))
+	}
+}
+
 // A 4xx other than 408 and 429 is the receiver refusing the payload:
 // retrying cannot help, so the delivery fails at once and says why.
 func TestDeliveryRejectedIsNotRetried(t *testing.T) {

@@ -165,7 +165,11 @@ delivery:
 	got := h.payloads()
 	if len(got) != 1 || got[0].Event != monitor.AlertFiring || got[0].Alert == nil || got[0].Alert.ID != a.ID {
 		ds, _ := db2.MonitorState().Deliveries(context.Background(), "", 10)
-		t.Fatalf("delivered after restart = %+v, want the firing notice of %s once; outbox: %+v", got, a.ID, ds)
+		var outbox []string
+		for _, d := range ds {
+			outbox = append(outbox, fmt.Sprintf("%s %s: %s after %d attempts, next at %v", d.AlertID, d.Event, d.State, d.Attempts, d.NextAt))
+		}
+		t.Fatalf("delivered after restart = %+v, want the firing notice of %s once; outbox: %q", got, a.ID, outbox)
 	}
 	// Feedback reaches the monitors through the same queue.
 	if st, _, body := post(t, ts2.api("/api/v1/traces/"+ids[0]+"/feedback"), "application/json", []byte(`{"label":"incorrect"}`), nil); st != http.StatusCreated {
