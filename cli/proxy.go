@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/probity/probity"
@@ -58,20 +61,30 @@ func (f *proxyFlags) open() (net.Listener, error) {
 	if err != nil {
 		return nil, withExit(ExitUsage, fmt.Errorf("listen on %s: %w", f.listen, err))
 	}
-	if f.addrFile != "" {
-		// Written whole and renamed, so a script polling for it never
-		// reads half an address.
-		tmp := f.addrFile + ".tmp"
-		err := os.WriteFile(tmp, []byte(ln.Addr().String()+"\n"), 0o644)
-		if err == nil {
-			err = os.Rename(tmp, f.addrFile)
-		}
-		if err != nil {
-			ln.Close()
-			return nil, withExit(ExitUsage, fmt.Errorf("--addr-file: %w", err))
-		}
+	if err := writeAddrFile(f.addrFile, ln.Addr().String()); err != nil {
+		ln.Close()
+		return nil, err
 	}
 	return ln, nil
+}
+
+// writeAddrFile writes the address a server listens on to path (for
+// scripts that listen on port 0); "" writes nothing. The file is written
+// whole and renamed, so a script polling for it never reads half an
+// address.
+func writeAddrFile(path, addr string) error {
+	if path == "" {
+		return nil
+	}
+	tmp := path + ".tmp"
+	err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return withExit(ExitUsage, fmt.Errorf("--addr-file: %w", err))
+	}
+	return nil
 }
 
 func (f *proxyFlags) options(upstream, record string, log *slog.Logger) proxy.Options {
@@ -81,7 +94,7 @@ func (f *proxyFlags) options(upstream, record string, log *slog.Logger) proxy.Op
 
 func newProxyCmd(e *env) *cobra.Command {
 	var f proxyFlags
-	var upstream, record string
+	var upstream, record, reportTo, reportToken string
 	var gf guardFlags
 	cmd := &cobra.Command{
 		Use:   "proxy --upstream URL [--listen 127.0.0.1:PORT] [--record DIR] [--policy FILE]",
@@ -123,6 +136,12 @@ stream cut inside a tool call) is not passed on. The agent gets an error
 "refused-response" entry. With --policy the proxy asks the upstream for
 gzip, deflate or br only, and sends the agent the decoded body.
 
+With --report-to URL (and --record) each run's trace is also sent to a
+probity serve as it grows, off the request path: the server analyses it
+like any other trace and its monitors count it. A server that is down does
+not slow the agent; sends are retried, and on exit the proxy says which runs
+did not reach it and how to push them.
+
 The proxy listens on loopback only unless you pass --allow-remote. Stop it
 with Ctrl-C: it finishes writing the recording first.`,
 		Example: `  probity proxy --upstream https://api.openai.com --listen 127.0.0.1:8080 --record rec/
@@ -132,14 +151,33 @@ with Ctrl-C: it finishes writing the recording first.`,
   probity proxy --upstream https://api.anthropic.com --record rec/ --redact-field customer_email
   ANTHROPIC_BASE_URL=http://127.0.0.1:8080 node agent.js
 
-  probity proxy --upstream https://api.openai.com --policy examples/policies/tau-retail.yaml`,
+  probity proxy --upstream https://api.openai.com --policy examples/policies/tau-retail.yaml
+
+  probity proxy --upstream https://api.openai.com --record rec/ --report-to http://127.0.0.1:7700`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if upstream == "" {
 				return withExit(ExitUsage, fmt.Errorf("--upstream is required (for example --upstream https://api.openai.com)"))
 			}
+			if reportTo != "" && record == "" {
+				return withExit(ExitUsage, fmt.Errorf("--report-to sends the traces the proxy records: add --record DIR"))
+			}
 			log := f.logger(e)
 			opts := f.options(upstream, record, log)
+			var rep *reporter
+			if reportTo != "" {
+				p := &pusher{e: e, base: strings.TrimSuffix(reportTo, "/"), client: &http.Client{Timeout: time.Minute}}
+				if reportToken != "" {
+					tok, err := readToken(reportToken)
+					if err != nil {
+						return withExit(ExitUsage, err)
+					}
+					p.token = tok
+				}
+				rep = startReporter(p, log)
+				opts.OnTrace = rep.changed
+				defer rep.stop()
+			}
 			// One redactor for the recording and the audit log: a key seen
 			// in a request is scrubbed from both.
 			opts.Redactor = redact.New(f.redactHeaders, f.redactFields)
@@ -168,6 +206,9 @@ with Ctrl-C: it finishes writing the recording first.`,
 			if record != "" {
 				fmt.Fprintf(e.stderr, "  recording to %s\n", record)
 			}
+			if rep != nil {
+				fmt.Fprintf(e.stderr, "  reporting traces to %s\n", rep.p.base)
+			}
 			err = proxy.Serve(e.ctx, ln, p)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -178,6 +219,16 @@ with Ctrl-C: it finishes writing the recording first.`,
 					st.Requests, len(p.Runs()), record, st.UpstreamErrors, st.WriteErrors)
 				for _, r := range p.Runs() {
 					fmt.Fprintln(e.stdout, proxy.CassettePath(record, r))
+				}
+			}
+			if rep != nil {
+				// After Close: the recorder has written every trace, so
+				// what is due now is the runs' final state.
+				sent, unsent, rerr := rep.finish(30 * time.Second)
+				fmt.Fprintf(e.stderr, "probity proxy: reported %d runs to %s\n", sent, rep.p.base)
+				if len(unsent) > 0 {
+					fmt.Fprintf(e.stderr, "probity proxy: %d runs not reported (%v); retry with: probity push --server %s %s\n",
+						len(unsent), rerr, rep.p.base, filepath.Join(record, "traces"))
 				}
 			}
 			if err != nil {
@@ -194,6 +245,8 @@ with Ctrl-C: it finishes writing the recording first.`,
 	}
 	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the model API (https://api.openai.com, https://api.anthropic.com, ...), or auto: Anthropic Messages calls to api.anthropic.com, the rest to api.openai.com")
 	cmd.Flags().StringVar(&record, "record", "", "directory to record cassettes and traces into")
+	cmd.Flags().StringVar(&reportTo, "report-to", "", "URL of a probity serve API to send each recorded run's trace to as it grows (needs --record)")
+	cmd.Flags().StringVar(&reportToken, "report-token-file", "", "file whose first token is sent to --report-to (needs the ingest scope)")
 	gf.addOptional(cmd, "policy file (YAML): check every tool call in model responses before the agent sees it")
 	f.addListen(cmd, "127.0.0.1:8080")
 	f.addUpstream(cmd)

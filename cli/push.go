@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,7 +94,10 @@ func readToken(path string) (string, error) {
 }
 
 type pusher struct {
-	e      *env
+	e *env
+	// ctx, when set, bounds requests instead of the command's context:
+	// proxy --report-to sends its last traces after Ctrl-C.
+	ctx    context.Context
 	base   string
 	token  string
 	from   string
@@ -278,7 +282,11 @@ func (p *pusher) postTraces(req []byte) error {
 // the server asks (Retry-After), up to five times.
 func (p *pusher) post(path, contentType string, body []byte) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequestWithContext(p.e.ctx, http.MethodPost, p.base+path, bytes.NewReader(body))
+		ctx := p.e.ctx
+		if p.ctx != nil {
+			ctx = p.ctx
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+path, bytes.NewReader(body))
 		if err != nil {
 			return nil, probity.Errorf(probity.EINVALID, "--server %q: %v", p.base, err)
 		}
@@ -309,8 +317,8 @@ func (p *pusher) post(path, contentType string, body []byte) ([]byte, error) {
 			select {
 			case <-time.After(wait):
 				continue
-			case <-p.e.ctx.Done():
-				return nil, p.e.ctx.Err()
+			case <-ctx.Done():
+				return nil, ctx.Err()
 			}
 		}
 		return nil, fmt.Errorf("server answered %s: %s", resp.Status, serverMessage(resp.Header.Get("Content-Type"), b))

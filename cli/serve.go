@@ -34,6 +34,7 @@ const (
 
 func newServeCmd(e *env) *cobra.Command {
 	var (
+		addrFile                          string
 		o                                 server.Options
 		db, retain, tokenFile, configFile string
 		policyFile, logFormat             string
@@ -129,11 +130,12 @@ See docs/serve.md for the API contract, replicas and the Collector.`,
 				h = slog.NewJSONHandler(e.stderr, nil)
 			}
 			o.Logger = slog.New(h)
-			return runServe(e, db, o)
+			return runServe(e, db, addrFile, o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", defaultServeAddr, "address of the API (and OTLP/HTTP for probity push)")
+	f.StringVar(&addrFile, "addr-file", "", "write the API's address to this file once listening (for scripts using port 0)")
 	f.StringVar(&o.OTLPHTTP, "otlp-http", "127.0.0.1:4318", `address of the OTLP/HTTP receiver ("" turns it off)`)
 	f.StringVar(&o.OTLPGRPC, "otlp-grpc", "127.0.0.1:4317", `address of the OTLP/gRPC receiver ("" turns it off)`)
 	f.StringVar(&db, "db", defaultServeDB, "store: sqlite:PATH or postgres://USER@HOST/DB")
@@ -179,7 +181,7 @@ func openStore(ctx context.Context, dsn string) (store.Store, error) {
 	return nil, probity.Errorf(probity.EINVALID, "--db %q: want sqlite:PATH or postgres://...", dsn)
 }
 
-func runServe(e *env, dsn string, o server.Options) error {
+func runServe(e *env, dsn, addrFile string, o server.Options) error {
 	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGTERM)
 	defer stop()
 	st, err := openStore(ctx, dsn)
@@ -217,6 +219,10 @@ func runServe(e *env, dsn string, o server.Options) error {
 	}
 	fmt.Fprintf(e.stderr, "probity serve: UI and API http://%s  OTLP/HTTP %s  OTLP/gRPC %s  store %s\n",
 		srv.Addr(), orOff(srv.OTLPHTTPAddr()), orOff(srv.OTLPGRPCAddr()), redactDSN(dsn))
+	if err := writeAddrFile(addrFile, srv.Addr()); err != nil {
+		srv.Stop()
+		return err
+	}
 	if err := srv.Run(ctx); err != nil {
 		return withExit(ExitInternal, err)
 	}

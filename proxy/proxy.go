@@ -108,6 +108,11 @@ type Options struct {
 	FS FS
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
+	// OnTrace, when set, is told each time a run's rebuilt trace has been
+	// written to RecordDir (path is TracePath(RecordDir, run)): the hook of
+	// proxy --report-to. It is called from the recorder's writer, off the
+	// request path, and must return quickly.
+	OnTrace func(run, path string)
 }
 
 // Stats counts what a Proxy did, for logs and tests.
@@ -177,6 +182,7 @@ func New(opts Options) (*Proxy, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.rec.onTrace = opts.OnTrace
 	}
 	return p, nil
 }

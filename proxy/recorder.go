@@ -36,6 +36,7 @@ type recorder struct {
 	upstream string
 	now      func() time.Time
 	log      *slog.Logger
+	onTrace  func(run, path string) // Options.OnTrace
 
 	mu       sync.Mutex
 	queue    []*exchange
@@ -576,6 +577,8 @@ func (r *recorder) writeDirty() {
 		if err := r.writeTrace(rs); err != nil {
 			r.writeErrors.Add(1)
 			r.log.Error("trace not written", "run", id, "err", err)
+		} else if r.onTrace != nil {
+			r.onTrace(id, TracePath(r.dir, id))
 		}
 	}
 }
