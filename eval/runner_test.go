@@ -60,7 +60,7 @@ func TestRunErrorsStayApartExec(t *testing.T) {
 	src := strings.Replace(errorCasesSuite(target), "  - {id: limited, input: {error: \"429\", answer: ok}, expected: {answer: ok}}\n", "", 1)
 	// A subprocess (this test binary, race-instrumented in CI) can take a
 	// second to start on a loaded machine; only the hanging case waits.
-	src = strings.Replace(src, "timeout: 1s", "timeout: 4s", 1)
+	src = strings.Replace(src, "timeout: 1s", "timeout: 10s", 1)
 	src = strings.Replace(src, "concurrency: 6", "concurrency: 8", 1)
 	dir := writeFiles(t, map[string]string{"s.yaml": src})
 	run, res := runSuite(t, filepath.Join(dir, "s.yaml"), Options{})
