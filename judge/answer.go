@@ -87,4 +87,3 @@ func hasStep(t *probity.Trace, pos int) bool {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", clip(s, 120)) }
-
