@@ -96,7 +96,10 @@ checked before each call. With --format json each line gains "judge" beside
 "localization" (null for runs not judged):
   {"status", "step", "agent", "reason", "fix", "fix_saves", "confidence",
    "votes", "agreeing", "agreement", "interval": [lo, hi], "model", "cached"}
-Its accuracy depends on the model and has not been measured by this project.
+Runs that --summary or --only-failing do not print are not judged (no money
+is spent on answers nobody sees). A summary of calls, cache hits, tokens and
+dollars goes to stderr. Its accuracy depends on the model and has not been
+measured by this project.
 
 Verdict: fail when a finding is high, suspect when one is medium, else ok.
 root_cause_step is the earliest origin among the most severe findings (a
@@ -117,7 +120,7 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
   probity analyze --config tools.yaml --from taubench trajectories.json
   probity analyze --policy examples/policies/tau-retail.yaml ../shared/data/agentrx-tau-retail/trajectories.json
   probity analyze --format json --reference tasks.json runs.json | jq '.localization'
-  probity analyze --judge judge.yaml --only-failing runs.json`,
+  probity analyze --judge judge.yaml --format json runs.json | jq 'select(.judge) | [.localization.step, .judge.step]'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format, "text", "json"); err != nil {

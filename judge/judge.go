@@ -146,9 +146,9 @@ func New(cfg *Config, opts ...Option) (*Judge, error) {
 		keyEnv = map[string]string{"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}[cfg.Provider]
 	}
 	key, ok := j.lookupEnv(keyEnv)
-	if !ok && cfg.APIKeyEnv != "" {
+	if (!ok || key == "") && cfg.APIKeyEnv != "" {
 		return nil, &probity.Error{Code: probity.EINVALID, File: cfg.File,
-			Message: fmt.Sprintf("api_key_env names %s, which is not set", cfg.APIKeyEnv)}
+			Message: fmt.Sprintf("api_key_env names %s, which is not set (or empty)", cfg.APIKeyEnv)}
 	}
 	j.client.APIKey = key
 	dir, err := cfg.cacheDir()
