@@ -224,7 +224,7 @@ func runAnalyze(e *env, args []string, o analyzeOptions) error {
 		var jr *judge.Result
 		if o.judge != nil {
 			var err error
-			if jr, err = o.judge.Judge(e.ctx, t, &r); err != nil {
+			if jr, err = o.judge.Judge(e.ctx, t, &r, a.Reference(t)); err != nil {
 				return err
 			}
 		}

@@ -196,10 +196,11 @@ func Sampled(traceID string, rate float64) bool {
 }
 
 // Judge asks about one run and returns nil when the run did not fail or
-// was not sampled. A failing API or a malformed answer is not an error:
+// was not sampled. r is the deterministic report on t; ref is the
+// reference t was localised against (nil: the one t carries). A failing API or a malformed answer is not an error:
 // it is in the Result (Status error, Malformed, Error), so one bad run
 // does not stop a batch. The error return is for a cancelled ctx only.
-func (j *Judge) Judge(ctx context.Context, t *probity.Trace, r *detect.Report) (*Result, error) {
+func (j *Judge) Judge(ctx context.Context, t *probity.Trace, r *detect.Report, ref *localize.Reference) (*Result, error) {
 	if !Failed(t, r) {
 		return nil, nil
 	}
@@ -209,7 +210,7 @@ func (j *Judge) Judge(ctx context.Context, t *probity.Trace, r *detect.Report) (
 		j.mu.Unlock()
 		return nil, nil
 	}
-	prompt := Prompt(t, r)
+	prompt := Prompt(t, r, ref)
 	k := j.cfg.Votes
 	res := &Result{Votes: k, Model: j.cfg.Model, Cached: true}
 	replies := make([]*cached, k)

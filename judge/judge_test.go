@@ -18,6 +18,7 @@ import (
 	"github.com/probity/probity/detect"
 	"github.com/probity/probity/internal/judgetest"
 	"github.com/probity/probity/judge"
+	"github.com/probity/probity/localize"
 	"github.com/probity/probity/proxy"
 )
 
@@ -122,7 +123,7 @@ func judgeAll(t *testing.T, j *judge.Judge) map[string]*judge.Result {
 	out := map[string]*judge.Result{}
 	for _, s := range scripts {
 		tr, r := retailRun("run-"+s, s)
-		res, err := j.Judge(context.Background(), tr, r)
+		res, err := j.Judge(context.Background(), tr, r, nil)
 		if err != nil {
 			t.Fatalf("Judge(%s): %v", s, err)
 		}
@@ -277,13 +278,13 @@ func TestCacheNeedsNoServer(t *testing.T) {
 	srv := httptest.NewServer(m)
 	cache := t.TempDir()
 	tr, r := retailRun("run-1", "agree")
-	first, err := newJudge(t, config(t, "openai", srv.URL+"/v1", cache)).Judge(context.Background(), tr, r)
+	first, err := newJudge(t, config(t, "openai", srv.URL+"/v1", cache)).Judge(context.Background(), tr, r, nil)
 	if err != nil || first.Status != judge.StatusJudged {
 		t.Fatalf("first judge = %+v, %v", first, err)
 	}
 	srv.Close()
 	j := newJudge(t, config(t, "openai", srv.URL+"/v1", cache))
-	again, err := j.Judge(context.Background(), tr, r)
+	again, err := j.Judge(context.Background(), tr, r, nil)
 	if err != nil || again.Status != judge.StatusJudged || !again.Cached || *again.Step != *first.Step {
 		t.Fatalf("cached judge = %+v, %v; want the first answer from the cache", again, err)
 	}
@@ -313,9 +314,9 @@ func TestLabelsNeverReachTheModel(t *testing.T) {
 		}
 	}
 	tr, r := retailRun("run-1", "agree")
-	with := judge.Prompt(tr, r)
+	with := judge.Prompt(tr, r, nil)
 	tr.Labels.MistakeAgent, tr.Labels.MistakeStep, tr.Labels.MistakeReason = "", nil, ""
-	if without := judge.Prompt(tr, r); without != with {
+	if without := judge.Prompt(tr, r, nil); without != with {
 		t.Errorf("the prompt changes when labels are stripped:\n%s\n---\n%s", with, without)
 	}
 }
@@ -330,7 +331,7 @@ func TestBudgetStopsCalls(t *testing.T) {
 	c.Budget.Tokens = 10
 	j := newJudge(t, c)
 	tr, r := retailRun("run-1", "agree")
-	res, err := j.Judge(context.Background(), tr, r)
+	res, err := j.Judge(context.Background(), tr, r, nil)
 	if err != nil || res.Status != judge.StatusBudget || res.Step != nil || !strings.Contains(res.Error, "of the budget's 10") {
 		t.Fatalf("over budget = %+v, %v; want status budget saying why", res, err)
 	}
@@ -351,7 +352,7 @@ func TestBudgetStopsCalls(t *testing.T) {
 	var results []*judge.Result
 	for _, s := range []string{"agree", "split", "malformed"} {
 		tr, r := retailRun("run-"+s, s)
-		res, err := j.Judge(context.Background(), tr, r)
+		res, err := j.Judge(context.Background(), tr, r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -381,13 +382,13 @@ func TestAPIFailureIsAResult(t *testing.T) {
 	defer srv.Close()
 	j := newJudge(t, config(t, "openai", srv.URL+"/v1", t.TempDir()))
 	tr, r := retailRun("run-1", "agree")
-	res, err := j.Judge(context.Background(), tr, r)
+	res, err := j.Judge(context.Background(), tr, r, nil)
 	if err != nil || res.Status != judge.StatusError || !strings.Contains(res.Error, "model overloaded") {
 		t.Fatalf("Judge against a failing API = %+v, %v; want status error naming the API's message", res, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := j.Judge(ctx, tr, r); !errors.Is(err, context.Canceled) {
+	if _, err := j.Judge(ctx, tr, r, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Judge with a cancelled context = %v, want context.Canceled", err)
 	}
 }
@@ -402,13 +403,13 @@ func TestOnlyFailedSampledRuns(t *testing.T) {
 	tr, _ := retailRun("run-1", "agree")
 	one := 1.0
 	tr.Labels.Reward = &one
-	if res, err := j.Judge(context.Background(), tr, &detect.Report{Verdict: probity.VerdictOK}); res != nil || err != nil {
+	if res, err := j.Judge(context.Background(), tr, &detect.Report{Verdict: probity.VerdictOK}, nil); res != nil || err != nil {
 		t.Errorf("a passed run was judged: %+v, %v", res, err)
 	}
 	zero := 0.0
 	c.Sample = &zero
 	tr, r := retailRun("run-1", "agree")
-	if res, _ := j.Judge(context.Background(), tr, r); res != nil {
+	if res, _ := j.Judge(context.Background(), tr, r, nil); res != nil {
 		t.Errorf("sample 0 judged a run: %+v", res)
 	}
 	if n := len(m.Requests()); n != 0 || j.Usage().Skipped != 1 {
@@ -440,5 +441,30 @@ func TestSampled(t *testing.T) {
 	// Binomial(2000, 0.5): sd 22; 6 sd either side.
 	if n < 868 || n > 1132 {
 		t.Errorf("rate 0.5 sampled %d of 2000", n)
+	}
+}
+
+// TestPromptEvidence: the prompt says which expected calls the run made,
+// made differently or never made, lists every step by source position,
+// and uses a reference given from outside in place of the trace's own.
+func TestPromptEvidence(t *testing.T) {
+	tr, r := retailRun("run-1", "agree")
+	p := judge.Prompt(tr, r, nil)
+	for _, want := range []string{
+		"- get_order_details {\"order_id\":\"#W2\"}: made at step [2]\n",
+		"- cancel_pending_order {\"order_id\":\"#W2\",\"reason\":\"no longer needed\"}: made at step [4] with other arguments {\"order_id\":\"#W1\",\"reason\":\"no longer needed\"}\n",
+		"- step [4] by assistant, score 0.62: cancel_pending_order called with order_id \"#W1\"; expected \"#W2\"\n",
+		"- step [4] ungrounded-argument (medium): ",
+		"[0] system system: You are a retail agent. ⏎ Cancel only pending orders.\n",
+		"[6] assistant final: Your order has been cancelled.\n",
+		"failed: reward 0 (1 is success); deterministic verdict suspect\n",
+	} {
+		if !strings.Contains(p, want) {
+			t.Errorf("prompt lacks %q:\n%s", want, p)
+		}
+	}
+	p = judge.Prompt(tr, r, &localize.Reference{Actions: []probity.ToolCall{{Name: "refund", Args: json.RawMessage(`{"amount": 5}`)}}, Answer: "42"})
+	if !strings.Contains(p, "- refund {\"amount\":5}: never made\n") || !strings.Contains(p, "Expected final answer: 42\n") || strings.Contains(p, "get_order_details {\"order_id\":\"#W2\"}:") {
+		t.Errorf("prompt with an outside reference:\n%s", p)
 	}
 }

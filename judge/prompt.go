@@ -41,7 +41,10 @@ const promptBudget = 48_000
 // findings and localisation, and the steps; never the attribution labels
 // (mistake_step, mistake_agent, mistake_reason), which exist to measure the
 // judge and must not reach it.
-func Prompt(t *probity.Trace, r *detect.Report) string {
+//
+// ref is the reference the run is compared with (an --reference entry);
+// nil means the one the trace carries.
+func Prompt(t *probity.Trace, r *detect.Report, ref *localize.Reference) string {
 	var b strings.Builder
 	if t.Task != "" {
 		fmt.Fprintf(&b, "## Task\n%s\n\n", clip(t.Task, 4000))
@@ -49,7 +52,10 @@ func Prompt(t *probity.Trace, r *detect.Report) string {
 	b.WriteString("## How the run ended\n")
 	b.WriteString(outcome(t, r))
 	b.WriteString("\n\n")
-	writeReference(&b, t)
+	if ref == nil {
+		ref = localize.ReferenceOf(t)
+	}
+	writeReference(&b, t, ref)
 	writeEvidence(&b, r)
 	writeSteps(&b, t)
 	return b.String()
@@ -79,16 +85,16 @@ func outcome(t *probity.Trace, r *detect.Report) string {
 	return "failed: " + strings.Join(parts, "; ")
 }
 
-func writeReference(b *strings.Builder, t *probity.Trace) {
-	ref := localize.ReferenceOf(t)
+func writeReference(b *strings.Builder, t *probity.Trace, ref *localize.Reference) {
 	if ref == nil {
 		return
 	}
 	b.WriteString("## What should have happened\n")
 	if len(ref.Actions) > 0 {
-		b.WriteString("Expected tool calls, in order:\n")
+		b.WriteString("Expected tool calls, in order, and what the run did:\n")
+		used := map[int]bool{}
 		for _, a := range ref.Actions {
-			fmt.Fprintf(b, "- %s %s\n", a.Name, clip(args(a), 400))
+			fmt.Fprintf(b, "- %s %s: %s\n", a.Name, clip(args(a), 400), made(t, a, used))
 		}
 	}
 	for _, o := range ref.Outputs {
@@ -160,7 +166,8 @@ func writeSteps(b *strings.Builder, t *probity.Trace) {
 	}
 }
 
-// args returns a call's arguments as compact JSON text.
+// args returns a call's arguments as compact JSON text with sorted keys,
+// so equal arguments compare equal whatever their spacing and key order.
 func args(c probity.ToolCall) string {
 	if len(c.Args) > 0 {
 		var v any
@@ -191,4 +198,30 @@ func clip(s string, n int) string {
 // one.
 func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ").Replace(s)
+}
+
+// made says whether the run made the expected call a: at which step with
+// the same arguments (compared as JSON values, so key order and spacing
+// do not matter), with other arguments, or never. Each step answers one
+// expected call, so a call expected twice needs two.
+func made(t *probity.Trace, a probity.ToolCall, used map[int]bool) string {
+	other := -1
+	for i, s := range t.Steps {
+		if used[i] || s.Kind != probity.KindToolCall || s.Tool == nil || s.Tool.Name != a.Name {
+			continue
+		}
+		if args(*s.Tool) == args(a) {
+			used[i] = true
+			return fmt.Sprintf("made at step [%d]", s.Pos.Index)
+		}
+		if other < 0 {
+			other = i
+		}
+	}
+	if other >= 0 {
+		used[other] = true
+		s := t.Steps[other]
+		return fmt.Sprintf("made at step [%d] with other arguments %s", s.Pos.Index, clip(args(*s.Tool), 400))
+	}
+	return "never made"
 }

@@ -31,7 +31,7 @@ func TestPromptsOnSharedData(t *testing.T) {
 			if !judge.Failed(tr, &r) {
 				return nil
 			}
-			p := judge.Prompt(tr, &r)
+			p := judge.Prompt(tr, &r, nil)
 			sizes = append(sizes, len(p))
 			if reason := strings.TrimSpace(tr.Labels.MistakeReason); len(reason) >= 20 {
 				labelled++
@@ -41,7 +41,7 @@ func TestPromptsOnSharedData(t *testing.T) {
 			}
 			c := *tr
 			c.Labels.MistakeAgent, c.Labels.MistakeStep, c.Labels.MistakeReason = "", nil, ""
-			if judge.Prompt(&c, &r) != p {
+			if judge.Prompt(&c, &r, nil) != p {
 				t.Errorf("%s: the prompt changes when the labels are stripped", tr.ID)
 			}
 			if len(p) > 96<<10 {
