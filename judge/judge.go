@@ -230,14 +230,25 @@ func (j *Judge) Judge(ctx context.Context, t *probity.Trace, r *detect.Report, r
 	if need > 0 {
 		if why := j.reserve(need, prompt); why != "" {
 			res.Status, res.Error, res.Cached = StatusBudget, why, false
+			j.mu.Lock()
+			j.usage.OverBudget++
+			j.mu.Unlock()
 			return res, nil
 		}
 	}
+	stopped := false
 	var votes []vote
 	for i := range k {
 		c := replies[i]
 		if c == nil {
 			res.Cached = false
+			// Checked again before each call: a server that counts more
+			// tokens than estimated (non-Latin text) can use up the room
+			// reserved above.
+			if why := j.reserve(1, prompt); why != "" {
+				res.Error, stopped = fmt.Sprintf("vote %d: %s", i, why), true
+				break
+			}
 			var err error
 			c, err = j.call(ctx, prompt)
 			if err != nil {
@@ -267,14 +278,20 @@ func (j *Judge) Judge(ctx context.Context, t *probity.Trace, r *detect.Report, r
 	}
 	j.mu.Lock()
 	j.usage.Malformed += res.Malformed
-	if len(votes) == 0 {
-		j.usage.Failed++
-	} else {
+	switch {
+	case len(votes) > 0:
 		j.usage.Judged++
+	case stopped:
+		j.usage.OverBudget++
+	default:
+		j.usage.Failed++
 	}
 	j.mu.Unlock()
 	if len(votes) == 0 {
 		res.Status = StatusError
+		if stopped {
+			res.Status = StatusBudget
+		}
 		return res, nil
 	}
 	res.Status = StatusJudged
@@ -337,7 +354,8 @@ func estimateTokens(s string) int64 { return int64(len(s))/3 + 16 }
 
 // reserve checks that n more calls with prompt fit the budget, counting
 // each at the prompt's estimated size and the full answer length; it
-// returns why not, and marks the judge stopped, when they do not.
+// returns why not, and marks the judge stopped, when they do not. Once
+// stopped it refuses every call.
 func (j *Judge) reserve(n int, prompt string) string {
 	in := estimateTokens(systemPrompt) + estimateTokens(prompt)
 	out := int64(j.cfg.MaxTokens)
@@ -346,7 +364,6 @@ func (j *Judge) reserve(n int, prompt string) string {
 	u := &j.usage
 	b := j.cfg.Budget
 	if u.Stopped {
-		u.OverBudget++
 		return "judging stopped: the budget was reached on an earlier run"
 	}
 	nt := int64(n) * (in + out)
@@ -361,7 +378,6 @@ func (j *Judge) reserve(n int, prompt string) string {
 	}
 	if why != "" {
 		u.Stopped = true
-		u.OverBudget++
 	}
 	return why
 }

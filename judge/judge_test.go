@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -466,5 +467,36 @@ func TestPromptEvidence(t *testing.T) {
 	p = judge.Prompt(tr, r, &localize.Reference{Actions: []probity.ToolCall{{Name: "refund", Args: json.RawMessage(`{"amount": 5}`)}}, Answer: "42"})
 	if !strings.Contains(p, "- refund {\"amount\":5}: never made\n") || !strings.Contains(p, "Expected final answer: 42\n") || strings.Contains(p, "get_order_details {\"order_id\":\"#W2\"}:") {
 		t.Errorf("prompt with an outside reference:\n%s", p)
+	}
+}
+
+// TestBudgetCheckedBeforeEachCall: a server that counts far more tokens
+// than estimated uses up the room reserved for a run; the next vote is not
+// asked, and the run is judged on the votes it got, out of k.
+func TestBudgetCheckedBeforeEachCall(t *testing.T) {
+	var calls atomic.Int32
+	base := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"step\":4,\"agent\":\"assistant\",\"reason\":\"wrong order\",\"fix\":\"cancel #W2\",\"fix_saves\":true,\"confidence\":0.9}"}}],"usage":{"prompt_tokens":100000,"completion_tokens":20}}`))
+	}))
+	c := config(t, "openai", base+"/v1", t.TempDir())
+	c.MaxTokens, c.Budget.Tokens = 1000, 50_000
+	j := newJudge(t, c)
+	tr, r := retailRun("run-1", "agree")
+	res, err := j.Judge(context.Background(), tr, r, nil)
+	if err != nil || res.Status != judge.StatusJudged || res.Agreeing != 1 || res.Votes != 3 || res.Agreement != 0.333 {
+		t.Fatalf("result = %+v, %v; want judged on 1 vote of 3", res, err)
+	}
+	if !strings.Contains(res.Error, "vote 1: the next 1 calls could take") || calls.Load() != 1 {
+		t.Errorf("error %q after %d calls; want the budget to stop vote 1 after 1 call", res.Error, calls.Load())
+	}
+	tr2, r2 := retailRun("run-2", "agree")
+	res, _ = j.Judge(context.Background(), tr2, r2, nil)
+	if res.Status != judge.StatusBudget || calls.Load() != 1 {
+		t.Errorf("next run = %+v after %d calls; want status budget, no call", res, calls.Load())
+	}
+	if u := j.Usage(); !u.Stopped || u.Judged != 1 || u.OverBudget != 1 || u.InputTokens != 100000 {
+		t.Errorf("usage = %+v", u)
 	}
 }
