@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/probity/probity"
@@ -35,15 +36,14 @@ func parseAnswer(reply string, t *probity.Trace) (vote, error) {
 		}
 	}
 	var a struct {
-		Step       *json.Number `json:"step"`
-		Agent      *string      `json:"agent"`
-		Reason     *string      `json:"reason"`
-		Fix        *string      `json:"fix"`
-		FixSaves   *bool        `json:"fix_saves"`
-		Confidence *float64     `json:"confidence"`
+		Step       json.RawMessage `json:"step"`
+		Agent      *string         `json:"agent"`
+		Reason     *string         `json:"reason"`
+		Fix        *string         `json:"fix"`
+		FixSaves   *bool           `json:"fix_saves"`
+		Confidence *float64        `json:"confidence"`
 	}
 	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&a); err != nil {
 		return vote{}, fmt.Errorf("answer is not the JSON object asked for: %v (%s)", err, quote(reply))
@@ -52,7 +52,7 @@ func parseAnswer(reply string, t *probity.Trace) (vote, error) {
 		return vote{}, fmt.Errorf("answer has text after its JSON object (%s)", quote(reply))
 	}
 	var missing []string
-	for name, set := range map[string]bool{"step": a.Step != nil, "agent": a.Agent != nil, "reason": a.Reason != nil,
+	for name, set := range map[string]bool{"step": a.Step != nil && string(a.Step) != "null", "agent": a.Agent != nil, "reason": a.Reason != nil,
 		"fix": a.Fix != nil, "fix_saves": a.FixSaves != nil, "confidence": a.Confidence != nil} {
 		if !set {
 			missing = append(missing, name)
@@ -61,9 +61,10 @@ func parseAnswer(reply string, t *probity.Trace) (vote, error) {
 	if len(missing) > 0 {
 		return vote{}, fmt.Errorf("answer lacks %s (%s)", strings.Join(slices.Sorted(slices.Values(missing)), ", "), quote(reply))
 	}
-	step, err := a.Step.Int64()
+	// A quoted "4" is refused with the rest: the format asks for a number.
+	step, err := strconv.ParseInt(string(a.Step), 10, 32)
 	if err != nil {
-		return vote{}, fmt.Errorf("answer's step %s is not a whole number", a.Step)
+		return vote{}, fmt.Errorf("answer's step %s is not a whole number", clip(string(a.Step), 40))
 	}
 	if !hasStep(t, int(step)) {
 		return vote{}, fmt.Errorf("answer's step %d is not a step of the run", step)
