@@ -197,9 +197,12 @@ func Sampled(traceID string, rate float64) bool {
 
 // Judge asks about one run and returns nil when the run did not fail or
 // was not sampled. r is the deterministic report on t; ref is the
-// reference t was localised against (nil: the one t carries). A failing API or a malformed answer is not an error:
-// it is in the Result (Status error, Malformed, Error), so one bad run
-// does not stop a batch. The error return is for a cancelled ctx only.
+// reference t was localised against (nil: the one t carries).
+//
+// A failing API, a malformed answer or a budget that cannot cover the
+// run is not an error: it is in the Result (Status, Malformed, Error), so
+// one bad run does not stop a batch. The error return is for a cancelled
+// ctx only.
 func (j *Judge) Judge(ctx context.Context, t *probity.Trace, r *detect.Report, ref *localize.Reference) (*Result, error) {
 	if !Failed(t, r) {
 		return nil, nil
