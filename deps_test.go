@@ -76,7 +76,7 @@ var formats = []string{"taubench", "whowhen", "sweagent", "chatlog", "otlp"}
 // fixtures are packages that exist for tests: fakes, real-data loaders,
 // benchmarks and demo agents. The product binary must not link them.
 var fixtures = []string{"internal/testagent", "internal/detectbench", "internal/mcptest", "internal/pgtest",
-	"internal/shareddata", "internal/blindinject", "store/storetest", "monitor/monitortest"}
+	"internal/shareddata", "internal/blindinject", "internal/judgetest", "store/storetest", "monitor/monitortest"}
 
 // badDeps are the forbidden edges of the architecture, in the manner of
 // tailscale's deptest: from (a package of the module, "" for the root)
@@ -99,6 +99,11 @@ func badDeps() []struct{ from, to, why string } {
 		{"store", "store/sqlite", "the store's domain names no backend; backends implement it"},
 		{"store", "store/postgres", "the store's domain names no backend; backends implement it"},
 		{"stats", "eval", "statistics are a library the eval harness uses"},
+		{"analysis", "judge", "the deterministic analysis makes no model call; the judge runs beside it, sampled, and never replaces it"},
+		{"localize", "judge", "the deterministic localisation never asks a model; the judge reads its result, not the reverse"},
+		{"detect", "judge", "detectors are deterministic and cheap; the judge reads their findings"},
+		{"judge", "proxy", "the judge calls models through internal/wire; the recording proxy is for agents, and tests replay the judge through it"},
+		{"judge", "eval", "the judge is a tier of analyze, not of the eval harness"},
 	}
 	for _, f := range formats {
 		for _, g := range formats {

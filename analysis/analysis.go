@@ -59,6 +59,16 @@ func New(o Options) *Analyzer {
 // for defaults), for reports that describe steps the same way.
 func (a *Analyzer) Config() *detect.Config { return a.cfg }
 
+// Reference returns the reference t is localised against: its entry in
+// Options.References, else the one it carries; nil when it has neither.
+// The judge shows the model the same reference the localiser used.
+func (a *Analyzer) Reference(t *probity.Trace) *localize.Reference {
+	if r := a.refs.For(t); r != nil {
+		return r
+	}
+	return localize.ReferenceOf(t)
+}
+
 // Run analyses t: the detectors, then, for a run that failed, where the
 // failure began (Report.Localization).
 func (a *Analyzer) Run(t *probity.Trace) Report {

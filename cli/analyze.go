@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	"github.com/probity/probity/analysis"
 	"github.com/probity/probity/detect"
 	"github.com/probity/probity/ingest"
+	"github.com/probity/probity/judge"
 	"github.com/probity/probity/localize"
 	"github.com/probity/probity/policy"
 )
@@ -38,7 +40,7 @@ func collectSiblings(e *env, args []string, from string) *analysis.Siblings {
 }
 
 func newAnalyzeCmd(e *env) *cobra.Command {
-	var format, from, failOn, configFile, policyFile, referenceFile string
+	var format, from, failOn, configFile, policyFile, referenceFile, judgeFile string
 	var summary, onlyFailing bool
 	cmd := &cobra.Command{
 		Use:   "analyze FILES...",
@@ -85,6 +87,20 @@ list or eval cases, matched by task id), and from passing runs of the same
 task among the inputs. Labels of where a run failed (mistake_step, ...) are
 never used. See docs/localization.md.
 
+--judge CONFIG adds an LLM judge (docs/judge.md): for a sampled share of the
+failed runs it asks a model, given the evidence above and the numbered steps,
+which step and agent caused the failure, the minimal fix and whether it would
+have saved the run; k votes give an agreement with a 95% Wilson interval.
+Answers are cached by content hash, and a budget in tokens and dollars is
+checked before each call. With --format json each line gains "judge" beside
+"localization" (null for runs not judged):
+  {"status", "step", "agent", "reason", "fix", "fix_saves", "confidence",
+   "votes", "agreeing", "agreement", "interval": [lo, hi], "model", "cached"}
+Runs that --summary or --only-failing do not print are not judged (no money
+is spent on answers nobody sees). A summary of calls, cache hits, tokens and
+dollars goes to stderr. Its accuracy depends on the model and has not been
+measured by this project.
+
 Verdict: fail when a finding is high, suspect when one is medium, else ok.
 root_cause_step is the earliest origin among the most severe findings (a
 cascade's birth, the call whose result failed), or null. A step longer than
@@ -103,7 +119,8 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
   probity analyze --format json runs/*.json | jq 'select(.verdict == "fail")'
   probity analyze --config tools.yaml --from taubench trajectories.json
   probity analyze --policy examples/policies/tau-retail.yaml ../shared/data/agentrx-tau-retail/trajectories.json
-  probity analyze --format json --reference tasks.json runs.json | jq '.localization'`,
+  probity analyze --format json --reference tasks.json runs.json | jq '.localization'
+  probity analyze --judge judge.yaml --format json runs.json | jq 'select(.judge) | [.localization.step, .judge.step]'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format, "text", "json"); err != nil {
@@ -133,9 +150,19 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 					return withExit(ExitUsage, err)
 				}
 			}
+			var j *judge.Judge
+			if judgeFile != "" {
+				jc, err := judge.LoadConfig(judgeFile)
+				if err != nil {
+					return withExit(ExitUsage, err)
+				}
+				if j, err = judge.New(jc); err != nil {
+					return withExit(ExitUsage, err)
+				}
+			}
 			opts.Siblings = collectSiblings(e, args, from)
 			return runAnalyze(e, args, analyzeOptions{format: format, from: from, failOn: threshold, analyzer: analysis.New(opts),
-				summary: summary, onlyFailing: onlyFailing})
+				summary: summary, onlyFailing: onlyFailing, judge: j})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (one object per trace per line)")
@@ -143,6 +170,7 @@ one does, 2 on bad input (bad files are listed after the good ones are analysed)
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML file naming tools and their classes (side-effect, read-only, calculator)")
 	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file (YAML) whose violations are reported as findings")
 	cmd.Flags().StringVar(&referenceFile, "reference", "", "references for localisation: a τ-bench tasks list or eval cases (JSON), matched by task id")
+	cmd.Flags().StringVar(&judgeFile, "judge", "", "YAML judge config: ask a model where sampled failed runs went wrong, beside the deterministic localisation (docs/judge.md)")
 	cmd.Flags().BoolVar(&summary, "summary", false, "print only the summary table, not each trace")
 	cmd.Flags().BoolVar(&onlyFailing, "only-failing", false, "print only the traces whose verdict is fail or suspect")
 	addFromFlag(cmd, &from)
@@ -164,6 +192,16 @@ type analyzeOptions struct {
 	// summary prints no trace, only the summary; onlyFailing prints the
 	// traces whose verdict is not ok.
 	summary, onlyFailing bool
+	// judge, when set, asks a model about sampled failed runs; its answer
+	// is printed beside the localisation.
+	judge *judge.Judge
+}
+
+// judgedReport is a report with the judge's answer beside (never in place
+// of) the deterministic localisation: the JSON line gains "judge".
+type judgedReport struct {
+	*analysis.Report
+	Judge *judge.Result `json:"judge"`
 }
 
 // runAnalyze streams traces through the detectors: one trace is in memory
@@ -183,14 +221,27 @@ func runAnalyze(e *env, args []string, o analyzeOptions) error {
 		if o.summary || (o.onlyFailing && r.Verdict == probity.VerdictOK) {
 			return nil
 		}
+		var jr *judge.Result
+		if o.judge != nil {
+			var err error
+			if jr, err = o.judge.Judge(e.ctx, t, &r, a.Reference(t)); err != nil {
+				return err
+			}
+		}
 		sum.printed(&r)
 		if o.format == "json" {
+			if o.judge != nil {
+				return writeJSONLine(e.stdout, judgedReport{Report: &r, Judge: jr})
+			}
 			return writeJSONLine(e.stdout, &r)
 		}
-		printReport(e.stdout, st, t, &r, a.Config())
+		printReport(e.stdout, st, t, &r, a.Config(), jr)
 		return nil
 	})
 	prog.done()
+	if o.judge != nil {
+		printJudgeUsage(e.stderr, o.judge.Usage())
+	}
 	if o.format == "text" && (sum.traces > 0 || err == nil) {
 		sum.print(e.stdout, st)
 	}
@@ -206,4 +257,15 @@ func runAnalyze(e *env, args []string, o analyzeOptions) error {
 		return withExit(ExitFindings, nil)
 	}
 	return nil
+}
+
+// printJudgeUsage says on stderr what the judge did and spent, and plainly
+// when the budget stopped it, so a cut-short batch is never mistaken for a
+// complete one.
+func printJudgeUsage(w io.Writer, u judge.Usage) {
+	fmt.Fprintf(w, "judge: %d judged, %d not sampled, %d failed, %d malformed answers; %d calls, %d from cache; %d tokens in, %d out, $%.4f\n",
+		u.Judged, u.Skipped, u.Failed, u.Malformed, u.Calls, u.CacheHits, u.InputTokens, u.OutputTokens, u.Dollars)
+	if u.Stopped {
+		fmt.Fprintf(w, "judge: stopped by the budget; %d failed runs were not judged\n", u.OverBudget)
+	}
 }

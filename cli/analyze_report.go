@@ -9,12 +9,13 @@ import (
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/detect"
+	"github.com/probity/probity/judge"
 )
 
 // printReport writes one trace's analysis for a person: the verdict, then
 // each finding with its evidence quoted beside it and its blast radius drawn
 // as a tree rooted at the finding's step.
-func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report, cfg *detect.Config) {
+func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report, cfg *detect.Config, jr *judge.Result) {
 	// A clean trace takes one line: in a file of hundreds of runs the
 	// reader is looking for the others.
 	if len(r.Findings) == 0 {
@@ -22,6 +23,7 @@ func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report, cfg 
 		if r.Localization != nil {
 			printLocalization(w, st, r.Localization)
 		}
+		printJudge(w, st, jr)
 		return
 	}
 	root := "none"
@@ -32,6 +34,7 @@ func printReport(w io.Writer, st style, t *probity.Trace, r *detect.Report, cfg 
 	if r.Localization != nil {
 		printLocalization(w, st, r.Localization)
 	}
+	printJudge(w, st, jr)
 	byPos := stepsByPosition(t)
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  %s %-20s step %-4d %s\n", severityStyle(st, f.Severity), f.Detector, f.Step, f.Message)
@@ -292,4 +295,31 @@ func printLocalization(w io.Writer, st style, l *probity.Localization) {
 		}
 		fmt.Fprintf(w, "      %s step %-4d %.2f  %s\n", st.dim("candidate"), c.Step, c.Score, oneLine(c.Reason, 110))
 	}
+}
+
+// printJudge writes the judge's answer on its own line, under the
+// deterministic localisation it stands beside and never replaces.
+func printJudge(w io.Writer, st style, jr *judge.Result) {
+	if jr == nil {
+		return
+	}
+	if jr.Status != judge.StatusJudged {
+		fmt.Fprintf(w, "  %s %s\n", st.cyan("judge:"), st.dim(fmt.Sprintf("not judged (%s): %s", jr.Status, oneLine(jr.Error, 110))))
+		return
+	}
+	agent := ""
+	if jr.Agent != "" {
+		agent = " (" + jr.Agent + ")"
+	}
+	cached := ""
+	if jr.Cached {
+		cached = st.dim(" cached")
+	}
+	fmt.Fprintf(w, "  %s step %d%s agreement %d/%d [%.2f, %.2f] — %s%s\n", st.cyan("judge:"), *jr.Step, agent,
+		jr.Agreeing, jr.Votes, jr.Interval[0], jr.Interval[1], oneLine(jr.Reason, 110), cached)
+	saves := "would not save the run"
+	if jr.FixSaves {
+		saves = "would save the run"
+	}
+	fmt.Fprintf(w, "      %s %s %s\n", st.dim("fix"), oneLine(jr.Fix, 110), st.dim("("+saves+", by "+jr.Model+")"))
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,7 +16,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/probity/probity/internal/judgetest"
 	"github.com/probity/probity/internal/testagent"
+	"github.com/probity/probity/proxy"
 )
 
 // TestMain lets testscript run "probity" in-process as a real command, and
@@ -25,7 +29,32 @@ func TestMain(m *testing.M) {
 		"probity":       func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 		"demo-agent":    func() { os.Exit(demoAgent()) },
 		"brittle-agent": brittleAgentMain,
+		"judge-model":   judgeModelMain,
 	})
+}
+
+// judgeModelMain serves the scripted judge model (internal/judgetest) on a
+// loopback port, written to the file named by its argument, until
+// interrupted: the upstream the judge stories record from.
+func judgeModelMain() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: judge-model ADDR-FILE")
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err == nil {
+		err = os.WriteFile(os.Args[1], []byte(ln.Addr().String()), 0o600)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "judge-model:", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	m := &judgetest.Model{}
+	proxy.Serve(ctx, ln, m)
+	fmt.Fprintf(os.Stderr, "judge-model: answered %d requests\n", len(m.Requests()))
+	os.Exit(0)
 }
 
 // demoAgent answers one eval request on stdin as examples/agent does, with

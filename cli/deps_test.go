@@ -25,6 +25,7 @@ func TestNoFixturesInBinary(t *testing.T) {
 		"github.com/probity/probity/internal/mcptest":    "a test fixture",
 		"github.com/probity/probity/internal/shareddata": "reads ../shared/data for tests",
 		"github.com/probity/probity/internal/pgtest":     "a test fixture",
+		"github.com/probity/probity/internal/judgetest":  "a scripted model for the judge's tests",
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		if why, ok := fixtures[dep]; ok {
