@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -209,6 +210,29 @@ func groupKey(m *Monitor, attrs map[string]string, split string) (string, map[st
 	}
 	b, _ := json.Marshal(g) // map keys marshal sorted
 	return string(b), g
+}
+
+// GroupKeyOf turns a group as a person writes it, "service.name=checkout,
+// gen_ai.agent.name=planner", into the canonical key the store keeps
+// (a JSON object with sorted keys); a key already in that form is
+// returned in canonical form. EINVALID says what is wrong.
+func GroupKeyOf(s string) (string, error) {
+	g := map[string]string{}
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		if err := json.Unmarshal([]byte(s), &g); err != nil {
+			return "", probity.Errorf(probity.EINVALID, "group %q: %v", s, err)
+		}
+	} else {
+		for _, kv := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if k = strings.TrimSpace(k); !ok || k == "" {
+				return "", probity.Errorf(probity.EINVALID, "group %q: want name=value pairs joined by commas", s)
+			}
+			g[k] = strings.TrimSpace(v)
+		}
+	}
+	b, _ := json.Marshal(g) // map keys marshal sorted, as groupKey's do
+	return string(b), nil
 }
 
 func matches(m *Monitor, attrs map[string]string) bool {

@@ -69,6 +69,7 @@ func (s *Server) apiHandler() http.Handler {
 	mux.Handle("GET /api/v1/traces/{id}", read(s.getTrace))
 	mux.Handle("POST /api/v1/traces/{id}/feedback", read(s.postFeedback))
 	mux.Handle("GET /api/v1/monitors", read(s.listMonitors))
+	mux.Handle("GET /api/v1/monitors/{name}/series", read(s.monitorSeries))
 	mux.Handle("GET /api/v1/alerts", read(s.listAlerts))
 	mux.Handle("GET /api/v1/eval-runs", read(s.listEvalRuns))
 	mux.Handle("GET /api/v1/eval-runs/{id}", read(s.getEvalRun))
