@@ -389,7 +389,9 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	var runA, runB string
+	var planted monitor.Alert
 	s := startSite(t, func(ctx context.Context, st store.Store) {
+		planted = plantChange(ctx, t, st)
 		storeFiles(ctx, t, st, 0, "../examples/refund-cascade.json", "../examples/refund-ok.json", "../examples/support-billing.otlp.json")
 		if _, err := server.StoreTraces(ctx, st, tauTraces[:12]...); err != nil {
 			t.Fatal(err)
@@ -518,10 +520,25 @@ func TestBrowser(t *testing.T) {
 	b.shot(t, "evalcompare.png")
 
 	b.open(t, "/monitors")
-	if n := b.count(t, "article.alert svg line.change"); n != 1 {
-		t.Errorf("alert chart has %d changepoint marks, want 1", n)
+	if n := b.count(t, "article.alert svg line.change"); n != 2 {
+		t.Errorf("alert charts have %d changepoint marks, want 2", n)
+	}
+	if n := b.count(t, "#series-0 svg polygon.band"); n != 1 {
+		t.Errorf("the first series chart has %d interval bands, want 1", n)
+	}
+	if n := b.count(t, "#series-0 svg circle.pt"); n < 20 {
+		t.Errorf("the first series chart draws %d points, want its buckets", n)
 	}
 	b.shot(t, "monitors.png")
+	// The changepoint on the chart leads to its alert, and the alert to
+	// its evidence.
+	b.do(t, "follow the changepoint", chromedp.Click(chromedp.CSS(`#series-0 svg a[href="#alert-`+planted.ID+`"] text.cp`)))
+	if loc := run(t, b, "location", chromedp.Location()); !strings.HasSuffix(loc, "#alert-"+planted.ID) {
+		t.Errorf("after clicking the changepoint, location %s, want #alert-%s", loc, planted.ID)
+	}
+	if n := b.count(t, "#alert-"+planted.ID+` a[href^="/traces/"]`); n == 0 {
+		t.Errorf("alert %s links to no example trace", planted.ID)
+	}
 	b.open(t, "/approvals")
 	if got := b.text(t, "main"); !strings.Contains(got, "not sharing this store") {
 		t.Errorf("approvals page does not say the guard is not sharing the store:\n%s", got)

@@ -789,10 +789,40 @@ type monitorsData struct {
 	On       bool
 	Monitors []monitor.MonitorStatus
 	Alerts   []alertView
+	Series   []seriesView
+	// Since is the period's query value; More counts series not drawn.
+	Since string
+	More  int
 }
 
+// seriesView is one group's rate over time.
+type seriesView struct {
+	ID           string
+	Monitor      string
+	Group        map[string]string
+	Chart        template.HTML
+	Points       int
+	Changepoints []monitor.Changepoint
+}
+
+// maxCharts bounds the series drawn on the monitors page; the API has
+// them all.
+const maxCharts = 60
+
+// periods are the choices of the monitors page's period.
+var periods = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
 func (u *UI) monitors(w http.ResponseWriter, r *http.Request) {
-	var d monitorsData
+	d := monitorsData{Since: r.URL.Query().Get("since")}
+	var since time.Time
+	if d.Since != "" && d.Since != "all" {
+		p, ok := periods[d.Since]
+		if !ok {
+			u.fail(w, r, probity.Errorf(probity.EINVALID, "since %q: want 24h, 7d, 30d or all", d.Since))
+			return
+		}
+		since = u.o.Now().Add(-p)
+	}
 	if u.o.Monitors != nil {
 		d.On = true
 		ms, err := monitor.Snapshot(r.Context(), u.o.MonitorConfig, u.o.Monitors)
@@ -809,8 +839,51 @@ func (u *UI) monitors(w http.ResponseWriter, r *http.Request) {
 		for _, a := range as {
 			d.Alerts = append(d.Alerts, alertOf(a))
 		}
+		// Series with a changepoint first: they are what a person came
+		// to see; the quiet ones follow in monitor order.
+		var all []monitor.SeriesHistory
+		for _, m := range ms {
+			hs, err := monitor.History(r.Context(), u.o.MonitorConfig, u.o.Monitors, monitor.PointQuery{Monitor: m.Name, Since: since})
+			if err != nil {
+				u.fail(w, r, err)
+				return
+			}
+			all = append(all, hs...)
+		}
+		slices.SortStableFunc(all, func(a, b monitor.SeriesHistory) int {
+			return cmp.Compare(min(len(b.Changepoints), 1), min(len(a.Changepoints), 1))
+		})
+		for _, h := range all {
+			if len(h.Points) == 0 {
+				continue // an alert whose buckets have been swept
+			}
+			if len(d.Series) == maxCharts {
+				d.More++
+				continue
+			}
+			title := fmt.Sprintf("%s (%s): rate over time with 95%% intervals, %d changepoints", h.Monitor, groupText(h.Group), len(h.Changepoints))
+			d.Series = append(d.Series, seriesView{ID: fmt.Sprintf("series-%d", len(d.Series)), Monitor: h.Monitor, Group: h.Group,
+				Chart: rateSeries(h.Points, h.Changepoints, short(title, 300)), Points: len(h.Points), Changepoints: h.Changepoints})
+		}
 	}
 	u.render(w, r, "monitors", "Monitors and alerts", d)
+}
+
+// groupText is a group as "k=v, k=v" in key order.
+func groupText(g map[string]string) string {
+	keys := make([]string, 0, len(g))
+	for k := range g {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+g[k])
+	}
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (u *UI) approvals(w http.ResponseWriter, r *http.Request) {
