@@ -201,7 +201,7 @@ func runServe(e *env, dsn string, o server.Options) error {
 			o.MonitorState = db.MonitorState()
 		}
 	}
-	uo := ui.Options{Store: st, Logger: o.Logger, MonitorConfig: o.Monitors}
+	uo := ui.Options{Store: st, Logger: o.Logger, MonitorConfig: o.Monitors, Login: o.Tokens != nil}
 	if o.MonitorState != nil {
 		uo.Monitors = o.MonitorState
 	}

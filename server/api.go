@@ -86,7 +86,16 @@ func (s *Server) apiHandler() http.Handler {
 	}
 	if s.o.UI != nil {
 		mux.HandleFunc("/api/", notFound)
-		mux.Handle("/", read(s.o.UI.ServeHTTP))
+		if s.o.Tokens != nil {
+			// What a person needs before signing in: the login page and
+			// its stylesheet.
+			mux.Handle("GET /login", s.o.UI)
+			mux.Handle("GET /assets/", s.o.UI)
+			mux.Handle("GET /favicon.ico", s.o.UI)
+			mux.HandleFunc("POST /login", s.login)
+			mux.HandleFunc("POST /logout", s.logout)
+		}
+		mux.Handle("/", s.pageAuth(s.o.UI))
 	} else {
 		mux.HandleFunc("/", notFound)
 	}

@@ -323,7 +323,9 @@ type spanView struct {
 }
 
 type traceData struct {
-	ID           string
+	ID string
+	// CSRF is the feedback form's anti-forgery token (CSRFToken).
+	CSRF         string
 	Summary      store.TraceSummary
 	Trace        *probity.Trace
 	Error        string
@@ -415,6 +417,7 @@ func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Spans = append(d.Spans, spanView{ID: sp.SpanID, JSON: cut(js, maxFull)})
 	}
+	d.CSRF = CSRFToken(r)
 	u.render(w, r, "trace", "Trace "+shortID(id), d)
 }
 
@@ -573,6 +576,10 @@ func (u *UI) feedback(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		u.fail(w, r, probity.Errorf(probity.EINVALID, "feedback form: %v", err))
+		return
+	}
+	if !ValidCSRF(r) {
+		u.fail(w, r, errForbidden("feedback form: the anti-forgery token is missing or stale; reload the page and send it again"))
 		return
 	}
 	fb := store.Feedback{TraceID: id, Label: r.PostForm.Get("label"), Note: strings.TrimSpace(r.PostForm.Get("note"))}
