@@ -301,6 +301,8 @@ type evidenceView struct {
 }
 
 type findingView struct {
+	// Win turns a step into a link to the window that shows it.
+	Win        *stepWindow
 	Detector   string
 	Sev        severityView
 	Confidence float64
@@ -309,6 +311,28 @@ type findingView struct {
 	Evidence   []evidenceView
 	Blast      []int
 	Policy     bool
+}
+
+// stepWindow is the window of steps a trace page shows. Links to a step
+// go to its anchor on this page, or to the window that holds it.
+type stepWindow struct {
+	id       string
+	from, to int
+	size     int
+	index    map[int]int // source position → first step index
+}
+
+// Href links to the step at source position pos.
+func (w *stepWindow) Href(pos int) string {
+	anchor := fmt.Sprintf("#step-%d", pos)
+	if w == nil {
+		return anchor
+	}
+	i, ok := w.index[pos]
+	if !ok || i >= w.from && i < w.to {
+		return anchor
+	}
+	return fmt.Sprintf("/traces/%s?from=%d%s", w.id, i-i%w.size, anchor)
 }
 
 type graphView struct {
@@ -323,7 +347,8 @@ type spanView struct {
 }
 
 type traceData struct {
-	ID string
+	ID  string
+	Win *stepWindow
 	// CSRF is the feedback form's anti-forgery token (CSRFToken).
 	CSRF         string
 	Summary      store.TraceSummary
@@ -351,6 +376,21 @@ type traceData struct {
 type report struct {
 	detect.Report
 	Localization json.RawMessage `json:"localization"`
+}
+
+// maxRawSpans bounds the raw spans a trace page carries, and
+// maxUnlinkedSpans those it shows when no step links to one.
+const (
+	maxRawSpans      = 200
+	maxUnlinkedSpans = 20
+)
+
+// RootHref links to the root-cause step.
+func (d traceData) RootHref() string {
+	if d.Root == nil {
+		return ""
+	}
+	return d.Win.Href(*d.Root)
 }
 
 func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
@@ -401,10 +441,24 @@ func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
 			d.Labels = string(b)
 		}
 	}
-	for i, sp := range spans {
-		if i == 200 {
-			d.SpansCut = len(spans) - i
-			break
+	// The raw spans of the steps shown, which their "span" links point
+	// at; the API has every span.
+	inWindow := map[string]bool{}
+	for _, st := range d.Steps {
+		if st.SpanID != "" {
+			inWindow[st.SpanID] = true
+		}
+	}
+	limit := maxRawSpans
+	if len(inWindow) == 0 {
+		// Steps that name no span (a trace stored from a file): the
+		// first few spans show the shape; the rest are in the API.
+		limit = maxUnlinkedSpans
+	}
+	for _, sp := range spans {
+		if len(inWindow) > 0 && !inWindow[sp.SpanID] || len(d.Spans) == limit {
+			d.SpansCut++
+			continue
 		}
 		b, err := otlp.ResourceSpansJSON(sp)
 		js := ""
@@ -431,9 +485,28 @@ func (u *UI) timeline(d *traceData, t *probity.Trace, rep *report, from string) 
 			byPos[s.Pos.Index] = i
 		}
 	}
+	d.Total = len(t.Steps)
+	start, err := strconv.Atoi(from)
+	if err != nil && rep.RootCauseStep != nil {
+		// With no window asked for, open the one with the root cause:
+		// it is what the page is for.
+		start = byPos[*rep.RootCauseStep]
+	}
+	start = max(0, min(start, len(t.Steps)-1))
+	start -= start % u.o.StepWindow
+	end := min(len(t.Steps), start+u.o.StepWindow)
+	d.From, d.To = start, end
+	win := &stepWindow{id: d.ID, from: start, to: end, size: u.o.StepWindow, index: byPos}
+	d.Win = win
+	if start > 0 {
+		d.Prev = fmt.Sprintf("/traces/%s?from=%d", d.ID, max(0, start-u.o.StepWindow))
+	}
+	if end < len(t.Steps) {
+		d.Next = fmt.Sprintf("/traces/%s?from=%d", d.ID, end)
+	}
 	atStep := map[int][]findingView{}
 	for _, f := range rep.Findings {
-		fv := findingView{Detector: f.Detector, Sev: severityOf(f.Severity), Confidence: f.Confidence, Step: f.Step,
+		fv := findingView{Win: win, Detector: f.Detector, Sev: severityOf(f.Severity), Confidence: f.Confidence, Step: f.Step,
 			Message: f.Message, Blast: f.BlastRadius, Policy: strings.HasPrefix(f.Detector, "policy:")}
 		for _, e := range f.Evidence {
 			fv.Evidence = append(fv.Evidence, evidenceView{Value: e.Value, Kind: e.Kind, Class: e.Class, Source: e.Source, Note: e.Note, SourceStep: e.SourceStep})
@@ -473,23 +546,11 @@ func (u *UI) timeline(d *traceData, t *probity.Trace, rep *report, from string) 
 				g.Sides++
 			}
 		}
-		g.SVG = blastGraph(graphNode{Pos: f.Step, Label: label(f.Step), Origin: true}, nodes)
+		g.SVG = blastGraph(graphNode{Pos: f.Step, Label: label(f.Step), Origin: true}, nodes, win.Href)
 		d.Graphs = append(d.Graphs, g)
 	}
 	if rep.RootCauseStep != nil {
 		d.RootText = label(*rep.RootCauseStep)
-	}
-	d.Total = len(t.Steps)
-	start, _ := strconv.Atoi(from)
-	start = max(0, min(start, len(t.Steps)-1))
-	start -= start % u.o.StepWindow
-	end := min(len(t.Steps), start+u.o.StepWindow)
-	d.From, d.To = start, end
-	if start > 0 {
-		d.Prev = fmt.Sprintf("/traces/%s?from=%d", d.ID, max(0, start-u.o.StepWindow))
-	}
-	if end < len(t.Steps) {
-		d.Next = fmt.Sprintf("/traces/%s?from=%d", d.ID, end)
 	}
 	depth := stepDepths(t)
 	t0 := firstStart(t)

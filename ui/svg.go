@@ -146,8 +146,9 @@ type graphNode struct {
 // blastGraph draws the origin step on the left and every step the error
 // reached on the right, in trace order, an edge from the origin to each;
 // side-effecting steps are diamonds labelled "side effect", so the mark
-// does not rest on colour alone. Nodes link to their step in the timeline.
-func blastGraph(origin graphNode, reached []graphNode) template.HTML {
+// does not rest on colour alone. Nodes link to their step in the timeline
+// (href gives the link: the step may be in another window of steps).
+func blastGraph(origin graphNode, reached []graphNode, href func(pos int) string) template.HTML {
 	const w, rowH, top = 780, 44, 20
 	h := top*2 + rowH*max(len(reached), 1)
 	var b svgb
@@ -159,11 +160,11 @@ func blastGraph(origin graphNode, reached []graphNode) template.HTML {
 		b.f(`<path class="edge%s" d="M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f"/>`, map[bool]string{true: " edge-side"}[n.SideEffect],
 			ox+60, oy, (ox+rx)/2, oy, (ox+rx)/2, y, rx-12, y)
 	}
-	b.f(`<a href="#step-%d"><rect class="node origin" x="%.1f" y="%.1f" width="120" height="34" rx="6"/><text class="nlbl" x="%.1f" y="%.1f" text-anchor="middle">✖ origin · step %d</text><text class="lbl" x="%.1f" y="%.1f" text-anchor="middle">%s</text></a>`,
-		origin.Pos, ox-60, oy-17, ox, oy-2, origin.Pos, ox, oy+12, esc(short(origin.Label, 17)))
+	b.f(`<a href="%s"><rect class="node origin" x="%.1f" y="%.1f" width="120" height="34" rx="6"/><text class="nlbl" x="%.1f" y="%.1f" text-anchor="middle">✖ origin · step %d</text><text class="lbl" x="%.1f" y="%.1f" text-anchor="middle">%s</text></a>`,
+		esc(href(origin.Pos)), ox-60, oy-17, ox, oy-2, origin.Pos, ox, oy+12, esc(short(origin.Label, 17)))
 	for i, n := range reached {
 		y := float64(top + i*rowH + rowH/2)
-		b.f(`<a href="#step-%d">`, n.Pos)
+		b.f(`<a href="%s">`, esc(href(n.Pos)))
 		if n.SideEffect {
 			b.f(`<path class="node side" d="M%.1f,%.1f l12,-14 l12,14 l-12,14 z"/>`, rx-12, y)
 			b.f(`<text class="nlbl" x="%.1f" y="%.1f">⚠ step %d · side effect · %s</text>`, rx+20, y+4, n.Pos, esc(short(n.Label, 40)))

@@ -267,3 +267,29 @@ func TestMonitorsPage(t *testing.T) {
 		t.Errorf("the last 24 hours draw %d points of %d; want fewer, not none", n, all)
 	}
 }
+
+// TestStepWindows: a trace longer than the window opens at the window
+// with its root cause, and every link to a step (root cause, findings,
+// blast radius) leads to the window that shows it.
+func TestStepWindows(t *testing.T) {
+	ctx := context.Background()
+	s := startSiteWith(t, func(o *ui.Options) { o.StepWindow = 4 }, func(ctx context.Context, st store.Store) {
+		storeFiles(ctx, t, st, 0, "../examples/refund-cascade.json")
+	})
+	id := traceByName(ctx, t, s.st, "refund-cascade")
+	_, body := get(t, s.base+"/traces/"+id)
+	for _, want := range []string{`id="step-8"`, "Steps 9–12 of", `href="/traces/` + id + `?from=4">← earlier steps`, `href="#step-8">step 8</a>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("trace page without a window asked for lacks %q: it should open at the root cause's window", want)
+		}
+	}
+	_, body = get(t, s.base+"/traces/"+id+"?from=0")
+	if strings.Contains(body, `id="step-8"`) {
+		t.Errorf("the first window shows step 8")
+	}
+	for _, want := range []string{`href="/traces/` + id + `?from=8#step-8">step 8</a>`, `href="/traces/` + id + `?from=12#step-12"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the first window's links lack %q, a link to the window with the step", want)
+		}
+	}
+}
