@@ -633,6 +633,20 @@ func TestBrowserHostileTrace(t *testing.T) {
 		addEvalRun(ctx, t, st, []byte(strings.Join(lines, "\n")+"\n"))
 		putAlert(ctx, t, st, monitor.Alert{ID: hostile[2], Monitor: hostile[3], State: monitor.AlertFiring, Summary: strings.Join(hostile, " "),
 			Group: map[string]string{hostile[0]: hostile[6]}, Examples: []string{`javascript:alert(11)`}, FiredAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
+		// A series whose group and alert are hostile, drawn on the chart.
+		gk, _ := json.Marshal(map[string]string{hostile[0]: hostile[5], hostile[4]: hostile[1]})
+		at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		var pts []monitor.Point
+		for i := range 30 {
+			pts = append(pts, monitor.Point{Monitor: "failure-rate", Group: string(gk), Start: at.Add(time.Duration(i) * 5 * time.Minute),
+				End: at.Add(time.Duration(i)*5*time.Minute + time.Minute), Rate: monitor.JeffreysRate(i%4, 20)})
+		}
+		if err := st.(*sqlite.DB).MonitorState().Apply(ctx, monitor.Change{Points: pts}); err != nil {
+			t.Fatal(err)
+		}
+		putAlert(ctx, t, st, monitor.Alert{ID: hostile[8], Monitor: "failure-rate", State: monitor.AlertFiring, GroupKey: string(gk),
+			Change: monitor.ChangeEstimate{At: at.Add(time.Hour), Earliest: at.Add(50 * time.Minute), Latest: at.Add(70 * time.Minute)},
+			Examples: []string{`javascript:alert(12)`, hostile[1]}, FiredAt: at.Add(2 * time.Hour)})
 	})
 	evil := traceByName(ctx, t, s.st, hostileTrace().ID)
 	long := traceByName(ctx, t, s.st, "long-50000")
@@ -651,6 +665,14 @@ func TestBrowserHostileTrace(t *testing.T) {
 			t.Errorf("%s: a script from the trace ran", path)
 		}
 	}
+	b.open(t, "/monitors")
+	if n := b.count(t, "#series-0 svg line.change"); n != 1 {
+		t.Errorf("the hostile series is drawn with %d changepoints, want 1", n)
+	}
+	if got := b.text(t, "#series-0 h3"); !strings.Contains(got, "<script>window.__pwned=1") || !strings.Contains(got, "⟨U+202E⟩") {
+		t.Errorf("the hostile group is not shown as text: %q", got)
+	}
+	b.shot(t, "monitors-hostile.png")
 	// The hostile text is shown, as text.
 	b.open(t, "/traces/"+evil)
 	body := b.text(t, "main")
