@@ -645,7 +645,7 @@ func TestBrowserHostileTrace(t *testing.T) {
 			t.Fatal(err)
 		}
 		putAlert(ctx, t, st, monitor.Alert{ID: hostile[8], Monitor: "failure-rate", State: monitor.AlertFiring, GroupKey: string(gk),
-			Change: monitor.ChangeEstimate{At: at.Add(time.Hour), Earliest: at.Add(50 * time.Minute), Latest: at.Add(70 * time.Minute)},
+			Change:   monitor.ChangeEstimate{At: at.Add(time.Hour), Earliest: at.Add(50 * time.Minute), Latest: at.Add(70 * time.Minute)},
 			Examples: []string{`javascript:alert(12)`, hostile[1]}, FiredAt: at.Add(2 * time.Hour)})
 	})
 	evil := traceByName(ctx, t, s.st, hostileTrace().ID)
