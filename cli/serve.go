@@ -55,6 +55,7 @@ analysed again. Reports are kept and served over a JSON API:
   GET  /api/v1/traces/{id}            {"trace": ..., "analysis": <analyze --format json>}
   POST /api/v1/traces/{id}/feedback   {"label": "correct"|"incorrect", "step": 12, "note": "..."}
   GET  /api/v1/monitors, /api/v1/alerts?state=firing|resolved&monitor=
+  GET  /api/v1/monitors/{name}/series?group=service.name=checkout&since=24h
 
 Monitors watch quality rates over the analysed traces (failure verdicts,
 high-severity detectors, policy denials, negative feedback, eval pass rates,
@@ -82,6 +83,10 @@ scopes, one per line:
   # TOKEN                              SCOPES
   0c4f7a9e2b1d8c6f5a3e9b7d1c2f4a6e     ingest
   9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b     read,ingest
+
+With tokens, a browser opening the UI is sent to /login, where a person
+pastes a read token once; the session is an HttpOnly, SameSite=Strict cookie
+(Secure over TLS or with an https --external-url).
 
 Point an OpenTelemetry-instrumented agent at it with the standard variables:
 
@@ -203,7 +208,7 @@ func runServe(e *env, dsn, addrFile string, o server.Options) error {
 			o.MonitorState = db.MonitorState()
 		}
 	}
-	uo := ui.Options{Store: st, Logger: o.Logger, MonitorConfig: o.Monitors}
+	uo := ui.Options{Store: st, Logger: o.Logger, MonitorConfig: o.Monitors, Login: o.Tokens != nil}
 	if o.MonitorState != nil {
 		uo.Monitors = o.MonitorState
 	}

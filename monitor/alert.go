@@ -75,6 +75,11 @@ func jeffreysRate(events, n int) Rate {
 	return Rate{Rate: round6(d.Mean()), Lo: round6(iv.Lo), Hi: round6(iv.Hi), Events: events, N: n}
 }
 
+// JeffreysRate is the rate of events in n with its 95% Jeffreys interval,
+// as alerts and history points carry it: a page that merges points sums
+// their counts and asks for the rate again.
+func JeffreysRate(events, n int) Rate { return jeffreysRate(events, n) }
+
 // String formats the rate as "5.0% [3.4%, 7.1%] (25/500)".
 func (r Rate) String() string {
 	return fmt.Sprintf("%s [%s, %s] (%d/%d)", pct(r.Rate), pct(r.Lo), pct(r.Hi), r.Events, r.N)

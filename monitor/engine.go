@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,10 @@ type Options struct {
 	// PollEvery is how often the dispatcher looks for notifications that
 	// another process queued; 0 means 1s.
 	PollEvery time.Duration
+	// BucketWidth is the time bucket of the series' history (the points
+	// a monitors page draws); 0 means 5m. Observations are bucketed by
+	// their own Time, so a backfill of old traces lands in old buckets.
+	BucketWidth time.Duration
 }
 
 // Engine runs the monitors of one Config over the observations it is
@@ -53,6 +58,7 @@ type Engine struct {
 	now   func() time.Time
 	ext   string
 	every time.Duration
+	width time.Duration
 
 	design designer
 	disp   *dispatcher
@@ -63,6 +69,10 @@ type Engine struct {
 	byName  map[string]*monitorRun
 	pending []Change
 	dirty   map[*seriesRun]bool
+	// closed holds history points of buckets that ended since the last
+	// checkpoint; open the series whose open bucket has changed.
+	closed []Point
+	open   map[*seriesRun]bool
 }
 
 type monitorRun struct {
@@ -107,14 +117,17 @@ func New(o Options) (*Engine, error) {
 	if o.PollEvery <= 0 {
 		o.PollEvery = time.Second
 	}
+	if o.BucketWidth <= 0 {
+		o.BucketWidth = 5 * time.Minute
+	}
 	met, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("monitor: metrics: %w", err)
 	}
 	e := &Engine{
 		cfg: o.Config, store: o.Store, log: o.Logger.With("component", "monitor"), now: o.Now,
-		ext: o.ExternalURL, every: o.CheckpointEvery, met: met,
-		byName: map[string]*monitorRun{}, dirty: map[*seriesRun]bool{},
+		ext: o.ExternalURL, every: o.CheckpointEvery, width: o.BucketWidth, met: met,
+		byName: map[string]*monitorRun{}, dirty: map[*seriesRun]bool{}, open: map[*seriesRun]bool{},
 	}
 	for _, m := range o.Config.Monitors {
 		mr := &monitorRun{m: m, series: map[string]*seriesRun{}}
@@ -199,6 +212,29 @@ func groupKey(m *Monitor, attrs map[string]string, split string) (string, map[st
 	return string(b), g
 }
 
+// GroupKeyOf turns a group as a person writes it, "service.name=checkout,
+// gen_ai.agent.name=planner", into the canonical key the store keeps
+// (a JSON object with sorted keys); a key already in that form is
+// returned in canonical form. EINVALID says what is wrong.
+func GroupKeyOf(s string) (string, error) {
+	g := map[string]string{}
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		if err := json.Unmarshal([]byte(s), &g); err != nil {
+			return "", probity.Errorf(probity.EINVALID, "group %q: %v", s, err)
+		}
+	} else {
+		for _, kv := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if k = strings.TrimSpace(k); !ok || k == "" {
+				return "", probity.Errorf(probity.EINVALID, "group %q: want name=value pairs joined by commas", s)
+			}
+			g[k] = strings.TrimSpace(v)
+		}
+	}
+	b, _ := json.Marshal(g) // map keys marshal sorted, as groupKey's do
+	return string(b), nil
+}
+
 func matches(m *Monitor, attrs map[string]string) bool {
 	for k, vs := range m.Where {
 		if !slices.Contains(vs, attrs[k]) {
@@ -233,6 +269,7 @@ func (e *Engine) Observe(ctx context.Context, o Observation) error {
 				continue
 			}
 			e.met.observations.WithLabelValues(m.Name).Inc()
+			e.count(sr, smp.x, at)
 			tr, res := sr.s.observe(&m.tuning, &e.design, smp.x, o.TraceID, at)
 			e.dirty[sr] = true
 			switch tr {
@@ -360,6 +397,46 @@ func (e *Engine) queue(sr *seriesRun, a *Alert) {
 	e.log.Info("alert "+event, "monitor", m.Name, "group", sr.key, "alert", a.ID, "summary", a.Summary)
 }
 
+// count adds an observation to its series' open history bucket, closing
+// the bucket when the observation belongs to a later one. An observation
+// older than the open bucket (a late trace) counts in the open bucket:
+// points already written are not reopened.
+func (e *Engine) count(sr *seriesRun, x float64, at time.Time) {
+	ev, known := sr.s.eventOf(&sr.mon.m.tuning, x)
+	if !known {
+		return
+	}
+	start := at.UTC().Truncate(e.width)
+	b := sr.s.Bucket
+	if b != nil && start.After(b.Start) {
+		e.closed = append(e.closed, sr.point(b))
+		b = nil
+	}
+	if b == nil {
+		b = &bucket{Start: start, End: at}
+		sr.s.Bucket = b
+	}
+	b.N++
+	if ev {
+		b.Events++
+	}
+	if at.After(b.End) {
+		b.End = at
+	}
+	e.open[sr] = true
+}
+
+// point is the history point of bucket b of the series, with the
+// series' current baseline.
+func (sr *seriesRun) point(b *bucket) Point {
+	p := Point{Monitor: sr.mon.m.Name, Group: sr.key, Start: b.Start, End: b.End, Rate: jeffreysRate(b.Events, b.N)}
+	if base := sr.s.Base; base != nil {
+		r := base.Rate
+		p.Baseline = &r
+	}
+	return p
+}
+
 func (sr *seriesRun) record(now time.Time) (SeriesRecord, error) {
 	b, err := json.Marshal(sr.s)
 	if err != nil {
@@ -385,18 +462,19 @@ func (e *Engine) flushPendingLocked(ctx context.Context) error {
 }
 
 // Flush writes queued alert changes and checkpoints every series that
-// changed since the last checkpoint.
+// changed since the last checkpoint, with the history points of its
+// buckets (the open one with its counts so far) in the same transaction.
 func (e *Engine) Flush(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.flushPendingLocked(ctx); err != nil {
 		return err
 	}
-	if len(e.dirty) == 0 {
+	if len(e.dirty) == 0 && len(e.open) == 0 && len(e.closed) == 0 {
 		return nil
 	}
 	now := e.now()
-	var c Change
+	c := Change{Points: slices.Clone(e.closed)}
 	for sr := range e.dirty {
 		rec, err := sr.record(now)
 		if err != nil {
@@ -404,10 +482,17 @@ func (e *Engine) Flush(ctx context.Context) error {
 		}
 		c.Series = append(c.Series, rec)
 	}
+	for sr := range e.open {
+		if b := sr.s.Bucket; b != nil {
+			c.Points = append(c.Points, sr.point(b))
+		}
+	}
 	if err := e.store.Apply(ctx, c); err != nil {
 		return fmt.Errorf("checkpoint series: %w", err)
 	}
 	clear(e.dirty)
+	clear(e.open)
+	e.closed = e.closed[:0]
 	return nil
 }
 
@@ -431,6 +516,85 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// History returns the points of a monitor's series and the changepoints
+// of its alerts, for GET /api/v1/monitors/{name}/series and the monitors
+// page. It returns ENOTFOUND for a monitor cfg does not define.
+func History(ctx context.Context, cfg *Config, st State, q PointQuery) ([]SeriesHistory, error) {
+	if cfg == nil {
+		var err error
+		if cfg, err = Default(); err != nil {
+			return nil, fmt.Errorf("monitor: default monitors: %w", err)
+		}
+	}
+	if !slices.ContainsFunc(cfg.Monitors, func(m *Monitor) bool { return m.Name == q.Monitor }) {
+		return nil, probity.Errorf(probity.ENOTFOUND, "no monitor %q", q.Monitor)
+	}
+	pts, err := st.Points(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := st.Alerts(ctx, AlertQuery{Monitor: q.Monitor, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	var out []SeriesHistory
+	at := map[string]int{}
+	get := func(key string) *SeriesHistory {
+		i, ok := at[key]
+		if !ok {
+			var g map[string]string
+			if json.Unmarshal([]byte(key), &g) != nil {
+				g = map[string]string{}
+			}
+			i = len(out)
+			at[key] = i
+			out = append(out, SeriesHistory{Monitor: q.Monitor, Group: g, GroupKey: key, Points: []Point{}, Changepoints: []Changepoint{}})
+		}
+		return &out[i]
+	}
+	for _, p := range pts {
+		h := get(p.Group)
+		h.Points = append(h.Points, p)
+	}
+	// Alerts come newest first; a chart reads oldest first.
+	for _, a := range slices.Backward(alerts) {
+		if q.Group != "" && a.GroupKey != q.Group {
+			continue
+		}
+		if !q.Since.IsZero() && a.Change.Latest.Before(q.Since) && a.FiredAt.Before(q.Since) {
+			continue
+		}
+		h := get(a.GroupKey)
+		h.Changepoints = append(h.Changepoints, Changepoint{AlertID: a.ID, State: a.State, FiredAt: a.FiredAt, ResolvedAt: a.ResolvedAt,
+			At: a.Change.At, Earliest: a.Change.Earliest, Latest: a.Change.Latest, Before: a.Before, After: a.After, Examples: append([]string{}, a.Examples...)})
+	}
+	return out, nil
+}
+
+// SeriesHistory is one group's points and changepoints.
+type SeriesHistory struct {
+	Monitor      string            `json:"monitor"`
+	Group        map[string]string `json:"group"`
+	GroupKey     string            `json:"group_key"`
+	Points       []Point           `json:"points"`
+	Changepoints []Changepoint     `json:"changepoints"`
+}
+
+// Changepoint is where an alert dated its change (ChangeEstimate), with
+// the rates on either side and the alert's example traces.
+type Changepoint struct {
+	AlertID    string     `json:"alert_id"`
+	State      string     `json:"state"`
+	FiredAt    time.Time  `json:"fired_at"`
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	At         time.Time  `json:"at"`
+	Earliest   time.Time  `json:"earliest"`
+	Latest     time.Time  `json:"latest"`
+	Before     Rate       `json:"before"`
+	After      Rate       `json:"after"`
+	Examples   []string   `json:"examples"`
 }
 
 // Alerts returns alerts from the store, for GET /api/v1/alerts.

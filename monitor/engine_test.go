@@ -468,3 +468,94 @@ func TestEngineLatencyQuantile(t *testing.T) {
 		t.Errorf("alert = %+v", a)
 	}
 }
+
+// The engine keeps a series' history as time buckets: every observation
+// is counted in exactly one bucket across checkpoints and a restart in
+// the middle of a bucket, the buckets show the planted rise, and
+// History dates the alert's changepoint inside the buckets.
+func TestEngineHistory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	cfg := parse(t, failureConfig("http://127.0.0.1:1/unused", ""))
+	open := func() *monitor.Engine {
+		e, err := monitor.New(monitor.Options{Config: cfg, Store: openStore(t, path), BucketWidth: 5 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	tr := newTraffic(7, "checkout")
+	e := open()
+	feed := func(n int, rate float64) {
+		for i := range n {
+			if err := e.Observe(ctx, tr.next(rate)); err != nil {
+				t.Fatal(err)
+			}
+			if i%170 == 0 { // checkpoints fall inside buckets
+				if err := e.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := e.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed(1000, 0.05)
+	e = open() // a restart 16m40s in: inside the fourth bucket
+	feed(1000, 0.05)
+	changeAt := t0.Add(time.Duration(tr.n+1) * time.Second)
+	feed(1500, 0.25)
+	total := tr.n
+
+	hs, err := monitor.History(ctx, cfg, openStore(t, path), monitor.PointQuery{Monitor: "failure-rate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 1 || hs[0].Group["service.name"] != "checkout" {
+		t.Fatalf("History = %d series, want the one of checkout: %+v", len(hs), hs)
+	}
+	h := hs[0]
+	n, before, after := 0, [2]int{}, [2]int{}
+	for i, p := range h.Points {
+		n += p.Rate.N
+		if p.Start.Sub(t0)%(5*time.Minute) != 0 || p.Rate.N > 300 || p.End.Before(p.Start) || p.End.Sub(p.Start) >= 5*time.Minute {
+			t.Errorf("point %d: start %s end %s n %d; want a 5-minute bucket of at most 300 observations", i, p.Start, p.End, p.Rate.N)
+		}
+		if p.Rate.Lo > p.Rate.Rate || p.Rate.Rate > p.Rate.Hi {
+			t.Errorf("point %d: rate %v outside its interval", i, p.Rate)
+		}
+		switch {
+		case !p.End.Before(changeAt) && !p.Start.Before(changeAt):
+			after[0], after[1] = after[0]+p.Rate.Events, after[1]+p.Rate.N
+		case p.End.Before(changeAt):
+			before[0], before[1] = before[0]+p.Rate.Events, before[1]+p.Rate.N
+		}
+	}
+	if n != total {
+		t.Errorf("points count %d observations, want %d: each exactly once", n, total)
+	}
+	if want := (total + 299) / 300; len(h.Points) != want {
+		t.Errorf("%d points, want %d five-minute buckets", len(h.Points), want)
+	}
+	rb, ra := float64(before[0])/float64(before[1]), float64(after[0])/float64(after[1])
+	if rb > 0.08 || ra < 0.2 {
+		t.Errorf("pooled rate before the change %.3f, after %.3f; want about 0.05 and 0.25", rb, ra)
+	}
+	if h.Points[0].Baseline != nil || h.Points[len(h.Points)-1].Baseline == nil {
+		t.Errorf("baseline on the first point %v, the last %v; want none during the warm-up, then one", h.Points[0].Baseline, h.Points[len(h.Points)-1].Baseline)
+	}
+	if len(h.Changepoints) != 1 {
+		t.Fatalf("%d changepoints, want 1", len(h.Changepoints))
+	}
+	c := h.Changepoints[0]
+	if c.At.Before(changeAt.Add(-10*time.Minute)) || c.At.After(c.FiredAt) || c.Earliest.After(c.At) || c.Latest.Before(c.At) || len(c.Examples) == 0 {
+		t.Errorf("changepoint %+v; want it near %s, before the alarm, inside its interval, with examples", c, changeAt)
+	}
+	if _, err := monitor.History(ctx, cfg, openStore(t, path), monitor.PointQuery{Monitor: "nope"}); probity.ErrorCode(err) != probity.ENOTFOUND {
+		t.Errorf("History of an unknown monitor: %v, want ENOTFOUND", err)
+	}
+}

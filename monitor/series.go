@@ -92,6 +92,31 @@ type series struct {
 	Firing *Alert  `json:"firing,omitempty"`
 	R      float64 `json:"r"`
 	Hist   history `json:"hist"`
+	// Bucket counts the open time bucket of the series' history; the
+	// engine writes it as a Point at each checkpoint, and keeping it in
+	// the checkpoint lets a restarted engine go on counting it.
+	Bucket *bucket `json:"bucket,omitempty"`
+}
+
+// bucket is the open time bucket of a series' history.
+type bucket struct {
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	N      int       `json:"n"`
+	Events int       `json:"events"`
+}
+
+// eventOf says whether value x is an event as the next observe will count
+// it, and false for known while a cost or latency monitor has no threshold
+// yet (its warm-up is still collecting values to take a quantile of).
+func (s *series) eventOf(tu *tuning, x float64) (event, known bool) {
+	switch {
+	case s.Base != nil:
+		return x > s.Base.Threshold, true
+	case !tu.Continuous || tu.Above != nil:
+		return x > thresholdOf(tu), true
+	}
+	return false, false
 }
 
 const seriesVersion = 1

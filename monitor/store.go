@@ -26,6 +26,42 @@ type State interface {
 	Apply(ctx context.Context, c Change) error
 	// Alerts returns alerts, newest FiredAt first, filtered by q.
 	Alerts(ctx context.Context, q AlertQuery) ([]Alert, error)
+	// Points returns a series' history, oldest Start first: the newest
+	// q.Limit points of one monitor (and group, when q.Group is set) that
+	// start at or after q.Since.
+	Points(ctx context.Context, q PointQuery) ([]Point, error)
+	// DeletePointsBefore deletes points that start before cutoff, for
+	// the retention sweep, and returns how many it deleted.
+	DeletePointsBefore(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Point is one time bucket of a series' history: how many observations
+// the group had in [Start, Start+bucket width), how many were events, the
+// rate with its 95% Jeffreys interval, and the baseline the CUSUM compared
+// against at the time. A store replaces a point with the same (Monitor,
+// Group, Start): the engine writes the open bucket at every checkpoint
+// with its counts so far.
+type Point struct {
+	Monitor string    `json:"-"`
+	Group   string    `json:"-"`
+	Start   time.Time `json:"start"`
+	// End is the time of the bucket's last observation.
+	End time.Time `json:"end"`
+	// Rate holds the counts (Events of N) and the interval.
+	Rate Rate `json:"rate"`
+	// Baseline is absent while the series estimates its first baseline.
+	Baseline *Rate `json:"baseline,omitempty"`
+}
+
+// PointQuery selects points. Monitor is required.
+type PointQuery struct {
+	Monitor string
+	// Group is a group key (SeriesRecord.Group); "" selects every group.
+	Group string
+	// Since drops points that start before it; zero keeps all.
+	Since time.Time
+	// Limit caps the number returned, newest kept; 0 means 10,000.
+	Limit int
 }
 
 // SeriesRecord is the checkpoint of one monitor's series for one group.
@@ -38,11 +74,14 @@ type SeriesRecord struct {
 }
 
 // Change is one atomic write: series checkpoints, alerts that fired or
-// resolved, and the notifications they cause.
+// resolved, the notifications they cause, and the history points of the
+// series checkpointed.
 type Change struct {
 	Series     []SeriesRecord
 	Alerts     []Alert
 	Deliveries []Delivery
+	// Points replace those with the same (Monitor, Group, Start).
+	Points []Point
 }
 
 // AlertQuery filters Alerts. Zero fields do not filter.

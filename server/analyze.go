@@ -278,12 +278,25 @@ func (s *Server) sweepOnce(ctx context.Context) {
 			s.log.Info("retention sweep", "deleted_traces", n, "cutoff", cutoff)
 		}
 		if n < 1000 {
-			return
+			break
 		}
 		select {
 		case <-l.Lost():
 			return
 		default:
+		}
+	}
+	// The monitors' history is kept as long as the traces it counted.
+	if s.o.MonitorState != nil {
+		n, err := s.o.MonitorState.DeletePointsBefore(ctx, cutoff)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("retention sweep: monitor points", "err", err)
+			}
+			return
+		}
+		if n > 0 {
+			s.log.Info("retention sweep", "deleted_monitor_points", n, "cutoff", cutoff)
 		}
 	}
 }

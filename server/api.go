@@ -69,6 +69,7 @@ func (s *Server) apiHandler() http.Handler {
 	mux.Handle("GET /api/v1/traces/{id}", read(s.getTrace))
 	mux.Handle("POST /api/v1/traces/{id}/feedback", read(s.postFeedback))
 	mux.Handle("GET /api/v1/monitors", read(s.listMonitors))
+	mux.Handle("GET /api/v1/monitors/{name}/series", read(s.monitorSeries))
 	mux.Handle("GET /api/v1/alerts", read(s.listAlerts))
 	mux.Handle("GET /api/v1/eval-runs", read(s.listEvalRuns))
 	mux.Handle("GET /api/v1/eval-runs/{id}", read(s.getEvalRun))
@@ -85,7 +86,16 @@ func (s *Server) apiHandler() http.Handler {
 	}
 	if s.o.UI != nil {
 		mux.HandleFunc("/api/", notFound)
-		mux.Handle("/", read(s.o.UI.ServeHTTP))
+		if s.o.Tokens != nil {
+			// What a person needs before signing in: the login page and
+			// its stylesheet.
+			mux.Handle("GET /login", s.o.UI)
+			mux.Handle("GET /assets/", s.o.UI)
+			mux.Handle("GET /favicon.ico", s.o.UI)
+			mux.HandleFunc("POST /login", s.login)
+			mux.HandleFunc("POST /logout", s.logout)
+		}
+		mux.Handle("/", s.pageAuth(s.o.UI))
 	} else {
 		mux.HandleFunc("/", notFound)
 	}

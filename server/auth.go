@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/ui"
 )
 
 // Scopes a token may carry.
@@ -129,4 +131,74 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// pageAuth guards the web pages: a bearer token with the read scope, as
+// the API takes, or the session cookie a browser got from the login form
+// (ui.SessionCookie). The cookie is accepted here only, never by the API,
+// so a forged cross-site request cannot spend it there; the pages' own
+// forms carry an anti-forgery token (ui.CSRFToken) besides SameSite=Strict
+// and the cross-origin check. A browser without either is sent to the
+// login page; other clients get 401.
+func (s *Server) pageAuth(h http.Handler) http.Handler {
+	if s.o.Tokens == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.o.Tokens.allows(bearer(r.Header.Get("Authorization")), ScopeRead) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if c, err := r.Cookie(ui.SessionCookie); err == nil && s.o.Tokens.allows(c.Value, ScopeRead) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="probity"`)
+		writeError(w, &probity.Error{Code: codeUnauthorized, Message: "a bearer token with the read scope, or a signed-in browser, is required"})
+	})
+}
+
+// maxLoginBody bounds the login form.
+const maxLoginBody = 4 << 10
+
+// login answers the login form: a token with the read scope becomes the
+// session cookie, HttpOnly (no script reads it), SameSite=Strict (no
+// other site's request carries it) and Secure when the page came over
+// TLS; anything else goes back to the form. The cookie holds the token
+// itself, so every replica accepts it and revoking the token (removing
+// its line and restarting) ends the session.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseForm(); err != nil {
+		writeError(w, probity.Errorf(probity.EINVALID, "login form: %v", err))
+		return
+	}
+	next := ui.SafeNext(r.PostForm.Get("next"))
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	if !s.o.Tokens.allows(token, ScopeRead) {
+		s.log.Warn("login refused", "remote", r.RemoteAddr)
+		http.Redirect(w, r, "/login?failed=1&next="+url.QueryEscape(next), http.StatusSeeOther)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: ui.SessionCookie, Value: token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.secure(r)})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logout clears the session cookie. The cross-origin check in front of
+// it keeps another site from signing a person out.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: ui.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.secure(r)})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// secure reports whether the browser reached the server over TLS: here,
+// or through a proxy that terminates it for the ExternalURL.
+func (s *Server) secure(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(s.o.ExternalURL, "https://")
 }

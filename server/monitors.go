@@ -278,3 +278,57 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
+
+// monitorSeries answers GET /api/v1/monitors/{name}/series: the history
+// points of the monitor's series (one group with ?group=, as its group
+// key or as name=value pairs joined by commas) since ?since= (RFC 3339 or
+// a duration back from now, "24h"; default 7 days), and the changepoints
+// its alerts dated.
+func (s *Server) monitorSeries(w http.ResponseWriter, r *http.Request) {
+	if s.mon == nil {
+		writeError(w, probity.Errorf(probity.ENOTFOUND, "the monitors are off on this server"))
+		return
+	}
+	q := monitor.PointQuery{Monitor: r.PathValue("name"), Since: s.o.Now().Add(-7 * 24 * time.Hour)}
+	v := r.URL.Query()
+	if g := v.Get("group"); g != "" {
+		key, err := monitor.GroupKeyOf(g)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		q.Group = key
+	}
+	if since := v.Get("since"); since != "" {
+		t, err := parseSince(since, s.o.Now())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		q.Since = t
+	}
+	hs, err := monitor.History(r.Context(), s.o.Monitors, s.o.MonitorState, q)
+	if err != nil {
+		s.apiError(w, err)
+		return
+	}
+	if hs == nil {
+		hs = []monitor.SeriesHistory{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Monitor string                  `json:"monitor"`
+		Since   time.Time               `json:"since"`
+		Series  []monitor.SeriesHistory `json:"series"`
+	}{q.Monitor, q.Since, hs})
+}
+
+// parseSince reads a time as RFC 3339 or as a duration before now.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, probity.Errorf(probity.EINVALID, "since %q: want an RFC 3339 time or a duration such as 24h", v)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -142,6 +143,7 @@ delivery:
 	if len(mons.Monitors) != 1 || len(mons.Monitors[0].Series) != 1 || mons.Monitors[0].Series[0].Phase != "firing" {
 		t.Errorf("monitors = %+v, want one series, firing", mons.Monitors)
 	}
+	checkSeries(t, ts, a, n)
 	for h.tries.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -238,5 +240,110 @@ monitors:
 	s := mons.Monitors[0].Series[0]
 	if s.Observed != 12 || s.Group[monitor.AttrSuite] != "refunds" || s.Phase != "firing" {
 		t.Errorf("series = %+v; want 12 trials of suite refunds (errors and the second push not counted), firing", s)
+	}
+}
+
+// checkSeries reads the monitor's history through the API: the pushed
+// traces counted in its points, the alert's changepoint, and bad
+// requests answered with the error's status.
+func checkSeries(t *testing.T, ts *testServer, a monitor.Alert, n int) {
+	t.Helper()
+	var got struct {
+		Monitor string                  `json:"monitor"`
+		Series  []monitor.SeriesHistory `json:"series"`
+	}
+	group := ""
+	for k, v := range a.Group {
+		group = k + "=" + v
+	}
+	path := "/api/v1/monitors/failure-rate/series?since=2000-01-01T00:00:00Z&group=" + url.QueryEscape(group)
+	// The points are written at the leader's checkpoint after the batch.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st := getJSON(t, ts.api(path), &got); st != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, st)
+		}
+		counted := 0
+		if len(got.Series) == 1 {
+			for _, p := range got.Series[0].Points {
+				counted += p.Rate.N
+			}
+		}
+		if counted == n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got.Monitor != "failure-rate" || len(got.Series) != 1 || got.Series[0].GroupKey != a.GroupKey {
+		t.Fatalf("series = %+v; want the alert's group %s", got, a.GroupKey)
+	}
+	sh := got.Series[0]
+	events, counted := 0, 0
+	for _, p := range sh.Points {
+		events, counted = events+p.Rate.Events, counted+p.Rate.N
+		if p.Baseline == nil || p.Baseline.Rate != 0.05 {
+			t.Errorf("point %+v: want the fixed 0.05 baseline", p)
+		}
+	}
+	if counted != n || events != n {
+		t.Errorf("points count %d events of %d traces, want %d of %d (every pushed trace fails)", events, counted, n, n)
+	}
+	if len(sh.Changepoints) != 1 || sh.Changepoints[0].AlertID != a.ID || !sh.Changepoints[0].At.Equal(a.Change.At) {
+		t.Errorf("changepoints = %+v, want the one of alert %s at %s", sh.Changepoints, a.ID, a.Change.At)
+	}
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/api/v1/monitors/no-such/series", http.StatusNotFound},
+		{"/api/v1/monitors/failure-rate/series?since=yesterday", http.StatusBadRequest},
+		{"/api/v1/monitors/failure-rate/series?group=nonsense", http.StatusBadRequest},
+		{"/api/v1/monitors/failure-rate/series?group=service.name%3Dnobody", http.StatusOK},
+	} {
+		var body struct {
+			Series []monitor.SeriesHistory `json:"series"`
+		}
+		if st := getJSON(t, ts.api(tt.path), &body); st != tt.want || st == http.StatusOK && len(body.Series) != 0 {
+			t.Errorf("GET %s = %d with %d series, want %d and none", tt.path, st, len(body.Series), tt.want)
+		}
+	}
+}
+
+// TestRetentionSweepsMonitorPoints: the retention sweep deletes the
+// monitors' history older than --retain, as it does traces, and keeps the
+// rest.
+func TestRetentionSweepsMonitorPoints(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "probity.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := time.Now().UTC().Truncate(time.Minute)
+	pt := func(start time.Time) monitor.Point {
+		return monitor.Point{Monitor: "failure-rate", Group: `{"service.name":"a"}`, Start: start, End: start, Rate: monitor.Rate{Rate: 0.5, Lo: 0.1, Hi: 0.9, Events: 1, N: 2}}
+	}
+	ms := db.MonitorState()
+	if err := ms.Apply(t.Context(), monitor.Change{Points: []monitor.Point{pt(now.Add(-48 * time.Hour)), pt(now.Add(-25 * time.Hour)), pt(now.Add(-time.Hour))}}); err != nil {
+		t.Fatal(err)
+	}
+	start(t, db, func(o *server.Options) {
+		o.MonitorState, o.Retain, o.SweepEvery = ms, 24*time.Hour, 20*time.Millisecond
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ps, err := ms.Points(t.Context(), monitor.PointQuery{Monitor: "failure-rate"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) == 1 {
+			if !ps[0].Start.Equal(now.Add(-time.Hour)) {
+				t.Errorf("the sweep kept %s, want the point of an hour ago", ps[0].Start)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the sweep %d points remain, want 1 (the two older than 24h deleted)", len(ps))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

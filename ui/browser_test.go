@@ -36,7 +36,7 @@ import (
 
 // chromium finds the browser. Outside CI a missing browser skips the
 // test; in CI it fails it (.ci/run installs Debian's chromium).
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	if raceEnabled {
 		// The browser tests drive one server from one tab; under -race
@@ -67,7 +67,13 @@ type site struct {
 	base string
 }
 
-func startSite(t *testing.T, seed func(ctx context.Context, st store.Store)) *site {
+func startSite(t testing.TB, seed func(ctx context.Context, st store.Store)) *site {
+	t.Helper()
+	return startSiteWith(t, nil, seed)
+}
+
+// startSiteWith is startSite with the UI's options changed by opt.
+func startSiteWith(t testing.TB, opt func(*ui.Options), seed func(ctx context.Context, st store.Store)) *site {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "probity.db"), sqlite.Options{})
@@ -76,7 +82,11 @@ func startSite(t *testing.T, seed func(ctx context.Context, st store.Store)) *si
 	}
 	t.Cleanup(func() { st.Close() })
 	seed(ctx, st)
-	pages, err := ui.New(ui.Options{Store: st, Monitors: st.MonitorState()})
+	uo := ui.Options{Store: st, Monitors: st.MonitorState()}
+	if opt != nil {
+		opt(&uo)
+	}
+	pages, err := ui.New(uo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +109,7 @@ func startSite(t *testing.T, seed func(ctx context.Context, st store.Store)) *si
 }
 
 // storeFiles stores the traces of files (at most limit, 0 for all).
-func storeFiles(ctx context.Context, t *testing.T, st store.Store, limit int, files ...string) {
+func storeFiles(ctx context.Context, t testing.TB, st store.Store, limit int, files ...string) {
 	t.Helper()
 	var ts []*probity.Trace
 	stop := errors.New("enough")
@@ -133,7 +143,7 @@ type browser struct {
 	requests int
 }
 
-func newBrowser(t *testing.T, origin string) *browser {
+func newBrowser(t testing.TB, origin string) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
 		chromedp.WindowSize(1280, 1000), chromedp.Flag("disable-gpu", true))
@@ -195,7 +205,7 @@ func call[P, R any](ctx context.Context, cmd cdp.Command[P, R], p P) error {
 }
 
 // do runs actions with a deadline, failing the test with what it was doing.
-func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+func (b *browser) do(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
@@ -204,7 +214,7 @@ func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chrom
 	}
 }
 
-func run[T any](t *testing.T, b *browser, what string, a chromedp.Action[T]) T {
+func run[T any](t testing.TB, b *browser, what string, a chromedp.Action[T]) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
@@ -217,7 +227,7 @@ func run[T any](t *testing.T, b *browser, what string, a chromedp.Action[T]) T {
 
 // follow runs actions that make the page navigate (a form submit, a
 // click on a link) and waits for the new page to load.
-func (b *browser) follow(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+func (b *browser) follow(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
@@ -234,23 +244,26 @@ func (b *browser) follow(t *testing.T, what string, actions ...chromedp.Action[c
 }
 
 // open loads a page and waits until its main content is there.
-func (b *browser) open(t *testing.T, path string) {
+func (b *browser) open(t testing.TB, path string) {
 	t.Helper()
 	b.do(t, "open "+path, chromedp.Navigate(b.origin+path), chromedp.WaitReady(chromedp.CSS("main h1")))
 }
 
-func (b *browser) text(t *testing.T, sel string) string {
+// text is the text at sel. It reads textContent, not innerText: steps
+// off screen are not rendered (content-visibility: auto) until scrolled
+// to, and innerText of what is not rendered is empty.
+func (b *browser) text(t testing.TB, sel string) string {
 	t.Helper()
-	return run(t, b, "text of "+sel, chromedp.Text(chromedp.CSS(sel)))
+	return run(t, b, "text of "+sel, chromedp.TextContent(chromedp.CSS(sel)))
 }
 
-func (b *browser) count(t *testing.T, sel string) int {
+func (b *browser) count(t testing.TB, sel string) int {
 	t.Helper()
 	return run(t, b, "count "+sel, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", sel)))
 }
 
 // shot saves a full-page screenshot as a test artifact.
-func (b *browser) shot(t *testing.T, name string) string {
+func (b *browser) shot(t testing.TB, name string) string {
 	t.Helper()
 	png := run(t, b, "screenshot", chromedp.FullScreenshot(100))
 	p := filepath.Join(b.shots, name)
@@ -262,7 +275,7 @@ func (b *browser) shot(t *testing.T, name string) string {
 }
 
 // clean checks that nothing the browser must never do happened.
-func (b *browser) clean(t *testing.T) {
+func (b *browser) clean(t testing.TB) {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -282,7 +295,7 @@ func (b *browser) clean(t *testing.T) {
 
 // traceByName finds the stored trace whose analysed report names the
 // trace id the file gave it.
-func traceByName(ctx context.Context, t *testing.T, st store.Store, name string) string {
+func traceByName(ctx context.Context, t testing.TB, st store.Store, name string) string {
 	t.Helper()
 	p, err := st.ListTraces(ctx, store.Filter{Limit: store.MaxLimit})
 	if err != nil {
@@ -308,7 +321,7 @@ func traceByName(ctx context.Context, t *testing.T, st store.Store, name string)
 // file: a case per task, a trial passes when its reward is 1. These are
 // real outcomes, so the forest plot and the comparison show real
 // flakiness.
-func evalRunFile(t *testing.T, traces []*probity.Trace, suite string, trials ...int) []byte {
+func evalRunFile(t testing.TB, traces []*probity.Trace, suite string, trials ...int) []byte {
 	t.Helper()
 	keep := map[int]int{}
 	for i, n := range trials {
@@ -356,7 +369,7 @@ func anySlice[T any](xs []T) []any {
 	return out
 }
 
-func addEvalRun(ctx context.Context, t *testing.T, st store.Store, data []byte) string {
+func addEvalRun(ctx context.Context, t testing.TB, st store.Store, data []byte) string {
 	t.Helper()
 	run, err := server.ParseEvalRun(data)
 	if err != nil {
@@ -368,7 +381,7 @@ func addEvalRun(ctx context.Context, t *testing.T, st store.Store, data []byte) 
 	return run.ID
 }
 
-func putAlert(ctx context.Context, t *testing.T, st store.Store, a monitor.Alert) {
+func putAlert(ctx context.Context, t testing.TB, st store.Store, a monitor.Alert) {
 	t.Helper()
 	if err := st.(*sqlite.DB).MonitorState().Apply(ctx, monitor.Change{Alerts: []monitor.Alert{a}}); err != nil {
 		t.Fatal(err)
@@ -389,7 +402,9 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	var runA, runB string
+	var planted monitor.Alert
 	s := startSite(t, func(ctx context.Context, st store.Store) {
+		planted = plantChange(ctx, t, st)
 		storeFiles(ctx, t, st, 0, "../examples/refund-cascade.json", "../examples/refund-ok.json", "../examples/support-billing.otlp.json")
 		if _, err := server.StoreTraces(ctx, st, tauTraces[:12]...); err != nil {
 			t.Fatal(err)
@@ -518,10 +533,25 @@ func TestBrowser(t *testing.T) {
 	b.shot(t, "evalcompare.png")
 
 	b.open(t, "/monitors")
-	if n := b.count(t, "article.alert svg line.change"); n != 1 {
-		t.Errorf("alert chart has %d changepoint marks, want 1", n)
+	if n := b.count(t, "article.alert svg line.change"); n != 2 {
+		t.Errorf("alert charts have %d changepoint marks, want 2", n)
+	}
+	if n := b.count(t, "#series-0 svg polygon.band"); n != 1 {
+		t.Errorf("the first series chart has %d interval bands, want 1", n)
+	}
+	if n := b.count(t, "#series-0 svg circle.pt"); n < 20 {
+		t.Errorf("the first series chart draws %d points, want its buckets", n)
 	}
 	b.shot(t, "monitors.png")
+	// The changepoint on the chart leads to its alert, and the alert to
+	// its evidence.
+	b.do(t, "follow the changepoint", chromedp.Click(chromedp.CSS(`#series-0 svg a[href="#alert-`+planted.ID+`"] text.cp`)))
+	if loc := run(t, b, "location", chromedp.Location()); !strings.HasSuffix(loc, "#alert-"+planted.ID) {
+		t.Errorf("after clicking the changepoint, location %s, want #alert-%s", loc, planted.ID)
+	}
+	if n := b.count(t, "#alert-"+planted.ID+` a[href^="/traces/"]`); n == 0 {
+		t.Errorf("alert %s links to no example trace", planted.ID)
+	}
 	b.open(t, "/approvals")
 	if got := b.text(t, "main"); !strings.Contains(got, "not sharing this store") {
 		t.Errorf("approvals page does not say the guard is not sharing the store:\n%s", got)
@@ -603,6 +633,20 @@ func TestBrowserHostileTrace(t *testing.T) {
 		addEvalRun(ctx, t, st, []byte(strings.Join(lines, "\n")+"\n"))
 		putAlert(ctx, t, st, monitor.Alert{ID: hostile[2], Monitor: hostile[3], State: monitor.AlertFiring, Summary: strings.Join(hostile, " "),
 			Group: map[string]string{hostile[0]: hostile[6]}, Examples: []string{`javascript:alert(11)`}, FiredAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)})
+		// A series whose group and alert are hostile, drawn on the chart.
+		gk, _ := json.Marshal(map[string]string{hostile[0]: hostile[5], hostile[4]: hostile[1]})
+		at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		var pts []monitor.Point
+		for i := range 30 {
+			pts = append(pts, monitor.Point{Monitor: "failure-rate", Group: string(gk), Start: at.Add(time.Duration(i) * 5 * time.Minute),
+				End: at.Add(time.Duration(i)*5*time.Minute + time.Minute), Rate: monitor.JeffreysRate(i%4, 20)})
+		}
+		if err := st.(*sqlite.DB).MonitorState().Apply(ctx, monitor.Change{Points: pts}); err != nil {
+			t.Fatal(err)
+		}
+		putAlert(ctx, t, st, monitor.Alert{ID: hostile[8], Monitor: "failure-rate", State: monitor.AlertFiring, GroupKey: string(gk),
+			Change:   monitor.ChangeEstimate{At: at.Add(time.Hour), Earliest: at.Add(50 * time.Minute), Latest: at.Add(70 * time.Minute)},
+			Examples: []string{`javascript:alert(12)`, hostile[1]}, FiredAt: at.Add(2 * time.Hour)})
 	})
 	evil := traceByName(ctx, t, s.st, hostileTrace().ID)
 	long := traceByName(ctx, t, s.st, "long-50000")
@@ -621,6 +665,14 @@ func TestBrowserHostileTrace(t *testing.T) {
 			t.Errorf("%s: a script from the trace ran", path)
 		}
 	}
+	b.open(t, "/monitors")
+	if n := b.count(t, "#series-0 svg line.change"); n != 1 {
+		t.Errorf("the hostile series is drawn with %d changepoints, want 1", n)
+	}
+	if got := b.text(t, "#series-0 h3"); !strings.Contains(got, "<script>window.__pwned=1") || !strings.Contains(got, "⟨U+202E⟩") {
+		t.Errorf("the hostile group is not shown as text: %q", got)
+	}
+	b.shot(t, "monitors-hostile.png")
 	// The hostile text is shown, as text.
 	b.open(t, "/traces/"+evil)
 	body := b.text(t, "main")
@@ -637,11 +689,11 @@ func TestBrowserHostileTrace(t *testing.T) {
 
 	start := time.Now()
 	b.open(t, "/traces/"+long)
-	t.Logf("50,000-step trace page (first 5,000 steps) loaded in %s", time.Since(start).Round(time.Millisecond))
-	if n := b.count(t, "ol.timeline > li"); n != 5000 {
-		t.Errorf("50,000-step trace shows %d steps, want a window of 5000", n)
+	t.Logf("50,000-step trace page (first 1,000 steps) loaded in %s", time.Since(start).Round(time.Millisecond))
+	if n := b.count(t, "ol.timeline > li"); n != 1000 {
+		t.Errorf("50,000-step trace shows %d steps, want a window of 1000", n)
 	}
-	if n := b.count(t, `a[href$="?from=5000"]`); n == 0 {
+	if n := b.count(t, `a[href$="?from=1000"]`); n == 0 {
 		t.Errorf("50,000-step trace page has no link to the next steps")
 	}
 	b.clean(t)

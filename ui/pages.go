@@ -301,6 +301,8 @@ type evidenceView struct {
 }
 
 type findingView struct {
+	// Win turns a step into a link to the window that shows it.
+	Win        *stepWindow
 	Detector   string
 	Sev        severityView
 	Confidence float64
@@ -309,6 +311,28 @@ type findingView struct {
 	Evidence   []evidenceView
 	Blast      []int
 	Policy     bool
+}
+
+// stepWindow is the window of steps a trace page shows. Links to a step
+// go to its anchor on this page, or to the window that holds it.
+type stepWindow struct {
+	id       string
+	from, to int
+	size     int
+	index    map[int]int // source position → first step index
+}
+
+// Href links to the step at source position pos.
+func (w *stepWindow) Href(pos int) string {
+	anchor := fmt.Sprintf("#step-%d", pos)
+	if w == nil {
+		return anchor
+	}
+	i, ok := w.index[pos]
+	if !ok || i >= w.from && i < w.to {
+		return anchor
+	}
+	return fmt.Sprintf("/traces/%s?from=%d%s", w.id, i-i%w.size, anchor)
 }
 
 type graphView struct {
@@ -323,7 +347,10 @@ type spanView struct {
 }
 
 type traceData struct {
-	ID           string
+	ID  string
+	Win *stepWindow
+	// CSRF is the feedback form's anti-forgery token (CSRFToken).
+	CSRF         string
 	Summary      store.TraceSummary
 	Trace        *probity.Trace
 	Error        string
@@ -349,6 +376,21 @@ type traceData struct {
 type report struct {
 	detect.Report
 	Localization json.RawMessage `json:"localization"`
+}
+
+// maxRawSpans bounds the raw spans a trace page carries, and
+// maxUnlinkedSpans those it shows when no step links to one.
+const (
+	maxRawSpans      = 200
+	maxUnlinkedSpans = 20
+)
+
+// RootHref links to the root-cause step.
+func (d traceData) RootHref() string {
+	if d.Root == nil {
+		return ""
+	}
+	return d.Win.Href(*d.Root)
 }
 
 func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
@@ -399,10 +441,24 @@ func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
 			d.Labels = string(b)
 		}
 	}
-	for i, sp := range spans {
-		if i == 200 {
-			d.SpansCut = len(spans) - i
-			break
+	// The raw spans of the steps shown, which their "span" links point
+	// at; the API has every span.
+	inWindow := map[string]bool{}
+	for _, st := range d.Steps {
+		if st.SpanID != "" {
+			inWindow[st.SpanID] = true
+		}
+	}
+	limit := maxRawSpans
+	if len(inWindow) == 0 {
+		// Steps that name no span (a trace stored from a file): the
+		// first few spans show the shape; the rest are in the API.
+		limit = maxUnlinkedSpans
+	}
+	for _, sp := range spans {
+		if len(inWindow) > 0 && !inWindow[sp.SpanID] || len(d.Spans) == limit {
+			d.SpansCut++
+			continue
 		}
 		b, err := otlp.ResourceSpansJSON(sp)
 		js := ""
@@ -415,6 +471,7 @@ func (u *UI) trace(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Spans = append(d.Spans, spanView{ID: sp.SpanID, JSON: cut(js, maxFull)})
 	}
+	d.CSRF = CSRFToken(r)
 	u.render(w, r, "trace", "Trace "+shortID(id), d)
 }
 
@@ -428,9 +485,28 @@ func (u *UI) timeline(d *traceData, t *probity.Trace, rep *report, from string) 
 			byPos[s.Pos.Index] = i
 		}
 	}
+	d.Total = len(t.Steps)
+	start, err := strconv.Atoi(from)
+	if err != nil && rep.RootCauseStep != nil {
+		// With no window asked for, open the one with the root cause:
+		// it is what the page is for.
+		start = byPos[*rep.RootCauseStep]
+	}
+	start = max(0, min(start, len(t.Steps)-1))
+	start -= start % u.o.StepWindow
+	end := min(len(t.Steps), start+u.o.StepWindow)
+	d.From, d.To = start, end
+	win := &stepWindow{id: d.ID, from: start, to: end, size: u.o.StepWindow, index: byPos}
+	d.Win = win
+	if start > 0 {
+		d.Prev = fmt.Sprintf("/traces/%s?from=%d", d.ID, max(0, start-u.o.StepWindow))
+	}
+	if end < len(t.Steps) {
+		d.Next = fmt.Sprintf("/traces/%s?from=%d", d.ID, end)
+	}
 	atStep := map[int][]findingView{}
 	for _, f := range rep.Findings {
-		fv := findingView{Detector: f.Detector, Sev: severityOf(f.Severity), Confidence: f.Confidence, Step: f.Step,
+		fv := findingView{Win: win, Detector: f.Detector, Sev: severityOf(f.Severity), Confidence: f.Confidence, Step: f.Step,
 			Message: f.Message, Blast: f.BlastRadius, Policy: strings.HasPrefix(f.Detector, "policy:")}
 		for _, e := range f.Evidence {
 			fv.Evidence = append(fv.Evidence, evidenceView{Value: e.Value, Kind: e.Kind, Class: e.Class, Source: e.Source, Note: e.Note, SourceStep: e.SourceStep})
@@ -470,23 +546,11 @@ func (u *UI) timeline(d *traceData, t *probity.Trace, rep *report, from string) 
 				g.Sides++
 			}
 		}
-		g.SVG = blastGraph(graphNode{Pos: f.Step, Label: label(f.Step), Origin: true}, nodes)
+		g.SVG = blastGraph(graphNode{Pos: f.Step, Label: label(f.Step), Origin: true}, nodes, win.Href)
 		d.Graphs = append(d.Graphs, g)
 	}
 	if rep.RootCauseStep != nil {
 		d.RootText = label(*rep.RootCauseStep)
-	}
-	d.Total = len(t.Steps)
-	start, _ := strconv.Atoi(from)
-	start = max(0, min(start, len(t.Steps)-1))
-	start -= start % u.o.StepWindow
-	end := min(len(t.Steps), start+u.o.StepWindow)
-	d.From, d.To = start, end
-	if start > 0 {
-		d.Prev = fmt.Sprintf("/traces/%s?from=%d", d.ID, max(0, start-u.o.StepWindow))
-	}
-	if end < len(t.Steps) {
-		d.Next = fmt.Sprintf("/traces/%s?from=%d", d.ID, end)
 	}
 	depth := stepDepths(t)
 	t0 := firstStart(t)
@@ -573,6 +637,10 @@ func (u *UI) feedback(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		u.fail(w, r, probity.Errorf(probity.EINVALID, "feedback form: %v", err))
+		return
+	}
+	if !ValidCSRF(r) {
+		u.fail(w, r, errForbidden("feedback form: the anti-forgery token is missing or stale; reload the page and send it again"))
 		return
 	}
 	fb := store.Feedback{TraceID: id, Label: r.PostForm.Get("label"), Note: strings.TrimSpace(r.PostForm.Get("note"))}
@@ -789,10 +857,40 @@ type monitorsData struct {
 	On       bool
 	Monitors []monitor.MonitorStatus
 	Alerts   []alertView
+	Series   []seriesView
+	// Since is the period's query value; More counts series not drawn.
+	Since string
+	More  int
 }
 
+// seriesView is one group's rate over time.
+type seriesView struct {
+	ID           string
+	Monitor      string
+	Group        map[string]string
+	Chart        template.HTML
+	Points       int
+	Changepoints []monitor.Changepoint
+}
+
+// maxCharts bounds the series drawn on the monitors page; the API has
+// them all.
+const maxCharts = 60
+
+// periods are the choices of the monitors page's period.
+var periods = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
 func (u *UI) monitors(w http.ResponseWriter, r *http.Request) {
-	var d monitorsData
+	d := monitorsData{Since: r.URL.Query().Get("since")}
+	var since time.Time
+	if d.Since != "" && d.Since != "all" {
+		p, ok := periods[d.Since]
+		if !ok {
+			u.fail(w, r, probity.Errorf(probity.EINVALID, "since %q: want 24h, 7d, 30d or all", d.Since))
+			return
+		}
+		since = u.o.Now().Add(-p)
+	}
 	if u.o.Monitors != nil {
 		d.On = true
 		ms, err := monitor.Snapshot(r.Context(), u.o.MonitorConfig, u.o.Monitors)
@@ -809,8 +907,51 @@ func (u *UI) monitors(w http.ResponseWriter, r *http.Request) {
 		for _, a := range as {
 			d.Alerts = append(d.Alerts, alertOf(a))
 		}
+		// Series with a changepoint first: they are what a person came
+		// to see; the quiet ones follow in monitor order.
+		var all []monitor.SeriesHistory
+		for _, m := range ms {
+			hs, err := monitor.History(r.Context(), u.o.MonitorConfig, u.o.Monitors, monitor.PointQuery{Monitor: m.Name, Since: since})
+			if err != nil {
+				u.fail(w, r, err)
+				return
+			}
+			all = append(all, hs...)
+		}
+		slices.SortStableFunc(all, func(a, b monitor.SeriesHistory) int {
+			return cmp.Compare(min(len(b.Changepoints), 1), min(len(a.Changepoints), 1))
+		})
+		for _, h := range all {
+			if len(h.Points) == 0 {
+				continue // an alert whose buckets have been swept
+			}
+			if len(d.Series) == maxCharts {
+				d.More++
+				continue
+			}
+			title := fmt.Sprintf("%s (%s): rate over time with 95%% intervals, %d changepoints", h.Monitor, groupText(h.Group), len(h.Changepoints))
+			d.Series = append(d.Series, seriesView{ID: fmt.Sprintf("series-%d", len(d.Series)), Monitor: h.Monitor, Group: h.Group,
+				Chart: rateSeries(h.Points, h.Changepoints, short(title, 300)), Points: len(h.Points), Changepoints: h.Changepoints})
+		}
 	}
 	u.render(w, r, "monitors", "Monitors and alerts", d)
+}
+
+// groupText is a group as "k=v, k=v" in key order.
+func groupText(g map[string]string) string {
+	keys := make([]string, 0, len(g))
+	for k := range g {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+g[k])
+	}
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (u *UI) approvals(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,9 @@ import (
 	"html"
 	"html/template"
 	"strings"
+	"time"
+
+	"github.com/probity/probity/monitor"
 )
 
 // Charts are drawn as SVG on the server: no script, no library, and they
@@ -143,8 +146,9 @@ type graphNode struct {
 // blastGraph draws the origin step on the left and every step the error
 // reached on the right, in trace order, an edge from the origin to each;
 // side-effecting steps are diamonds labelled "side effect", so the mark
-// does not rest on colour alone. Nodes link to their step in the timeline.
-func blastGraph(origin graphNode, reached []graphNode) template.HTML {
+// does not rest on colour alone. Nodes link to their step in the timeline
+// (href gives the link: the step may be in another window of steps).
+func blastGraph(origin graphNode, reached []graphNode, href func(pos int) string) template.HTML {
 	const w, rowH, top = 780, 44, 20
 	h := top*2 + rowH*max(len(reached), 1)
 	var b svgb
@@ -156,11 +160,11 @@ func blastGraph(origin graphNode, reached []graphNode) template.HTML {
 		b.f(`<path class="edge%s" d="M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f"/>`, map[bool]string{true: " edge-side"}[n.SideEffect],
 			ox+60, oy, (ox+rx)/2, oy, (ox+rx)/2, y, rx-12, y)
 	}
-	b.f(`<a href="#step-%d"><rect class="node origin" x="%.1f" y="%.1f" width="120" height="34" rx="6"/><text class="nlbl" x="%.1f" y="%.1f" text-anchor="middle">✖ origin · step %d</text><text class="lbl" x="%.1f" y="%.1f" text-anchor="middle">%s</text></a>`,
-		origin.Pos, ox-60, oy-17, ox, oy-2, origin.Pos, ox, oy+12, esc(short(origin.Label, 17)))
+	b.f(`<a href="%s"><rect class="node origin" x="%.1f" y="%.1f" width="120" height="34" rx="6"/><text class="nlbl" x="%.1f" y="%.1f" text-anchor="middle">✖ origin · step %d</text><text class="lbl" x="%.1f" y="%.1f" text-anchor="middle">%s</text></a>`,
+		esc(href(origin.Pos)), ox-60, oy-17, ox, oy-2, origin.Pos, ox, oy+12, esc(short(origin.Label, 17)))
 	for i, n := range reached {
 		y := float64(top + i*rowH + rowH/2)
-		b.f(`<a href="#step-%d">`, n.Pos)
+		b.f(`<a href="%s">`, esc(href(n.Pos)))
 		if n.SideEffect {
 			b.f(`<path class="node side" d="M%.1f,%.1f l12,-14 l12,14 l-12,14 z"/>`, rx-12, y)
 			b.f(`<text class="nlbl" x="%.1f" y="%.1f">⚠ step %d · side effect · %s</text>`, rx+20, y+4, n.Pos, esc(short(n.Label, 40)))
@@ -195,6 +199,127 @@ func rateBand(base, before, after rateView, changeLabel string) template.HTML {
 		mid, pad/2, mid, h-pad, mid, h-8, esc(changeLabel))
 	b.f(`<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, pad, h-pad, w-pad, h-pad)
 	return b.html()
+}
+
+// maxColumns bounds the points a rate chart draws: adjacent buckets are
+// merged (their counts summed) until they fit, so a month of five-minute
+// buckets is one readable line and a small page.
+const maxColumns = 150
+
+// mergePoints sums adjacent points into at most maxColumns; each merged
+// point gets the Jeffreys interval of its summed counts and the last
+// baseline it covered.
+func mergePoints(ps []monitor.Point) []monitor.Point {
+	if len(ps) <= maxColumns {
+		return ps
+	}
+	per := (len(ps) + maxColumns - 1) / maxColumns
+	out := make([]monitor.Point, 0, maxColumns)
+	for i := 0; i < len(ps); i += per {
+		group := ps[i:min(i+per, len(ps))]
+		m := monitor.Point{Monitor: group[0].Monitor, Group: group[0].Group, Start: group[0].Start}
+		events, n := 0, 0
+		for _, p := range group {
+			events, n = events+p.Rate.Events, n+p.Rate.N
+			m.End = p.End
+			if p.Baseline != nil {
+				m.Baseline = p.Baseline
+			}
+		}
+		m.Rate = monitor.JeffreysRate(events, n)
+		out = append(out, m)
+	}
+	return out
+}
+
+// rateSeries draws a monitor's rate over time: the rate of each bucket
+// as a line with its 95% interval as a band, the baseline as a dashed
+// step line, and each changepoint as a vertical line over the shaded
+// span of its 90% interval, linked to its alert. Marks carry words and
+// titles, not colour alone.
+func rateSeries(ps []monitor.Point, cps []monitor.Changepoint, title string) template.HTML {
+	const w, h, left, right, top, bottom = 760, 220, 48, 16, 22, 34
+	var b svgb
+	b.open(w, h, title)
+	ps = mergePoints(ps)
+	if len(ps) == 0 {
+		b.f(`<text class="lbl" x="%d" y="%d">no observations in this period</text>`, left, h/2)
+		return b.html()
+	}
+	t0, t1 := ps[0].Start, ps[len(ps)-1].End
+	if !t1.After(t0) {
+		t1 = t0.Add(time.Minute)
+	}
+	span := float64(t1.Sub(t0))
+	x := func(t time.Time) float64 {
+		f := min(max(float64(t.Sub(t0))/span, 0), 1)
+		return left + f*float64(w-left-right)
+	}
+	peak := 0.01
+	for _, p := range ps {
+		peak = max(peak, p.Rate.Hi)
+		if p.Baseline != nil {
+			peak = max(peak, p.Baseline.Hi)
+		}
+	}
+	peak = min(peak*1.1, 1)
+	y := func(v float64) float64 { return float64(h-bottom) - v/peak*float64(h-top-bottom) }
+	for _, f := range []float64{0, 0.5, 1} {
+		v := f * peak
+		b.f(`<line class="grid" x1="%d" y1="%.1f" x2="%d" y2="%.1f"/><text class="lbl" x="%d" y="%.1f" text-anchor="end">%s</text>`,
+			left, y(v), w-right, y(v), left-4, y(v)+4, esc(pctText(v)))
+	}
+	mid := func(p monitor.Point) float64 { return x(p.Start.Add(p.End.Sub(p.Start) / 2)) }
+	// Changepoints first, so the rate is drawn over their shading.
+	for _, c := range cps {
+		lo, hi := x(c.Earliest), x(c.Latest)
+		b.f(`<a href="#alert-%s">`, esc(c.AlertID))
+		b.f(`<rect class="cpband" x="%.1f" y="%d" width="%.1f" height="%d"><title>90%% interval of the change: %s to %s</title></rect>`,
+			lo, top, max(hi-lo, 1), h-top-bottom, esc(fmtTime(c.Earliest)), esc(fmtTime(c.Latest)))
+		b.f(`<line class="change" x1="%.1f" y1="%d" x2="%.1f" y2="%d"><title>change at %s (alert %s, %s): %s → %s</title></line>`,
+			x(c.At), top-8, x(c.At), h-bottom, esc(fmtTime(c.At)), esc(c.AlertID), esc(c.State), esc(c.Before.String()), esc(c.After.String()))
+		b.f(`<text class="lbl cp" x="%.1f" y="%d" text-anchor="middle">▼ change</text></a>`, x(c.At), top-10)
+	}
+	var band, line, base strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&band, "%.1f,%.1f ", mid(p), y(p.Rate.Hi))
+	}
+	for i := len(ps) - 1; i >= 0; i-- {
+		fmt.Fprintf(&band, "%.1f,%.1f ", mid(ps[i]), y(ps[i].Rate.Lo))
+	}
+	for _, p := range ps {
+		fmt.Fprintf(&line, "%.1f,%.1f ", mid(p), y(p.Rate.Rate))
+	}
+	// The baseline as a step line: it holds from one estimate to the next.
+	move := "M"
+	for _, p := range ps {
+		if p.Baseline == nil {
+			move = "M"
+			continue
+		}
+		fmt.Fprintf(&base, "%s%.1f,%.1f H%.1f ", move, x(p.Start), y(p.Baseline.Rate), x(p.End))
+		move = "L"
+	}
+	b.f(`<polygon class="band" points="%s"><title>95%% interval of each bucket's rate</title></polygon><polyline class="line" points="%s"/>`, band.String(), line.String())
+	if base.Len() > 0 {
+		b.f(`<path class="ref baseline" d="%s"><title>baseline</title></path>`, base.String())
+	}
+	for _, p := range ps {
+		b.f(`<circle class="pt" cx="%.1f" cy="%.1f" r="2.5"><title>%s to %s: %s</title></circle>`,
+			mid(p), y(p.Rate.Rate), esc(fmtTime(p.Start)), esc(fmtTime(p.End)), esc(p.Rate.String()))
+	}
+	b.f(`<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, left, h-bottom, w-right, h-bottom)
+	b.f(`<text x="%d" y="%d" class="lbl">%s</text>`, left, h-bottom+16, esc(fmtTime(t0)))
+	b.f(`<text x="%d" y="%d" class="lbl" text-anchor="end">%s</text>`, w-right, h-bottom+16, esc(fmtTime(t1)))
+	b.f(`<text x="%d" y="%d" class="lbl">— rate, shaded: 95%% interval · - - baseline · ▼ changepoint (shaded: its 90%% interval)</text>`, left, h-4)
+	return b.html()
+}
+
+func pctText(p float64) string {
+	if p >= 0.1 {
+		return fmt.Sprintf("%.0f%%", 100*p)
+	}
+	return fmt.Sprintf("%.1f%%", 100*p)
 }
 
 // short is s on one line, cut to n runes with an ellipsis: chart labels

@@ -53,8 +53,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// StepWindow is how many steps one trace page shows (default 5000).
+	// StepWindow is how many steps one trace page shows (default 1000:
+	// the page of a 5,000-step trace is then interactive in well under a
+	// second; see BenchmarkBrowserTracePage).
 	StepWindow int
+	// Login says the server requires tokens, so the login page shows its
+	// form (the server answers POST /login; see SessionCookie).
+	Login bool
 }
 
 // UI serves the pages. It is an http.Handler.
@@ -83,7 +88,7 @@ func New(o Options) (*UI, error) {
 		o.Now = time.Now
 	}
 	if o.StepWindow <= 0 {
-		o.StepWindow = 5000
+		o.StepWindow = 1000
 	}
 	u := &UI{o: o, log: o.Logger.With("component", "ui"), pages: map[string]*template.Template{}, csrf: http.NewCrossOriginProtection()}
 	funcs := template.FuncMap{
@@ -123,6 +128,7 @@ func New(o Options) (*UI, error) {
 	u.mux.HandleFunc("GET /evals/{id}", u.evalRun)
 	u.mux.HandleFunc("GET /monitors", u.monitors)
 	u.mux.HandleFunc("GET /approvals", u.approvals)
+	u.mux.HandleFunc("GET /login", u.login)
 	assets, _ := fs.Sub(assetFS, "assets")
 	static := http.StripPrefix("/assets/", http.FileServerFS(assets))
 	u.mux.Handle("GET /assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +166,9 @@ type page struct {
 	Title    string
 	Nav      string
 	ReadOnly bool
+	// SignedIn shows the sign-out button; CSRF is its form's token.
+	SignedIn bool
+	CSRF     string
 	Data     any
 }
 
@@ -170,7 +179,8 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, name, title string, 
 		return
 	}
 	var b strings.Builder
-	if err := t.Execute(&b, page{Title: title, Nav: name, ReadOnly: u.o.ReadOnly, Data: data}); err != nil {
+	csrf := CSRFToken(r)
+	if err := t.Execute(&b, page{Title: title, Nav: name, ReadOnly: u.o.ReadOnly, SignedIn: csrf != "", CSRF: csrf, Data: data}); err != nil {
 		u.fail(w, r, fmt.Errorf("render %s: %w", name, err))
 		return
 	}
@@ -179,14 +189,23 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, name, title string, 
 	fmt.Fprint(w, b.String())
 }
 
+// errForbidden refuses a request the UI will not serve as asked (a form
+// without its anti-forgery token): 403, with the message shown.
+type errForbidden string
+
+func (e errForbidden) Error() string { return string(e) }
+
 // fail shows an error page with the status its code maps to.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
 	msg := "internal error; the server log has the details"
-	switch probity.ErrorCode(err) {
-	case probity.ENOTFOUND:
+	var fb errForbidden
+	switch code := probity.ErrorCode(err); {
+	case errors.As(err, &fb):
+		status, msg = http.StatusForbidden, err.Error()
+	case code == probity.ENOTFOUND:
 		status, msg = http.StatusNotFound, err.Error()
-	case probity.EINVALID:
+	case code == probity.EINVALID:
 		status, msg = http.StatusBadRequest, err.Error()
 	default:
 		u.log.Error("page", "path", r.URL.Path, "err", err)

@@ -2,14 +2,19 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/probity/probity"
+	"github.com/probity/probity/monitor"
 	"github.com/probity/probity/store"
 	"github.com/probity/probity/store/sqlite"
 	"github.com/probity/probity/ui"
@@ -175,4 +180,116 @@ func listen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// plantChange runs the default monitors over a day of checkout traffic
+// whose failure rate rises from 5% to 25% half-way, on the store's own
+// monitor state, so the monitors page has a real history and a real
+// alert to draw. It returns the alert.
+func plantChange(ctx context.Context, t *testing.T, st store.Store) monitor.Alert {
+	t.Helper()
+	ms := st.(*sqlite.DB).MonitorState()
+	e, err := monitor.New(monitor.Options{Store: ms, BucketWidth: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 1))
+	start := time.Now().UTC().Add(-36 * time.Hour).Truncate(time.Hour)
+	fired := -1
+	for i := 0; i < 4000 && (fired < 0 || i < fired+400); i++ {
+		rate := 0.05
+		if i >= 2000 {
+			rate = 0.25
+		}
+		v := probity.VerdictOK
+		if rng.Float64() < rate {
+			v = probity.VerdictFail
+		}
+		o := monitor.Observation{TraceID: fmt.Sprintf("%032x", i), Time: start.Add(time.Duration(i) * 20 * time.Second), Verdict: v,
+			Attrs: map[string]string{monitor.AttrService: "checkout", monitor.AttrAgent: "planner"}}
+		if err := e.Observe(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		if fired < 0 && i%50 == 0 {
+			if as, _ := ms.Alerts(ctx, monitor.AlertQuery{State: monitor.AlertFiring}); len(as) > 0 {
+				fired = i
+			}
+		}
+	}
+	if err := e.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	as, err := ms.Alerts(ctx, monitor.AlertQuery{})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("planted change raised %d alerts (%v), want 1", len(as), err)
+	}
+	return as[0]
+}
+
+// TestMonitorsPage draws each series' rate over time, with its interval
+// band, baseline and the alert's changepoint linked to the alert and its
+// example traces.
+func TestMonitorsPage(t *testing.T) {
+	var a monitor.Alert
+	s := startSite(t, func(ctx context.Context, st store.Store) { a = plantChange(ctx, t, st) })
+	resp, body := get(t, s.base+"/monitors")
+	if resp.StatusCode != 200 {
+		t.Fatalf("/monitors: %s", resp.Status)
+	}
+	series := body[strings.Index(body, `id="r-h"`):strings.Index(body, `id="a-h"`)]
+	for _, want := range []string{
+		`<article class="series" id="series-0"`, "failure-rate", "gen_ai.agent.name=planner", "service.name=checkout",
+		`<polygon class="band" points="`, `<polyline class="line" points="`, `<path class="ref baseline" d="M`,
+		`<a href="#alert-` + a.ID + `"><rect class="cpband"`, `<line class="change"`, `href="/traces/` + a.Examples[0] + `"`,
+	} {
+		if !strings.Contains(series, want) {
+			t.Errorf("monitors page's rates over time lack %q", want)
+		}
+	}
+	first := func(page string) string {
+		c := page[strings.Index(page, `id="series-0"`):]
+		return c[:strings.Index(c, "</article>")]
+	}
+	if c := first(series); !strings.Contains(c, "failure-rate") {
+		t.Errorf("the first chart is not the failure rate's:\n%s", c)
+	} else if n := strings.Count(c, `<circle class="pt"`); n < 20 || n > 150 {
+		t.Errorf("the chart draws %d points, want the buckets merged to at most 150", n)
+	}
+	if !strings.Contains(body, `<article id="alert-`+a.ID+`" class="alert">`) {
+		t.Errorf("the changepoint links to #alert-%s, which the page does not have", a.ID)
+	}
+	if resp, body := get(t, s.base+"/monitors?since=forever"); resp.StatusCode != 400 || !strings.Contains(body, "want 24h, 7d, 30d or all") {
+		t.Errorf("/monitors?since=forever: %s, want 400 naming the choices", resp.Status)
+	}
+	// The last day holds only part of the history.
+	_, day := get(t, s.base+"/monitors?since=24h")
+	if n, all := strings.Count(first(day), `<circle class="pt"`), strings.Count(first(series), `<circle class="pt"`); n == 0 || n >= all {
+		t.Errorf("the last 24 hours draw %d points of %d; want fewer, not none", n, all)
+	}
+}
+
+// TestStepWindows: a trace longer than the window opens at the window
+// with its root cause, and every link to a step (root cause, findings,
+// blast radius) leads to the window that shows it.
+func TestStepWindows(t *testing.T) {
+	ctx := context.Background()
+	s := startSiteWith(t, func(o *ui.Options) { o.StepWindow = 4 }, func(ctx context.Context, st store.Store) {
+		storeFiles(ctx, t, st, 0, "../examples/refund-cascade.json")
+	})
+	id := traceByName(ctx, t, s.st, "refund-cascade")
+	_, body := get(t, s.base+"/traces/"+id)
+	for _, want := range []string{`id="step-8"`, "Steps 9–12 of", `href="/traces/` + id + `?from=4">← earlier steps`, `href="#step-8">step 8</a>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("trace page without a window asked for lacks %q: it should open at the root cause's window", want)
+		}
+	}
+	_, body = get(t, s.base+"/traces/"+id+"?from=0")
+	if strings.Contains(body, `id="step-8"`) {
+		t.Errorf("the first window shows step 8")
+	}
+	for _, want := range []string{`href="/traces/` + id + `?from=8#step-8">step 8</a>`, `href="/traces/` + id + `?from=12#step-12"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the first window's links lack %q, a link to the window with the step", want)
+		}
+	}
 }

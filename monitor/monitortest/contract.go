@@ -28,6 +28,7 @@ func Run(t *testing.T, fresh func(t *testing.T) func() monitor.Store) {
 		{"ClaimLeaseHidesRows", testClaimLease},
 		{"RetrySurvivesReopen", testRetry},
 		{"FailedIsNeverClaimed", testFailed},
+		{"PointsReplaceFilterAndSweep", testPoints},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, fresh(t)) })
@@ -278,4 +279,75 @@ func RunInbox(t *testing.T, fresh func(t *testing.T) func() monitor.Inbox) {
 			t.Errorf("Pending after Ack(first) = %+v, want only t2", rest)
 		}
 	})
+}
+
+func point(group string, start time.Time, events, n int, base *monitor.Rate) monitor.Point {
+	return monitor.Point{Monitor: "failure-rate", Group: group, Start: start, End: start.Add(time.Minute),
+		Rate: monitor.Rate{Rate: float64(events) / float64(n), Lo: 0.01, Hi: 0.5, Events: events, N: n}, Baseline: base}
+}
+
+// testPoints: a point is replaced by its (monitor, group, start), read
+// back oldest first with the newest kept under a limit, filtered by
+// group and time, and swept by its start.
+func testPoints(t *testing.T, open func() monitor.Store) {
+	ctx := context.Background()
+	s := open()
+	ga, gb := `{"service.name":"a"}`, `{"service.name":"b"}`
+	base := &monitor.Rate{Rate: 0.05, Lo: 0.03, Hi: 0.08, Events: 25, N: 500}
+	apply(t, s, monitor.Change{Points: []monitor.Point{
+		point(ga, t0, 1, 10, nil),
+		point(ga, t0.Add(5*time.Minute), 2, 10, base),
+		point(gb, t0.Add(5*time.Minute), 0, 3, base),
+	}})
+	// The open bucket is written again with its counts so far.
+	apply(t, s, monitor.Change{Points: []monitor.Point{point(ga, t0.Add(5*time.Minute), 4, 20, base), point(ga, t0.Add(10*time.Minute), 1, 1, base)}})
+	s = open()
+	type row struct {
+		Group     string
+		Start     time.Time
+		Events, N int
+		Base      bool
+	}
+	read := func(q monitor.PointQuery) []row {
+		t.Helper()
+		ps, err := s.Points(ctx, q)
+		if err != nil {
+			t.Fatalf("Points(%+v): %v", q, err)
+		}
+		out := []row{}
+		for _, p := range ps {
+			if p.Monitor != "failure-rate" {
+				t.Errorf("Points(%+v): monitor %q", q, p.Monitor)
+			}
+			if p.Baseline != nil && *p.Baseline != *base {
+				t.Errorf("Points(%+v): baseline %+v, want %+v", q, *p.Baseline, *base)
+			}
+			out = append(out, row{p.Group, p.Start.UTC(), p.Rate.Events, p.Rate.N, p.Baseline != nil})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		q    monitor.PointQuery
+		want []row
+	}{
+		{monitor.PointQuery{Monitor: "failure-rate", Group: ga}, []row{{ga, t0, 1, 10, false}, {ga, t0.Add(5 * time.Minute), 4, 20, true}, {ga, t0.Add(10 * time.Minute), 1, 1, true}}},
+		{monitor.PointQuery{Monitor: "failure-rate", Group: ga, Limit: 2}, []row{{ga, t0.Add(5 * time.Minute), 4, 20, true}, {ga, t0.Add(10 * time.Minute), 1, 1, true}}},
+		{monitor.PointQuery{Monitor: "failure-rate", Since: t0.Add(time.Minute)}, []row{{ga, t0.Add(5 * time.Minute), 4, 20, true}, {gb, t0.Add(5 * time.Minute), 0, 3, true}, {ga, t0.Add(10 * time.Minute), 1, 1, true}}},
+		{monitor.PointQuery{Monitor: "cost-per-run"}, []row{}},
+	} {
+		if diff := cmp.Diff(tt.want, read(tt.q)); diff != "" {
+			t.Errorf("Points(%+v) (-want +got):\n%s", tt.q, diff)
+		}
+	}
+	ps, _ := s.Points(ctx, monitor.PointQuery{Monitor: "failure-rate", Group: ga, Limit: 1})
+	if len(ps) != 1 || !ps[0].End.Equal(t0.Add(11*time.Minute)) || ps[0].Rate.Lo != 0.01 || ps[0].Rate.Hi != 0.5 || ps[0].Rate.Rate != 1 {
+		t.Errorf("point did not round-trip: %+v", ps)
+	}
+	n, err := s.DeletePointsBefore(ctx, t0.Add(5*time.Minute))
+	if err != nil || n != 1 {
+		t.Errorf("DeletePointsBefore = %d, %v; want 1 deleted", n, err)
+	}
+	if got := read(monitor.PointQuery{Monitor: "failure-rate"}); len(got) != 3 || !got[0].Start.Equal(t0.Add(5*time.Minute)) {
+		t.Errorf("after the sweep: %+v, want the three points from t0+5m", got)
+	}
 }

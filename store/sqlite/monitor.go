@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/probity/probity/monitor"
@@ -64,6 +65,22 @@ func (m *MonitorState) Apply(ctx context.Context, c monitor.Change) error {
 				ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data`,
 				a.ID, a.Monitor, a.State, a.FiredAt.UnixNano(), b); err != nil {
 				return fmt.Errorf("save alert: %w", err)
+			}
+		}
+		for _, p := range c.Points {
+			var base []byte
+			if p.Baseline != nil {
+				var err error
+				if base, err = json.Marshal(p.Baseline); err != nil {
+					return fmt.Errorf("encode monitor point: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO monitor_points (monitor, group_key, start_ns, end_ns, n, events, rate, lo, hi, baseline)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (monitor, group_key, start_ns) DO UPDATE SET end_ns = excluded.end_ns, n = excluded.n, events = excluded.events,
+				rate = excluded.rate, lo = excluded.lo, hi = excluded.hi, baseline = excluded.baseline`,
+				p.Monitor, p.Group, store.Nanos(p.Start), store.Nanos(p.End), p.Rate.N, p.Rate.Events, p.Rate.Rate, p.Rate.Lo, p.Rate.Hi, base); err != nil {
+				return fmt.Errorf("save monitor point: %w", err)
 			}
 		}
 		for _, d := range c.Deliveries {
@@ -274,4 +291,56 @@ func (db *DB) writeTx(ctx context.Context, f func(*sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// Points implements monitor.State.
+func (m *MonitorState) Points(ctx context.Context, q monitor.PointQuery) ([]monitor.Point, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 10000
+	}
+	var since int64
+	if !q.Since.IsZero() {
+		since = store.Nanos(q.Since)
+	}
+	// The newest limit points, read newest first and turned around.
+	rows, err := m.db.r.QueryContext(ctx, `SELECT group_key, start_ns, end_ns, n, events, rate, lo, hi, baseline FROM monitor_points
+		WHERE monitor = ? AND (? = '' OR group_key = ?) AND start_ns >= ?
+		ORDER BY start_ns DESC, group_key DESC LIMIT ?`, q.Monitor, q.Group, q.Group, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read monitor points: %w", err)
+	}
+	defer rows.Close()
+	out := []monitor.Point{}
+	for rows.Next() {
+		p := monitor.Point{Monitor: q.Monitor}
+		var start, end int64
+		var base []byte
+		if err := rows.Scan(&p.Group, &start, &end, &p.Rate.N, &p.Rate.Events, &p.Rate.Rate, &p.Rate.Lo, &p.Rate.Hi, &base); err != nil {
+			return nil, fmt.Errorf("read monitor points: %w", err)
+		}
+		p.Start, p.End = store.FromNanos(start), store.FromNanos(end)
+		if base != nil {
+			p.Baseline = new(monitor.Rate)
+			if err := json.Unmarshal(base, p.Baseline); err != nil {
+				return nil, fmt.Errorf("read monitor points: baseline: %w", err)
+			}
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read monitor points: %w", err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// DeletePointsBefore implements monitor.State.
+func (m *MonitorState) DeletePointsBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	res, err := m.db.exec(ctx, `DELETE FROM monitor_points WHERE start_ns < ?`, store.Nanos(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("delete old monitor points: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
