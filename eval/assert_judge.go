@@ -70,67 +70,28 @@ func (a *JudgeSpec) validate(v *validator, at string) {
 
 func (a *JudgeSpec) compile(_ *Suite, opts Options) (Assertion, error) { return compileJudge(a, opts) }
 
-// judgeCaller asks a model one grading question and returns its text and
-// cost in tokens.
-type judgeCaller func(ctx context.Context, prompt string) (string, Usage, error)
-
 // compileJudge builds an LLM-rubric assertion. The judge is itself noisy, so
 // it may be asked Repeat times: the verdict is pass when more than
 // Threshold of the votes pass, and the agreement (the share of votes on the
 // majority side) is reported with every result.
 func compileJudge(a *JudgeSpec, opts Options) (Assertion, error) {
-	keyEnv := a.APIKeyEnv
-	var call judgeCaller
-	switch a.Provider {
-	case "anthropic":
+	api, keyEnv := wire.APIChat, a.APIKeyEnv
+	if a.Provider == "anthropic" {
+		api = wire.APIMessages
 		if keyEnv == "" {
 			keyEnv = "ANTHROPIC_API_KEY"
 		}
-		client := &wire.Client{API: wire.APIMessages, BaseURL: a.BaseURL, APIKey: os.Getenv(keyEnv),
-			HTTP: withSameOriginRedirects(opts.HTTPClient), MaxRetries: 2}
-		maxTok := a.MaxTokens
-		if maxTok == 0 {
-			maxTok = 512
+	} else if keyEnv == "" {
+		keyEnv = "OPENAI_API_KEY"
+	}
+	client := &wire.Client{API: api, BaseURL: a.BaseURL, APIKey: os.Getenv(keyEnv),
+		HTTP: withSameOriginRedirects(opts.HTTPClient), MaxRetries: 2}
+	call := func(ctx context.Context, prompt string) (string, Usage, error) {
+		ans, err := client.Ask(ctx, wire.Question{Model: a.Model, System: judgeSystem, Prompt: prompt, MaxTokens: a.MaxTokens})
+		if err != nil {
+			return "", Usage{}, err
 		}
-		call = func(ctx context.Context, prompt string) (string, Usage, error) {
-			msg, err := client.Messages(ctx, &wire.MessagesRequest{
-				Model:     a.Model,
-				MaxTokens: maxTok,
-				System:    wire.TextBlocks(judgeSystem),
-				Messages:  []wire.Message{{Role: "user", Content: wire.Content{Text: prompt}}},
-			})
-			if err != nil {
-				return "", Usage{}, err
-			}
-			var b strings.Builder
-			for _, c := range msg.Content {
-				if c.Type == "text" {
-					b.WriteString(c.Text)
-				}
-			}
-			return b.String(), Usage{Input: msg.Usage.InputTokens, Output: msg.Usage.OutputTokens}, nil
-		}
-	default:
-		if keyEnv == "" {
-			keyEnv = "OPENAI_API_KEY"
-		}
-		client := &wire.Client{API: wire.APIChat, BaseURL: a.BaseURL, APIKey: os.Getenv(keyEnv),
-			HTTP: withSameOriginRedirects(opts.HTTPClient), MaxRetries: 2}
-		call = func(ctx context.Context, prompt string) (string, Usage, error) {
-			resp, err := client.Chat(ctx, &wire.ChatRequest{
-				Model: a.Model,
-				Messages: []wire.Message{{Role: "system", Content: wire.Content{Text: judgeSystem}},
-					{Role: "user", Content: wire.Content{Text: prompt}}},
-				MaxCompletionTokens: a.MaxTokens,
-			})
-			if err != nil {
-				return "", Usage{}, err
-			}
-			if len(resp.Choices) == 0 {
-				return "", Usage{}, errors.New("judge returned no choices")
-			}
-			return resp.Choices[0].Message.Text(), Usage{Input: resp.Usage.PromptTokens, Output: resp.Usage.CompletionTokens}, nil
-		}
+		return ans.Text, Usage{Input: ans.InputTokens, Output: ans.OutputTokens}, nil
 	}
 	var path *jsonPath
 	if a.Path != "" {

@@ -28,13 +28,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/probity/probity"
@@ -442,38 +440,12 @@ func (j *Judge) call(ctx context.Context, prompt string) (*cached, error) {
 	j.usage.Calls++
 	j.mu.Unlock()
 	c := &cached{Model: j.cfg.Model}
-	switch j.client.API {
-	case wire.APIMessages:
-		resp, err := j.client.Messages(ctx, &wire.MessagesRequest{
-			Model: j.cfg.Model, MaxTokens: j.cfg.MaxTokens, Temperature: j.cfg.Temperature,
-			System:   wire.TextBlocks(systemPrompt),
-			Messages: []wire.Message{{Role: "user", Content: wire.Content{Text: prompt}}},
-		})
-		if err != nil {
-			return nil, err
-		}
-		var b strings.Builder
-		for _, blk := range resp.Content {
-			if blk.Type == "text" {
-				b.WriteString(blk.Text)
-			}
-		}
-		c.Reply, c.InputTokens, c.OutputTokens = b.String(), resp.Usage.InputTokens, resp.Usage.OutputTokens
-	default:
-		resp, err := j.client.Chat(ctx, &wire.ChatRequest{
-			Model: j.cfg.Model, MaxCompletionTokens: j.cfg.MaxTokens, Temperature: j.cfg.Temperature,
-			Messages: []wire.Message{{Role: "system", Content: wire.Content{Text: systemPrompt}},
-				{Role: "user", Content: wire.Content{Text: prompt}}},
-		})
-		if err != nil {
-			return nil, err
-		}
-		if len(resp.Choices) == 0 {
-			return nil, errors.New("the API answered with no choices")
-		}
-		c.Reply = resp.Choices[0].Message.Text()
-		c.InputTokens, c.OutputTokens = resp.Usage.PromptTokens, resp.Usage.CompletionTokens
+	ans, err := j.client.Ask(ctx, wire.Question{Model: j.cfg.Model, System: systemPrompt, Prompt: prompt,
+		MaxTokens: j.cfg.MaxTokens, Temperature: j.cfg.Temperature})
+	if err != nil {
+		return nil, err
 	}
+	c.Reply, c.InputTokens, c.OutputTokens = ans.Text, ans.InputTokens, ans.OutputTokens
 	// A server that reports no usage (some local ones) is charged the
 	// estimate, so the budget still binds.
 	if c.InputTokens == 0 && c.OutputTokens == 0 {

@@ -114,6 +114,55 @@ func (c *Client) Messages(ctx context.Context, req *MessagesRequest) (*MessagesR
 	return &out, nil
 }
 
+// Question is one system-plus-user exchange with a model, the shape every
+// model-graded check in Probity asks (the eval judge assertion, analyze
+// --judge): one place builds it for each API.
+type Question struct {
+	Model       string
+	System      string
+	Prompt      string
+	MaxTokens   int // 0: the API's default; Anthropic requires one, so 512 there
+	Temperature *float64
+}
+
+// Answer is a model's text reply to a Question and what it cost.
+type Answer struct {
+	Text                      string
+	InputTokens, OutputTokens int64
+}
+
+// Ask sends q to the client's API (Chat Completions or Messages) and
+// returns the reply's text.
+func (c *Client) Ask(ctx context.Context, q Question) (Answer, error) {
+	if c.API == APIMessages {
+		maxTok := q.MaxTokens
+		if maxTok == 0 {
+			maxTok = 512
+		}
+		resp, err := c.Messages(ctx, &MessagesRequest{Model: q.Model, MaxTokens: maxTok, Temperature: q.Temperature,
+			System: TextBlocks(q.System), Messages: []Message{{Role: "user", Content: Content{Text: q.Prompt}}}})
+		if err != nil {
+			return Answer{}, err
+		}
+		var b strings.Builder
+		for _, blk := range resp.Content {
+			if blk.Type == "text" {
+				b.WriteString(blk.Text)
+			}
+		}
+		return Answer{Text: b.String(), InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens}, nil
+	}
+	resp, err := c.Chat(ctx, &ChatRequest{Model: q.Model, MaxCompletionTokens: q.MaxTokens, Temperature: q.Temperature,
+		Messages: []Message{{Role: "system", Content: Content{Text: q.System}}, {Role: "user", Content: Content{Text: q.Prompt}}}})
+	if err != nil {
+		return Answer{}, err
+	}
+	if len(resp.Choices) == 0 {
+		return Answer{}, errors.New("the API answered with no choices")
+	}
+	return Answer{Text: resp.Choices[0].Message.Text(), InputTokens: resp.Usage.PromptTokens, OutputTokens: resp.Usage.CompletionTokens}, nil
+}
+
 // Do posts req as JSON to the API's endpoint and decodes the answer into
 // out, retrying as configured.
 func (c *Client) Do(ctx context.Context, req, out any) error {
