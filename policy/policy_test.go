@@ -409,7 +409,11 @@ budgets:
 		t.Errorf("allowed %d refunds, want %d", got, want)
 	}
 	var sum float64
-	for _, u := range ledger.Usage() {
+	us, err := ledger.Usage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range us {
 		if u.Budget == "global-refunds" {
 			sum += u.Sum
 		}
