@@ -277,7 +277,7 @@ func (m *MemoryLedger) ForgetRun(ctx context.Context, run string, idleSince time
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, b := range m.buckets {
-		if k.Run == run && b.touched.Before(idleSince) {
+		if run != "" && k.Run == run && b.touched.Before(idleSince) {
 			delete(m.buckets, k)
 		}
 	}
