@@ -356,3 +356,24 @@ func testConcurrentResolve(t *testing.T, open GuardOpener) {
 		}
 	}
 }
+
+// BenchReserve measures Reserve on g from parallel goroutines, all
+// charging one per-day budget that never runs out: the cost of a budget
+// check that several guards share, to compare with policy.MemoryLedger.
+func BenchReserve(b *testing.B, g policy.LedgerBackend) {
+	ctx := context.Background()
+	cs := []policy.Charge{
+		{Bucket: policy.Bucket{Budget: "daily", Window: t0.Unix()}, Amount: 1, Until: t0.Add(24 * time.Hour).Unix()},
+		{Bucket: policy.Bucket{Budget: "per-run", Run: "run-1"}, Amount: 1},
+	}
+	admit := func([]policy.Tally) bool { return true }
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, err := g.Reserve(ctx, cs, t0, admit); err != nil || !ok {
+				b.Errorf("Reserve = %v, %v", ok, err)
+				return
+			}
+		}
+	})
+}
