@@ -27,16 +27,38 @@ type GuardOpener func(t *testing.T) GuardState
 // NewGuardDB makes a fresh, empty database and returns its GuardOpener.
 type NewGuardDB func(t *testing.T) GuardOpener
 
-// RunGuard runs the contract suite of the guard's shared state.
-func RunGuard(t *testing.T, newDB NewGuardDB) {
+// LedgerOpener opens a handle to one test ledger; handles opened from one
+// LedgerOpener share it.
+type LedgerOpener func(t *testing.T) policy.LedgerBackend
+
+// RunLedger runs the contract suite of a policy.LedgerBackend: the store
+// backends' and the in-memory one.
+func RunLedger(t *testing.T, newDB func(t *testing.T) LedgerOpener) {
 	tests := []struct {
 		name string
-		fn   func(*testing.T, GuardOpener)
+		fn   func(*testing.T, LedgerOpener)
 	}{
 		{"ReserveAdmitRefund", testReserve},
 		{"ReserveAllOrNothing", testReserveAllOrNothing},
 		{"ConcurrentReserveAcrossHandles", testConcurrentReserve},
 		{"ForgetRun", testForgetRun},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB(t)) })
+	}
+}
+
+// RunGuard runs the contract suite of the guard's shared state: the
+// ledger's, then the approvals'.
+func RunGuard(t *testing.T, newDB NewGuardDB) {
+	RunLedger(t, func(t *testing.T) LedgerOpener {
+		open := newDB(t)
+		return func(t *testing.T) policy.LedgerBackend { return open(t) }
+	})
+	tests := []struct {
+		name string
+		fn   func(*testing.T, GuardOpener)
+	}{
 		{"Approvals", testApprovals},
 		{"ApprovalDeadline", testApprovalDeadline},
 		{"ConcurrentResolveAcrossHandles", testConcurrentResolve},
@@ -76,7 +98,7 @@ func usageOf(t *testing.T, g policy.LedgerBackend, b policy.Bucket) policy.Usage
 	return policy.Usage{}
 }
 
-func testReserve(t *testing.T, open GuardOpener) {
+func testReserve(t *testing.T, open LedgerOpener) {
 	ctx := context.Background()
 	g := open(t)
 	b := policy.Bucket{Budget: "refunds", Key: "cust-1", Window: t0.Unix()}
@@ -110,7 +132,7 @@ func testReserve(t *testing.T, open GuardOpener) {
 	}
 }
 
-func testReserveAllOrNothing(t *testing.T, open GuardOpener) {
+func testReserveAllOrNothing(t *testing.T, open LedgerOpener) {
 	ctx := context.Background()
 	g := open(t)
 	a := policy.Bucket{Budget: "a", Run: "run-1"}
@@ -138,9 +160,9 @@ func testReserveAllOrNothing(t *testing.T, open GuardOpener) {
 // testConcurrentReserve is the guarantee several guards rest on: many
 // reserves at once through two handles never overspend, and exactly
 // max/amount of them are admitted.
-func testConcurrentReserve(t *testing.T, open GuardOpener) {
+func testConcurrentReserve(t *testing.T, open LedgerOpener) {
 	ctx := context.Background()
-	handles := []GuardState{open(t), open(t)}
+	handles := []policy.LedgerBackend{open(t), open(t)}
 	b := policy.Bucket{Budget: "global", Window: t0.Unix()}
 	cs := []policy.Charge{{Bucket: b, Amount: 10, Until: t0.Add(24 * time.Hour).Unix()}}
 	const workers, each, max = 8, 10, 300.0
@@ -177,7 +199,7 @@ func testConcurrentReserve(t *testing.T, open GuardOpener) {
 	}
 }
 
-func testForgetRun(t *testing.T, open GuardOpener) {
+func testForgetRun(t *testing.T, open LedgerOpener) {
 	ctx := context.Background()
 	g := open(t)
 	yes := func([]policy.Tally) bool { return true }
