@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,5 +265,85 @@ func TestGuardsShareApprovals(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeAnswersGuardApprovals: `probity serve` on the store a guard
+// shares shows the call the guard holds on its approvals page, and an
+// answer given there with the approver token reaches the guard.
+func TestServeAnswersGuardApprovals(t *testing.T) {
+	dir := sharedGuardDir(t)
+	db := "sqlite:" + filepath.Join(dir, "shared.db")
+	a := startGuard(t, dir, "a", db)
+	v, err := (&guard.Client{BaseURL: a.url}).Decide(t.Context(), guard.Call{Run: "conv-3", Tool: "refund", Args: []byte(`{"amount": 250}`)}, false)
+	if err != nil || v.Decision != "approve" {
+		t.Fatalf("refund of 250: %+v %v, want approve", v, err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // serve listens there itself
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}
+	root := newRootCmd(e)
+	root.SetArgs([]string{"serve", "--db", db, "--listen", addr, "--otlp-http", "", "--otlp-grpc", "", "--no-monitors",
+		"--approver-token-file", filepath.Join(dir, "approver-token")})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, stderr)
+		}
+	})
+	base := "http://" + addr
+	var body string
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(base + "/approvals"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if body = string(b); resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("serve's approvals page never answered 200:\n%s\n%s", body, stderr)
+		}
+	}
+	if !strings.Contains(body, v.ApprovalID) || !strings.Contains(body, `name="token"`) {
+		t.Fatalf("serve's approvals page does not offer the held call %s:\n%s", v.ApprovalID, body)
+	}
+	token, err := approverToken(filepath.Join(dir, "approver-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"token": {token}, "decision": {"deny"}, "by": {"carol"}, "note": {"duplicate"}}
+	req, _ := http.NewRequest("POST", base+"/approvals/"+v.ApprovalID, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("deny on serve's page = %d, want 303", resp.StatusCode)
+	}
+	// The guard that holds the call acts on it: the audit log it writes
+	// records the denial.
+	audit := filepath.Join(dir, "a-audit.jsonl")
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(audit)
+		if strings.Contains(string(b), `"status":"denied","by":"carol","note":"duplicate"`) {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("guard a never recorded the denial given on serve's page; audit:\n%s", b)
+		}
 	}
 }
