@@ -232,7 +232,7 @@ func testForgetRun(t *testing.T, open LedgerOpener) {
 
 func newApproval(id string, created time.Time) guard.Approval {
 	return guard.Approval{ID: id, Status: guard.StatusPending, Run: "run-1", CallID: "call-1", Tool: "refund",
-		Args: []byte(`{"amount":300}`), Rule: "big-refunds", Message: "needs a person", Reason: "amount over 200",
+		Args: []byte(`{"amount":300,"note":"<b>&</b>"}`), Rule: "big-refunds", Message: "needs a person", Reason: "amount over 200",
 		Created: created, Deadline: created.Add(5 * time.Minute)}
 }
 
@@ -250,7 +250,7 @@ func testApprovals(t *testing.T, open GuardOpener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Tool != "refund" || string(got.Args) != `{"amount":300}` || got.Status != guard.StatusPending || !got.Deadline.Equal(a.Deadline) {
+	if got.Tool != "refund" || string(got.Args) != `{"amount":300,"note":"<b>&</b>"}` || got.Status != guard.StatusPending || !got.Deadline.Equal(a.Deadline) {
 		t.Errorf("Approval(ap_1) through another handle = %+v, want %+v", got, a)
 	}
 	list, err := g2.Approvals(ctx, guard.StatusPending, 10)

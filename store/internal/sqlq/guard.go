@@ -1,8 +1,10 @@
 package sqlq
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/probity/probity"
 	"github.com/probity/probity/guard"
@@ -12,12 +14,16 @@ import (
 // ApprovalData encodes the parts of an approval that do not change when it
 // is resolved (the columns hold those that do).
 func ApprovalData(a guard.Approval) ([]byte, error) {
-	a.Status, a.By, a.Note, a.Resolved = "", "", "", store.FromNanos(0)
-	b, err := json.Marshal(a)
-	if err != nil {
+	a.Status, a.By, a.Note, a.Resolved = "", "", "", time.Time{}
+	// Arguments are kept as the agent sent them: json.Marshal would
+	// rewrite < > & in them as \u003c..., which pages then show.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(a); err != nil {
 		return nil, fmt.Errorf("encode approval: %w", err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // DecodeApproval rebuilds an approval from its row.
