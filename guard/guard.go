@@ -53,8 +53,9 @@ type Options struct {
 	Webhook string
 	// HTTPClient sends webhooks (default: a client with a 5 s timeout).
 	HTTPClient *http.Client
-	// EvalTimeout bounds one policy evaluation (default 100 ms). A decision
-	// that runs out of time fails closed for side-effecting tools.
+	// EvalTimeout bounds one policy evaluation (default 100 ms; 2 s with
+	// a shared Ledger). A decision that runs out of time fails closed for
+	// side-effecting tools.
 	EvalTimeout time.Duration
 	// IdleRun is how long a run's history is kept after its last call
 	// (default 1 hour); its per-run budgets are dropped with it.
@@ -187,6 +188,11 @@ func New(opts Options) (*Guard, error) {
 	}
 	if opts.EvalTimeout <= 0 {
 		opts.EvalTimeout = 100 * time.Millisecond
+		if opts.Ledger != nil {
+			// A shared budget's reserve is a database transaction that
+			// may wait for another guard's.
+			opts.EvalTimeout = 2 * time.Second
+		}
 	}
 	if opts.IdleRun <= 0 {
 		opts.IdleRun = time.Hour
