@@ -20,7 +20,9 @@ func newApprovalsCmd(e *env) *cobra.Command {
 		Short: "List, approve and deny tool calls waiting for a person",
 		Long: `Approvals talks to a running "probity guard serve". A policy rule with
 "action: approve" holds a call until a person approves or denies it here;
-if nobody answers before --approval-timeout, the call is denied.
+if nobody answers before --approval-timeout, the call is denied. Guards that
+share a store (guard serve --db) share their approvals: any of them lists
+and answers every one's held calls.
 
 The server is --server (a URL, host:port, or @FILE written by
 "guard serve --addr-file"), else $PROBITY_GUARD_URL, else ` + defaultGuardAddr + `.

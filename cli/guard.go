@@ -19,6 +19,8 @@ import (
 	"github.com/probity/probity/ingest"
 	"github.com/probity/probity/internal/redact"
 	"github.com/probity/probity/policy"
+	"github.com/probity/probity/store/postgres"
+	"github.com/probity/probity/store/sqlite"
 )
 
 // defaultGuardAddr is where `probity guard serve` listens and where the
@@ -52,6 +54,9 @@ type guardFlags struct {
 	webhook         string
 	evalTimeout     time.Duration
 	redactFields    []string
+	// db, when set, keeps budgets and approvals in that store (guard
+	// serve --db), so that several guards share them.
+	db string
 	// redactor, when set before open, redacts the audit log instead of one
 	// built from redactFields: the model-API proxy shares its own, which
 	// knows the keys it relayed.
@@ -87,6 +92,14 @@ func (f *guardFlags) open(e *env, logger *slog.Logger) (*guard.Guard, func(), er
 		return nil, nil, withExit(ExitUsage, err)
 	}
 	opts := guard.Options{Policy: p, Logger: logger, ApprovalTimeout: f.approvalTimeout, Webhook: f.webhook, EvalTimeout: f.evalTimeout}
+	var closeDB func()
+	if f.db != "" {
+		gs, closeStore, err := openGuardState(e.ctx, f.db)
+		if err != nil {
+			return nil, nil, withExit(ExitUsage, err)
+		}
+		opts.Ledger, opts.Approvals, closeDB = gs, gs, closeStore
+	}
 	var audit *guard.AuditLog
 	if f.audit != "" && f.audit != "none" {
 		red := f.redactor
@@ -94,21 +107,61 @@ func (f *guardFlags) open(e *env, logger *slog.Logger) (*guard.Guard, func(), er
 			red = redact.New(nil, f.redactFields)
 		}
 		if audit, err = guard.OpenAudit(f.audit, guard.AuditRedactor(red)); err != nil {
+			if closeDB != nil {
+				closeDB()
+			}
 			return nil, nil, withExit(ExitUsage, err)
 		}
 		opts.Audit = audit
 	}
 	g, err := guard.New(opts)
 	if err != nil {
+		if closeDB != nil {
+			closeDB()
+		}
 		return nil, nil, withExit(ExitUsage, err)
 	}
 	return g, func() {
+		// The guard first denies its held calls, in the store too; only
+		// then may the store close.
 		g.Close()
 		if audit != nil {
 			audit.Close()
 		}
+		if closeDB != nil {
+			closeDB()
+		}
 	}, nil
 }
+
+// guardState is what a guard keeps in a shared store.
+type guardState interface {
+	policy.LedgerBackend
+	guard.ApprovalStore
+}
+
+// openGuardState opens the store a --db value names (as probity serve's
+// --db) and returns the guard's view of it.
+func openGuardState(ctx context.Context, dsn string) (guardState, func(), error) {
+	st, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeStore := func() { st.Close() }
+	switch db := st.(type) {
+	case *sqlite.DB:
+		return db.GuardState(), closeStore, nil
+	case *postgres.DB:
+		return db.GuardState(), closeStore, nil
+	}
+	st.Close()
+	return nil, nil, probity.Errorf(probity.EINVALID, "--db %q: this store cannot keep a guard's state", dsn)
+}
+
+// sharedEvalTimeout is the evaluation time limit of a guard with --db when
+// --eval-timeout is not given: a budget's reserve is then a database
+// transaction, which may wait for another guard's.
+const sharedEvalTimeout = 2 * time.Second
 
 func describePolicy(p *policy.Policy) string {
 	return fmt.Sprintf("policy %s: %d rules, %d budgets, mode %s", p.File, len(p.Rules), len(p.Budgets), p.Mode)
@@ -149,13 +202,25 @@ The service listens on loopback only, and refuses requests that name
 another host (DNS rebinding) or come from a web page on another origin.
 --allow-remote listens beyond loopback; it needs a client token in
 $PROBITY_GUARD_TOKEN (32+ characters), which every client must then send
-as "Authorization: Bearer ..." (probity guard check --server sends it).`,
+as "Authorization: Bearer ..." (probity guard check --server sends it).
+
+Budgets and approvals live in memory unless --db names a store (the same
+sqlite:PATH or postgres://... as probity serve). Guards on one store enforce
+one budget: a budget's check and charge is one database transaction. A call
+held for approval by one guard can be approved or denied through any of
+them, or in probity serve's web UI on the same store; the holding guard
+polls the store for the answer. A run's history (temporal rules) stays in
+the guard that saw it: send a run's calls to one guard.`,
 		Example: `  probity guard serve --policy examples/policies/tau-retail.yaml
   probity guard serve --policy p.yaml --listen 127.0.0.1:0 --addr-file /tmp/guard.addr --webhook http://127.0.0.1:9000/hook
+  probity guard serve --policy p.yaml --db postgres://probity@db/probity --listen 127.0.0.1:8701
   curl -s localhost:8700/v1/decide -d '{"run":"r1","tool":"write_file","args":{"path":".env"}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			if f.db != "" && !cmd.Flags().Changed("eval-timeout") {
+				f.evalTimeout = sharedEvalTimeout
+			}
 			g, closeGuard, err := f.open(e, logger)
 			if err != nil {
 				return err
@@ -180,6 +245,9 @@ as "Authorization: Bearer ..." (probity guard check --server sends it).`,
 				}
 			}
 			fmt.Fprintf(e.stderr, "probity guard: %s\n", describePolicy(g.Policy()))
+			if f.db != "" {
+				fmt.Fprintf(e.stderr, "probity guard: budgets and approvals in %s, shared with every guard on it\n", redactDSN(f.db))
+			}
 			fmt.Fprintf(e.stderr, "probity guard: serving on %s (audit: %s)\n", url, orNone(f.audit))
 			err = guard.Serve(e.ctx, ln, g, hopts)
 			printShadow(e.stderr, g)
@@ -196,6 +264,7 @@ as "Authorization: Bearer ..." (probity guard check --server sends it).`,
 	cmd.Flags().StringVar(&listen, "addr", defaultGuardAddr, "deprecated: use --listen")
 	_ = cmd.Flags().MarkHidden("addr")
 	cmd.Flags().StringVar(&addrFile, "addr-file", "", "write the server's URL to this file once it listens (for scripts: --server @FILE)")
+	cmd.Flags().StringVar(&f.db, "db", "", "keep budgets and approvals in a store that several guards share: sqlite:PATH or postgres://USER@HOST/DB (default: in memory)")
 	access.add(cmd)
 	return cmd
 }

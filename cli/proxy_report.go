@@ -29,10 +29,10 @@ type reporter struct {
 	p   *pusher
 	log *slog.Logger
 
-	mu      sync.Mutex
-	due     map[string]string // run -> trace file, changed since last sent
-	sent    map[string]bool   // runs sent at least once
-	wake    chan struct{}
+	mu   sync.Mutex
+	due  map[string]string // run -> trace file, changed since last sent
+	sent map[string]bool   // runs sent at least once
+	wake chan struct{}
 
 	stopLoop context.CancelFunc
 	stopped  chan struct{}

@@ -17,6 +17,7 @@ import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/analysis"
 	"github.com/probity/probity/detect"
+	"github.com/probity/probity/guard"
 	"github.com/probity/probity/monitor"
 	"github.com/probity/probity/policy"
 	"github.com/probity/probity/server"
@@ -38,7 +39,7 @@ func newServeCmd(e *env) *cobra.Command {
 		o                                 server.Options
 		db, retain, tokenFile, configFile string
 		policyFile, logFormat             string
-		monitorsFile                      string
+		monitorsFile, approverTokenFile   string
 		noMonitors                        bool
 	)
 	cmd := &cobra.Command{
@@ -68,7 +69,9 @@ defaults run without it. With replicas, one of them (the leader) counts.
   GET  /healthz, /readyz, /metrics (Prometheus)
 
 The same address serves the web UI at / (traces, findings, blast radius,
-eval runs, alerts; docs/ui.md).
+eval runs, alerts; docs/ui.md), and the calls held for approval by every
+"probity guard serve --db" on the same store, to approve or deny with the
+guard's approver token (--approver-token-file).
 
 An export is acknowledged only once its spans are durable. When the server is
 overloaded it answers 429 / RESOURCE_EXHAUSTED with a retry delay (OTLP
@@ -135,7 +138,7 @@ See docs/serve.md for the API contract, replicas and the Collector.`,
 				h = slog.NewJSONHandler(e.stderr, nil)
 			}
 			o.Logger = slog.New(h)
-			return runServe(e, db, addrFile, o)
+			return runServe(e, db, addrFile, o, approverTokenFile)
 		},
 	}
 	f := cmd.Flags()
@@ -154,7 +157,28 @@ See docs/serve.md for the API contract, replicas and the Collector.`,
 	f.BoolVar(&noMonitors, "no-monitors", false, "run no monitors and send no alerts")
 	f.StringVar(&o.ExternalURL, "external-url", "", "this server's URL as alert receivers reach it, for links in alerts")
 	f.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.StringVar(&approverTokenFile, "approver-token-file", "", "the guard's approver token, which the UI's approvals page asks for (default <config dir>/probity/approver-token, the guard's); never made here")
 	return cmd
+}
+
+// approverTokenReader reads the guard's approver token for the UI's
+// approvals page, each time it is needed: the guard may make the file
+// after the server started. The server never makes it.
+func approverTokenReader(path string) func() (string, error) {
+	return func() (string, error) {
+		p := path
+		if p == "" {
+			var err error
+			if p, err = guard.DefaultApproverTokenFile(); err != nil {
+				return "", err
+			}
+		}
+		t, err := guard.ReadTokenFile(p)
+		if err != nil {
+			return "", fmt.Errorf("%v (start probity guard serve --db with this store, or pass --approver-token-file)", err)
+		}
+		return t, nil
+	}
 }
 
 // parseRetain reads a retention period: a Go duration or a number of days
@@ -186,7 +210,7 @@ func openStore(ctx context.Context, dsn string) (store.Store, error) {
 	return nil, probity.Errorf(probity.EINVALID, "--db %q: want sqlite:PATH or postgres://...", dsn)
 }
 
-func runServe(e *env, dsn, addrFile string, o server.Options) error {
+func runServe(e *env, dsn, addrFile string, o server.Options, approverTokenFile string) error {
 	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGTERM)
 	defer stop()
 	st, err := openStore(ctx, dsn)
@@ -208,7 +232,13 @@ func runServe(e *env, dsn, addrFile string, o server.Options) error {
 			o.MonitorState = db.MonitorState()
 		}
 	}
-	uo := ui.Options{Store: st, Logger: o.Logger, MonitorConfig: o.Monitors, Login: o.Tokens != nil}
+	uo := ui.Options{Store: st, Logger: o.Logger, MonitorConfig: o.Monitors, Login: o.Tokens != nil, ApproverToken: approverTokenReader(approverTokenFile)}
+	switch db := st.(type) {
+	case *sqlite.DB:
+		uo.Approvals = db.GuardState()
+	case *postgres.DB:
+		uo.Approvals = db.GuardState()
+	}
 	if o.MonitorState != nil {
 		uo.Monitors = o.MonitorState
 	}

@@ -105,20 +105,30 @@ func ApproverTokenFile(path string) (token string, created bool, err error) {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	token = hex.EncodeToString(b[:])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		// Another server made it first: use theirs.
-		token, err = ReadTokenFile(path)
-		return token, false, err
-	}
+	// Written to a temporary file and linked into place, so that a
+	// server starting at the same moment (several guards on one store)
+	// never reads a file that exists but is still empty.
+	f, err := os.CreateTemp(filepath.Dir(path), ".approver-token-*")
 	if err != nil {
 		return "", false, fmt.Errorf("approver token: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	_, err = f.WriteString(token + "\n")
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o600)
+	}
 	if err != nil {
+		return "", false, fmt.Errorf("approver token %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		// Another server made it first: use theirs.
+		token, err = ReadTokenFile(path)
+		return token, false, err
+	} else if err != nil {
 		return "", false, fmt.Errorf("approver token %s: %w", path, err)
 	}
 	return token, true, nil

@@ -65,8 +65,35 @@ const (
 	maxPendingArgs = 64 << 20
 )
 
+// ApprovalStore keeps approvals where several guards share them (see
+// Options.Approvals); store/sqlite and store/postgres implement it. The
+// guard that holds a call keeps the call itself in memory and writes its
+// approval here; any guard may resolve it here; the holding guard polls for
+// the answer and then lets the call run or refunds its budget.
+type ApprovalStore interface {
+	// AddApproval stores a new pending approval.
+	AddApproval(ctx context.Context, a Approval) error
+	// ResolveApproval moves pending approval id to status (approved,
+	// denied or expired) with by, note and the time at, atomically: of
+	// two guards resolving one approval at once, one wins and the other
+	// gets ECONFLICT with the approval as the winner left it. An approval
+	// whose deadline is before at can only expire: resolving it otherwise
+	// expires it and returns ECONFLICT. ENOTFOUND: no such approval.
+	ResolveApproval(ctx context.Context, id, status, by, note string, at time.Time) (Approval, error)
+	// Approval returns one approval. ENOTFOUND: no such approval.
+	Approval(ctx context.Context, id string) (Approval, error)
+	// Approvals lists approvals with status ("" for all), oldest first:
+	// the newest limit of them.
+	Approvals(ctx context.Context, status string, limit int) ([]Approval, error)
+	// PruneApprovals expires the pending approvals whose deadline is
+	// before now (their guard is gone: it would have expired them) and
+	// deletes those resolved before resolvedBefore.
+	PruneApprovals(ctx context.Context, now, resolvedBefore time.Time) error
+}
+
 type approvals struct {
 	g           *Guard
+	shared      ApprovalStore // nil: approvals live here only
 	mu          sync.Mutex
 	items       map[string]*pending
 	order       []string // ids, oldest first
@@ -74,7 +101,9 @@ type approvals struct {
 	pendingArgs int
 }
 
-func newApprovals(g *Guard) *approvals { return &approvals{g: g, items: map[string]*pending{}} }
+func newApprovals(g *Guard, shared ApprovalStore) *approvals {
+	return &approvals{g: g, shared: shared, items: map[string]*pending{}}
+}
 
 func newID() string {
 	var b [8]byte
@@ -83,7 +112,8 @@ func newID() string {
 }
 
 // add queues an approve decision and returns its id, or, when the queue is
-// full, "" and why. The run's lock is held.
+// full (or the shared store cannot take it), "" and why. The run's lock is
+// held.
 func (q *approvals) add(c Call, rs *runState, step probity.Step, d policy.Decision) (string, string) {
 	now := q.g.opts.Now()
 	p := &pending{
@@ -103,6 +133,23 @@ func (q *approvals) add(c Call, rs *runState, step probity.Step, d policy.Decisi
 	}
 	q.pending++
 	q.pendingArgs += len(c.Args)
+	q.mu.Unlock()
+	if q.shared != nil {
+		// Stored before it is announced: an approver who follows the
+		// webhook to any guard finds it.
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		err := q.shared.AddApproval(ctx, p.a)
+		cancel()
+		if err != nil {
+			q.mu.Lock()
+			q.pending--
+			q.pendingArgs -= len(c.Args)
+			q.mu.Unlock()
+			q.g.log.Error("store approval", "err", err, "tool", c.Tool)
+			return "", "the approval could not be stored (" + err.Error() + "); the call is denied"
+		}
+	}
+	q.mu.Lock()
 	q.items[id] = p
 	q.order = append(q.order, id)
 	q.trim()
@@ -149,7 +196,44 @@ func (q *approvals) resolve(id string, approve bool, by, note string) (Approval,
 	return q.finish(id, status, by, note)
 }
 
+// finish resolves approval id. With a shared store the store decides
+// first, atomically, so that two guards resolving one approval agree on
+// the outcome; the holding guard, if it is this one, then completes the
+// call.
 func (q *approvals) finish(id, status, by, note string) (Approval, error) {
+	now := q.g.opts.Now()
+	if q.shared == nil {
+		return q.complete(id, Approval{Status: status, By: by, Note: note, Resolved: now})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	a, err := q.shared.ResolveApproval(ctx, id, status, by, note, now)
+	cancel()
+	switch probity.ErrorCode(err) {
+	case "", probity.ECONFLICT:
+		// Either way a.Status is the outcome the store holds.
+		if a.Status != StatusPending {
+			q.complete(id, a)
+		}
+		return a, err
+	case probity.ENOTFOUND:
+		return a, err
+	}
+	if by == "guard" {
+		// The guard itself gives up on the call (deadline, shutdown):
+		// the call must not wait on a store that does not answer. The
+		// store's row stays pending until PruneApprovals expires it.
+		q.g.log.Error("resolve approval in store", "err", err, "approval", id)
+		return q.complete(id, Approval{Status: status, By: by, Note: note, Resolved: now})
+	}
+	return Approval{}, err
+}
+
+// complete settles a call held here with the outcome res (its Status, By,
+// Note and Resolved): the call is recorded in its run, its budget refunded
+// if it will not run, the outcome audited and announced, and its waiter
+// woken. ENOTFOUND when this guard does not hold the call; ECONFLICT when
+// it is already settled.
+func (q *approvals) complete(id string, res Approval) (Approval, error) {
 	q.mu.Lock()
 	p := q.items[id]
 	if p == nil {
@@ -161,7 +245,8 @@ func (q *approvals) finish(id, status, by, note string) (Approval, error) {
 		q.mu.Unlock()
 		return a, &probity.Error{Code: probity.ECONFLICT, Message: "approval " + id + " is already " + a.Status}
 	}
-	p.a.Status, p.a.By, p.a.Note, p.a.Resolved = status, by, note, q.g.opts.Now()
+	status := res.Status
+	p.a.Status, p.a.By, p.a.Note, p.a.Resolved = status, res.By, res.Note, res.Resolved
 	p.timer.Stop()
 	q.pending--
 	q.pendingArgs -= len(p.a.Args)
@@ -179,7 +264,7 @@ func (q *approvals) finish(id, status, by, note string) (Approval, error) {
 	if status == StatusApproved {
 		p.rs.record(p.step, "")
 	} else {
-		q.g.ledger.Refund(&p.d)
+		q.g.refund(&p.d)
 		p.rs.record(p.step, "not approved: "+status)
 	}
 	p.rs.mu.Unlock()
@@ -193,6 +278,47 @@ func (q *approvals) finish(id, status, by, note string) (Approval, error) {
 	return a, nil
 }
 
+// poll looks in the shared store for answers to the calls this guard
+// holds that were given through other guards.
+func (q *approvals) poll() {
+	defer q.g.wg.Done()
+	t := time.NewTicker(q.g.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-q.g.stop:
+			return
+		case <-t.C:
+		}
+		for _, id := range q.pendingIDs() {
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			a, err := q.shared.Approval(ctx, id)
+			cancel()
+			if err != nil {
+				if probity.ErrorCode(err) != probity.ENOTFOUND {
+					q.g.log.Warn("poll approval", "err", err, "approval", id)
+				}
+				continue
+			}
+			if a.Status != StatusPending {
+				q.complete(id, a)
+			}
+		}
+	}
+}
+
+func (q *approvals) pendingIDs() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var ids []string
+	for _, id := range q.order {
+		if p := q.items[id]; p != nil && p.a.Status == StatusPending {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 func (q *approvals) get(id string) (*pending, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -200,7 +326,10 @@ func (q *approvals) get(id string) (*pending, bool) {
 	return p, ok
 }
 
-func (q *approvals) list(status string) []Approval {
+func (q *approvals) list(ctx context.Context, status string) ([]Approval, error) {
+	if q.shared != nil {
+		return q.shared.Approvals(ctx, status, keepResolved+maxPending)
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var out []Approval
@@ -209,7 +338,7 @@ func (q *approvals) list(status string) []Approval {
 			out = append(out, p.a)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func (q *approvals) hasPending(run string) bool {
@@ -222,17 +351,37 @@ func (q *approvals) hasPending(run string) bool {
 }
 
 func (q *approvals) closeAll() {
-	for _, a := range q.list(StatusPending) {
-		_, _ = q.finish(a.ID, StatusDenied, "guard", "the guard shut down")
+	for _, id := range q.pendingIDs() {
+		_, _ = q.finish(id, StatusDenied, "guard", "the guard shut down")
 	}
 }
 
 // Approvals lists approvals, oldest first; status "" lists all, else only
-// those with that status.
-func (g *Guard) Approvals(status string) []Approval { return g.approvals.list(status) }
+// those with that status. With a shared store it lists every guard's, and
+// a store that cannot be read lists none (the error is logged; see
+// ListApprovals).
+func (g *Guard) Approvals(status string) []Approval {
+	out, err := g.ListApprovals(context.Background(), status)
+	if err != nil {
+		g.log.Error("list approvals", "err", err)
+	}
+	return out
+}
 
-// Approval returns one approval. Errors: ENOTFOUND.
+// ListApprovals lists approvals like Approvals, and says when the shared
+// store cannot be read.
+func (g *Guard) ListApprovals(ctx context.Context, status string) ([]Approval, error) {
+	return g.approvals.list(ctx, status)
+}
+
+// Approval returns one approval (from the shared store, when there is
+// one). Errors: ENOTFOUND.
 func (g *Guard) Approval(id string) (Approval, error) {
+	if g.approvals.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		return g.approvals.shared.Approval(ctx, id)
+	}
 	p, ok := g.approvals.get(id)
 	if !ok {
 		return Approval{}, probity.Errorf(probity.ENOTFOUND, "no approval %q", id)
@@ -253,18 +402,38 @@ func (g *Guard) Deny(id, by, note string) (Approval, error) {
 	return g.approvals.resolve(id, false, by, note)
 }
 
-// Wait blocks until approval id is resolved, or ctx is done.
+// Wait blocks until approval id is resolved, or ctx is done. An approval
+// another guard holds (shared store) is polled for.
 // Errors: ENOTFOUND, or ctx's error.
 func (g *Guard) Wait(ctx context.Context, id string) (Approval, error) {
 	p, ok := g.approvals.get(id)
 	if !ok {
-		return Approval{}, probity.Errorf(probity.ENOTFOUND, "no approval %q", id)
+		if g.approvals.shared == nil {
+			return Approval{}, probity.Errorf(probity.ENOTFOUND, "no approval %q", id)
+		}
+		return g.waitShared(ctx, id)
 	}
 	select {
 	case <-p.done:
 		return g.Approval(id)
 	case <-ctx.Done():
 		return Approval{}, ctx.Err()
+	}
+}
+
+func (g *Guard) waitShared(ctx context.Context, id string) (Approval, error) {
+	t := time.NewTicker(g.opts.PollInterval)
+	defer t.Stop()
+	for {
+		a, err := g.approvals.shared.Approval(ctx, id)
+		if err != nil || a.Status != StatusPending {
+			return a, err
+		}
+		select {
+		case <-ctx.Done():
+			return Approval{}, ctx.Err()
+		case <-t.C:
+		}
 	}
 }
 

@@ -53,8 +53,9 @@ type Options struct {
 	Webhook string
 	// HTTPClient sends webhooks (default: a client with a 5 s timeout).
 	HTTPClient *http.Client
-	// EvalTimeout bounds one policy evaluation (default 100 ms). A decision
-	// that runs out of time fails closed for side-effecting tools.
+	// EvalTimeout bounds one policy evaluation (default 100 ms; 2 s with
+	// a shared Ledger). A decision that runs out of time fails closed for
+	// side-effecting tools.
 	EvalTimeout time.Duration
 	// IdleRun is how long a run's history is kept after its last call
 	// (default 1 hour); its per-run budgets are dropped with it.
@@ -66,6 +67,19 @@ type Options struct {
 	// policy.DefaultHistoryLimits): clients send histories the guard holds
 	// in memory, and a rule that needs text that was cut fails closed.
 	History policy.HistoryLimits
+	// Ledger, when set, keeps budget usage instead of memory: a database
+	// that several guards share, so that they enforce one budget (see
+	// store/sqlite and store/postgres). Its reserve counts against
+	// EvalTimeout.
+	Ledger policy.LedgerBackend
+	// Approvals, when set, keeps approvals where several guards share
+	// them: a call held by one guard may be approved or denied through
+	// any of them, and the holding guard learns the answer by polling
+	// every PollInterval.
+	Approvals ApprovalStore
+	// PollInterval is how often a guard with a shared Approvals store
+	// looks for answers given through other guards (default 250 ms).
+	PollInterval time.Duration
 }
 
 // Guard enforces one policy. It is safe for concurrent use by many runs.
@@ -174,6 +188,11 @@ func New(opts Options) (*Guard, error) {
 	}
 	if opts.EvalTimeout <= 0 {
 		opts.EvalTimeout = 100 * time.Millisecond
+		if opts.Ledger != nil {
+			// A shared budget's reserve is a database transaction that
+			// may wait for another guard's.
+			opts.EvalTimeout = 2 * time.Second
+		}
 	}
 	if opts.IdleRun <= 0 {
 		opts.IdleRun = time.Hour
@@ -187,18 +206,29 @@ func New(opts Options) (*Guard, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 250 * time.Millisecond
+	}
+	ledger := policy.NewLedger()
+	if opts.Ledger != nil {
+		ledger = policy.NewSharedLedger(opts.Ledger)
+	}
 	g := &Guard{
 		opts:   opts,
 		p:      opts.Policy,
 		log:    opts.Logger.With("component", "guard"),
-		ledger: policy.NewLedger(),
+		ledger: ledger,
 		runs:   map[string]*runState{},
 		shadow: map[string]int{},
 		stop:   make(chan struct{}),
 	}
-	g.approvals = newApprovals(g)
+	g.approvals = newApprovals(g, opts.Approvals)
 	g.wg.Add(1)
 	go g.janitor()
+	if opts.Approvals != nil {
+		g.wg.Add(1)
+		go g.approvals.poll()
+	}
 	return g, nil
 }
 
@@ -297,7 +327,7 @@ func (g *Guard) Decide(ctx context.Context, c Call) (Decision, error) {
 	case d.Effect == policy.Approve:
 		var full string
 		if v.ApprovalID, full = g.approvals.add(c, rs, step, d); full != "" {
-			g.ledger.Refund(&d)
+			g.refund(&d)
 			v.Decision, v.Message, v.Reason = "deny", full, v.Reason+"; "+full
 			rs.record(step, full)
 		}
@@ -535,7 +565,37 @@ func (g *Guard) evictIdle(before time.Time) {
 	}
 	g.mu.Unlock()
 	for _, id := range gone {
-		g.ledger.ForgetRun(id)
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		if err := g.ledger.ForgetRun(ctx, id, before); err != nil {
+			g.log.Warn("forget run's budgets", "run", id, "err", err)
+		}
+		cancel()
+	}
+	if g.opts.Approvals != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		now := g.opts.Now()
+		if err := g.opts.Approvals.PruneApprovals(ctx, now, now.Add(-keepResolvedFor)); err != nil {
+			g.log.Warn("prune approvals", "err", err)
+		}
+		cancel()
+	}
+}
+
+// storeTimeout bounds a shared store's operations that no request waits
+// on (refunds, expiry, housekeeping).
+const storeTimeout = 10 * time.Second
+
+// keepResolvedFor is how long a shared store keeps resolved approvals.
+const keepResolvedFor = 24 * time.Hour
+
+// refund gives back the budget a call reserved that will not run. A
+// refund that fails leaves the budget charged: that errs on the side of
+// spending less, so it is logged, not fatal.
+func (g *Guard) refund(d *policy.Decision) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := g.ledger.Refund(ctx, d); err != nil {
+		g.log.Error("budget refund failed; the budget stays charged", "err", err)
 	}
 }
 

@@ -97,7 +97,11 @@ func Handler(g *Guard, opts HTTPOptions) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
 	mux.HandleFunc("GET /v1/approvals", func(w http.ResponseWriter, r *http.Request) {
-		list := g.Approvals(r.URL.Query().Get("status"))
+		list, err := g.ListApprovals(r.Context(), r.URL.Query().Get("status"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
 		if list == nil {
 			list = []Approval{}
 		}

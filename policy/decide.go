@@ -373,21 +373,21 @@ func (s *Session) confirmation(re *regexp.Regexp, raw json.RawMessage) (probity.
 func (p *Policy) charge(ctx context.Context, s *Session, act *activation, pl *plan, at time.Time, d *Decision) {
 	cs := make([]charge, 0, len(pl.budgets))
 	for _, b := range pl.budgets {
-		c := charge{b: b, amount: 1}
-		c.k.budget = b.Name
+		c := charge{b: b, Charge: Charge{Amount: 1}}
+		c.Bucket.Budget = b.Name
 		if b.Per == PerRun {
-			c.k.run = s.ID
+			c.Bucket.Run = s.ID
 		}
-		c.k.window, c.until = window(b.Per, at)
+		c.Bucket.Window, c.Until = window(b.Per, at)
 		var err error
 		if b.key != nil {
-			if c.k.key, err = b.key.evalKey(ctx, act); err != nil {
+			if c.Bucket.Key, err = b.key.evalKey(ctx, act); err != nil {
 				p.budgetError(b, "key", err, d)
 				continue
 			}
 		}
 		if b.sum != nil {
-			if c.amount, err = b.sum.evalNumber(ctx, act); err != nil {
+			if c.Amount, err = b.sum.evalNumber(ctx, act); err != nil {
 				p.budgetError(b, "sum", err, d)
 				continue
 			}
@@ -398,14 +398,23 @@ func (p *Policy) charge(ctx context.Context, s *Session, act *activation, pl *pl
 	if d.Effect == Deny {
 		return // a budget failed closed
 	}
-	over, charged := s.ledger.reserve(cs, func(b *Budget) bool { return p.shadow(b.Mode) }, at.Unix())
+	over, charged, err := s.ledger.reserve(ctx, cs, func(b *Budget) bool { return p.shadow(b.Mode) }, at)
+	if err != nil {
+		// Usage that cannot be read cannot be counted: every budget of
+		// the call fails closed.
+		for _, c := range cs {
+			p.budgetError(c.b, "ledger", err, d)
+		}
+		settle(d)
+		return
+	}
 	if charged {
 		d.charges = cs
 	}
 	for _, o := range over {
 		d.Matches = append(d.Matches, Match{Rule: o.c.b.Name, Budget: true, Effect: Deny, Shadow: !o.enforced,
 			Message: o.c.b.Message, Reason: "budget exhausted: " + o.limitReached, Severity: probity.SeverityHigh,
-			Evidence: []probity.Evidence{{Kind: "budget", Value: o.c.k.key, SourceStep: -1,
+			Evidence: []probity.Evidence{{Kind: "budget", Value: o.c.Bucket.Key, SourceStep: -1,
 				Note: fmt.Sprintf("used %d calls, %s so far in this %s", o.calls, num(o.sum), o.c.b.Per)}}})
 	}
 	if len(over) > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/probity/probity"
 	"github.com/probity/probity/policy"
+	"github.com/probity/probity/store/storetest"
 )
 
 // step helpers build the history a test replays.
@@ -409,7 +410,11 @@ budgets:
 		t.Errorf("allowed %d refunds, want %d", got, want)
 	}
 	var sum float64
-	for _, u := range ledger.Usage() {
+	us, err := ledger.Usage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range us {
 		if u.Budget == "global-refunds" {
 			sum += u.Sum
 		}
@@ -522,4 +527,13 @@ rules:
 	if want := []string{`!grounded(args) condition  @-1`}; len(ev) < 2 || !strings.Contains(ev[1], "#W2378165 near-miss") || !strings.Contains(ev[1], "@0") {
 		t.Errorf("grounded-ids evidence = %q, want the condition (%q) and the near-miss #W2378165 sourced at step 0", ev, want)
 	}
+}
+
+// The in-memory ledger passes the same contract as the stores' shared
+// ledgers; its "handles" are one ledger, as within one guard.
+func TestMemoryLedgerContract(t *testing.T) {
+	storetest.RunLedger(t, func(t *testing.T) storetest.LedgerOpener {
+		l := policy.NewMemoryLedger()
+		return func(t *testing.T) policy.LedgerBackend { return l }
+	})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/analysis"
 	"github.com/probity/probity/eval"
+	"github.com/probity/probity/guard"
 	"github.com/probity/probity/ingest"
 	"github.com/probity/probity/internal/shareddata"
 	"github.com/probity/probity/monitor"
@@ -82,7 +83,8 @@ func startSiteWith(t testing.TB, opt func(*ui.Options), seed func(ctx context.Co
 	}
 	t.Cleanup(func() { st.Close() })
 	seed(ctx, st)
-	uo := ui.Options{Store: st, Monitors: st.MonitorState()}
+	uo := ui.Options{Store: st, Monitors: st.MonitorState(), Approvals: st.GuardState(),
+		ApproverToken: func() (string, error) { return testApproverToken, nil }}
 	if opt != nil {
 		opt(&uo)
 	}
@@ -107,6 +109,9 @@ func startSiteWith(t testing.TB, opt func(*ui.Options), seed func(ctx context.Co
 	})
 	return &site{st: st, base: "http://" + srv.Addr()}
 }
+
+// testApproverToken is the guard's approver token the test sites check.
+const testApproverToken = "0123456789abcdef0123456789abcdef"
 
 // storeFiles stores the traces of files (at most limit, 0 for all).
 func storeFiles(ctx context.Context, t testing.TB, st store.Store, limit int, files ...string) {
@@ -552,11 +557,29 @@ func TestBrowser(t *testing.T) {
 	if n := b.count(t, "#alert-"+planted.ID+` a[href^="/traces/"]`); n == 0 {
 		t.Errorf("alert %s links to no example trace", planted.ID)
 	}
+	// A call a guard on this store holds, with hostile arguments: listed
+	// inert, and approved with the form and the approver token.
+	gs := s.st.(*sqlite.DB).GuardState()
+	now := time.Now()
+	if err := gs.AddApproval(ctx, guard.Approval{ID: "ap_browser", Status: guard.StatusPending, Run: "conv-9", Tool: "refund",
+		Args: json.RawMessage(fmt.Sprintf(`{"amount": 300, "note": %q}`, hostile[0])), Rule: "confirm-big-refund",
+		Reason: "amount over 200", Created: now, Deadline: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	b.open(t, "/approvals")
-	if got := b.text(t, "main"); !strings.Contains(got, "not sharing this store") {
-		t.Errorf("approvals page does not say the guard is not sharing the store:\n%s", got)
+	if got := b.text(t, "main"); !strings.Contains(got, "confirm-big-refund") || !strings.Contains(got, "conv-9") {
+		t.Errorf("approvals page does not list the held call:\n%s", got)
 	}
 	b.shot(t, "approvals.png")
+	b.follow(t, "approve", chromedp.SendKeys(chromedp.CSS(`tr#ap_browser input[name="token"]`), testApproverToken),
+		chromedp.SendKeys(chromedp.CSS(`tr#ap_browser input[name="by"]`), "alice"),
+		chromedp.Click(chromedp.CSS(`tr#ap_browser button[value="approve"]`)))
+	if got := b.text(t, "main"); !strings.Contains(got, "approved ap_browser") || !strings.Contains(got, "No call is waiting") {
+		t.Errorf("approvals page after approving does not say so:\n%s", got)
+	}
+	if a, err := gs.Approval(ctx, "ap_browser"); err != nil || a.Status != guard.StatusApproved || a.By != "alice" {
+		t.Errorf("stored approval after the browser approved it = %+v, %v; want approved by alice", a, err)
+	}
 	b.clean(t)
 }
 

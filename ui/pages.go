@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"github.com/probity/probity"
 	"github.com/probity/probity/detect"
 	"github.com/probity/probity/eval"
+	"github.com/probity/probity/guard"
 	"github.com/probity/probity/monitor"
 	"github.com/probity/probity/otlp"
 	"github.com/probity/probity/stats"
@@ -954,6 +957,116 @@ func groupText(g map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
+// approvalsView is the approvals page.
+type approvalsView struct {
+	// Shared says a guard may keep approvals in this store.
+	Shared     bool
+	CanResolve bool
+	NoToken    string
+	Pending    []guard.Approval
+	Recent     []guard.Approval // answered, newest first
+	Done       string
+}
+
+// recentApprovals is how many answered approvals the page lists.
+const recentApprovals = 20
+
 func (u *UI) approvals(w http.ResponseWriter, r *http.Request) {
-	u.render(w, r, "approvals", "Approvals", nil)
+	v := approvalsView{Shared: u.o.Approvals != nil && !u.o.ReadOnly}
+	if !v.Shared {
+		u.render(w, r, "approvals", "Approvals", v)
+		return
+	}
+	if _, err := u.approverToken(); err != nil {
+		v.NoToken = err.Error()
+	} else {
+		v.CanResolve = true
+	}
+	var err error
+	if v.Pending, err = u.o.Approvals.Approvals(r.Context(), guard.StatusPending, 1000); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	all, err := u.o.Approvals.Approvals(r.Context(), "", 200)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for i := len(all) - 1; i >= 0 && len(v.Recent) < recentApprovals; i-- {
+		if all[i].Status != guard.StatusPending {
+			v.Recent = append(v.Recent, all[i])
+		}
+	}
+	switch d, id := r.URL.Query().Get("done"), r.URL.Query().Get("id"); d {
+	case guard.StatusApproved, guard.StatusDenied:
+		v.Done = fmt.Sprintf("%s %s: the guard that holds the call will act on it.", d, cut(id, 40))
+	}
+	u.render(w, r, "approvals", "Approvals", v)
+}
+
+// codeForbidden is the error code of an answer without the approver token.
+const codeForbidden = "forbidden"
+
+func (u *UI) approverToken() (string, error) {
+	if u.o.ApproverToken == nil {
+		return "", errors.New("no approver token is configured")
+	}
+	t, err := u.o.ApproverToken()
+	if err != nil {
+		return "", err
+	}
+	if len(t) < guard.MinTokenLength {
+		return "", fmt.Errorf("the approver token is shorter than %d characters", guard.MinTokenLength)
+	}
+	return t, nil
+}
+
+// resolveApproval approves or denies a held call from the page's form. It
+// works without JavaScript (a plain POST, then a redirect back) and needs
+// what the guard's own API needs: the approver token, and a same-origin
+// request (the UI's cross-origin protection covers every POST).
+func (u *UI) resolveApproval(w http.ResponseWriter, r *http.Request) {
+	if u.o.Approvals == nil || u.o.ReadOnly {
+		u.fail(w, r, probity.Errorf(probity.EINVALID, "no guard shares this store: answer approvals with probity approvals"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		u.fail(w, r, probity.Errorf(probity.EINVALID, "approval form: %v", err))
+		return
+	}
+	want, err := u.approverToken()
+	if err != nil {
+		u.fail(w, r, &probity.Error{Code: codeForbidden, Message: "approvals cannot be answered here: " + err.Error()})
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("token")), []byte(want)) != 1 {
+		u.fail(w, r, &probity.Error{Code: codeForbidden, Message: "approvals are answered with the guard's approver token, which this form did not carry"})
+		return
+	}
+	var status string
+	switch r.PostForm.Get("decision") {
+	case "approve":
+		status = guard.StatusApproved
+	case "deny":
+		status = guard.StatusDenied
+	default:
+		u.fail(w, r, probity.Errorf(probity.EINVALID, "decision %q: want approve or deny", r.PostForm.Get("decision")))
+		return
+	}
+	by := strings.TrimSpace(r.PostForm.Get("by"))
+	if by == "" {
+		by = "web UI"
+	}
+	note := strings.TrimSpace(r.PostForm.Get("note"))
+	if len(by) > 200 || len(note) > store.MaxNote {
+		u.fail(w, r, probity.Errorf(probity.EINVALID, "name or note too long (at most 200 and %d bytes)", store.MaxNote))
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := u.o.Approvals.ResolveApproval(r.Context(), id, status, by, note, u.o.Now()); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/approvals?done="+status+"&id="+url.QueryEscape(id), http.StatusSeeOther)
 }

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/probity/probity"
+	"github.com/probity/probity/guard"
 	"github.com/probity/probity/monitor"
 	"github.com/probity/probity/store"
 )
@@ -46,6 +47,16 @@ type Options struct {
 	// monitors are off and the pages say so.
 	Monitors      monitor.Store
 	MonitorConfig *monitor.Config
+	// Approvals is where guards that share this store keep the calls
+	// they hold for a person (guard serve --db); nil says on the
+	// approvals page that no guard shares it.
+	Approvals guard.ApprovalStore
+	// ApproverToken returns the guard's approver token, which approving
+	// or denying on the page requires, as it does through the guard: an
+	// agent that can reach the UI cannot approve its own calls. It is
+	// read on every answer, so a token the guard makes after the server
+	// started counts. nil, or an error, disables answering.
+	ApproverToken func() (string, error)
 	// ReadOnly hides the feedback form and refuses posts (probity view:
 	// its store is thrown away on exit).
 	ReadOnly bool
@@ -129,6 +140,7 @@ func New(o Options) (*UI, error) {
 	u.mux.HandleFunc("GET /monitors", u.monitors)
 	u.mux.HandleFunc("GET /approvals", u.approvals)
 	u.mux.HandleFunc("GET /login", u.login)
+	u.mux.HandleFunc("POST /approvals/{id}", u.resolveApproval)
 	assets, _ := fs.Sub(assetFS, "assets")
 	static := http.StripPrefix("/assets/", http.FileServerFS(assets))
 	u.mux.Handle("GET /assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -207,6 +219,10 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, msg = http.StatusNotFound, err.Error()
 	case code == probity.EINVALID:
 		status, msg = http.StatusBadRequest, err.Error()
+	case code == probity.ECONFLICT:
+		status, msg = http.StatusConflict, err.Error()
+	case code == codeForbidden:
+		status, msg = http.StatusForbidden, err.Error()
 	default:
 		u.log.Error("page", "path", r.URL.Path, "err", err)
 	}

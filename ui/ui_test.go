@@ -58,7 +58,7 @@ func TestPages(t *testing.T) {
 		{"/evals", 200, "No eval runs"},
 		{"/evals/nope", 404, ""},
 		{"/monitors", 200, "No alerts"},
-		{"/approvals", 200, "not sharing this store"},
+		{"/approvals", 200, "No call is waiting"},
 		{"/assets/style.css", 200, "--high"},
 		{"/favicon.ico", 200, "<svg"},
 		{"/nowhere", 404, "no page at /nowhere"},

@@ -45,3 +45,19 @@ func TestMonitorContract(t *testing.T) {
 		return func() monitor.Inbox { return open(t, dsn).MonitorState() }
 	})
 }
+
+// The guard's shared budgets and approvals pass their contract suite on
+// PostgreSQL, opened by several handles as by several guards.
+func TestGuardContract(t *testing.T) {
+	storetest.RunGuard(t, func(t *testing.T) storetest.GuardOpener {
+		dsn := pgtest.Schema(t)
+		return func(t *testing.T) storetest.GuardState {
+			db, err := postgres.Open(t.Context(), dsn, postgres.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db.GuardState()
+		}
+	})
+}

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/probity/probity/internal/cputime"
+	"github.com/probity/probity/policy"
 	"github.com/probity/probity/store"
 	"github.com/probity/probity/store/sqlite"
+	"github.com/probity/probity/store/storetest"
 )
 
 // BenchmarkAddSpans writes batches of 4096 spans (64 traces of 8 spans of
@@ -49,4 +51,20 @@ func BenchmarkAddSpans(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "spans/s")
 	b.ReportMetric(float64((cputime.Used()-cpu0).Microseconds())/float64(b.N*per), "cpu_us/span")
+}
+
+// BenchmarkGuardReserve is a shared budget's check and charge (two
+// budgets, one transaction), beside the in-memory ledger in the same run.
+//
+//	go test ./store/sqlite -run '^$' -bench GuardReserve -benchtime 2s
+func BenchmarkGuardReserve(b *testing.B) {
+	b.Run("memory", func(b *testing.B) { storetest.BenchReserve(b, policy.NewMemoryLedger()) })
+	b.Run("sqlite", func(b *testing.B) {
+		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "b.db"), sqlite.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		storetest.BenchReserve(b, db.GuardState())
+	})
 }

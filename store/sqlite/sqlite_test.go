@@ -45,3 +45,19 @@ func TestMonitorContract(t *testing.T) {
 		return func() monitor.Inbox { return open(t, path).MonitorState() }
 	})
 }
+
+// The guard's shared budgets and approvals pass their contract suite on
+// one SQLite file opened by several handles, as by several guards.
+func TestGuardContract(t *testing.T) {
+	storetest.RunGuard(t, func(t *testing.T) storetest.GuardOpener {
+		path := filepath.Join(t.TempDir(), "probity.db")
+		return func(t *testing.T) storetest.GuardState {
+			db, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db.GuardState()
+		}
+	})
+}
