@@ -35,6 +35,7 @@ import (
 	"github.com/probity/probity/server"
 	"github.com/probity/probity/store"
 	"github.com/probity/probity/store/sqlite"
+	"github.com/probity/probity/ui"
 )
 
 // benchBatch is what the Go SDK's batch processor sends at once by default.
@@ -279,8 +280,16 @@ func BenchmarkAnalysis(b *testing.B) {
 
 // startB is start for benchmarks.
 func startB(b *testing.B, st store.Store, idle time.Duration) *server.Server {
+	return startBWith(b, st, idle, nil)
+}
+
+// startBWith is startB with options changed by opt first.
+func startBWith(b *testing.B, st store.Store, idle time.Duration, opt func(*server.Options)) *server.Server {
 	o := server.Options{Store: st, Analyzer: analysisNew(), Listen: "127.0.0.1:0", OTLPHTTP: "127.0.0.1:0",
 		TraceIdle: idle, Poll: 20 * time.Millisecond, Workers: runtime.GOMAXPROCS(0)}
+	if opt != nil {
+		opt(&o)
+	}
 	srv, err := server.New(o)
 	if err != nil {
 		b.Fatal(err)
@@ -297,7 +306,8 @@ func startB(b *testing.B, st store.Store, idle time.Duration) *server.Server {
 // BenchmarkListFail measures GET /api/v1/traces?verdict=fail over a store
 // of 1,000,000 analysed traces (a tenth failing), seeded directly: the
 // first page and pages deep in the list (by cursor). It reports the p50
-// and p95 latency of the HTTP request.
+// and p95 latency of the HTTP request, and of the web UI's page of the
+// same list (/traces?verdict=fail, its first page and the same cursors).
 //
 //	go test ./server -run '^$' -bench ListFail -benchtime 400x
 func BenchmarkListFail(b *testing.B) {
@@ -312,7 +322,11 @@ func BenchmarkListFail(b *testing.B) {
 	}
 	defer db.Close()
 	seedTraces(b, path, n)
-	srv := startB(b, db, time.Hour)
+	pages, err := ui.New(ui.Options{Store: db})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := startBWith(b, db, time.Hour, func(o *server.Options) { o.UI = pages })
 	client := &http.Client{}
 	get := func(url string) (time.Duration, []byte) {
 		t0 := time.Now()
@@ -339,20 +353,33 @@ func BenchmarkListFail(b *testing.B) {
 		cursors = append(cursors, c)
 		_, body = get(base + "&limit=1000&cursor=" + c)
 	}
+	page := "http://" + srv.Addr() + "/traces?verdict=fail"
 	lat := make([]time.Duration, 0, b.N)
+	uiLat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		url := base
-		if c := cursors[i%len(cursors)]; c != "" {
+		c := cursors[i%len(cursors)]
+		url, pageURL := base, page
+		if c != "" {
 			url += "&cursor=" + c
+			pageURL += "&cursor=" + c
 		}
 		d, _ := get(url)
 		lat = append(lat, d)
+		d, body := get(pageURL)
+		if !bytes.Contains(body, []byte("/traces/")) {
+			b.Fatalf("the UI's list page links to no trace")
+		}
+		uiLat = append(uiLat, d)
 	}
 	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	for _, l := range [][]time.Duration{lat, uiLat} {
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	}
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95_ms")
+	b.ReportMetric(float64(uiLat[len(uiLat)/2].Microseconds())/1000, "ui_p50_ms")
+	b.ReportMetric(float64(uiLat[len(uiLat)*95/100].Microseconds())/1000, "ui_p95_ms")
 	b.ReportMetric(float64(n), "traces")
 }
 
