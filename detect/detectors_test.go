@@ -178,6 +178,23 @@ func TestLoop(t *testing.T) {
 			qCall("3", "search_flights", `{"q": "c"}`), qResult("3", "search_flights", "[3]"),
 			qCall("4", "search_flights", `{"q": "d"}`), qResult("4", "search_flights", "[4]")), nil},
 		{"think twice is fine", qTrace(qCall("1", "think", `{"thought": "hm"}`), qResult("1", "think", ""), qCall("2", "think", `{"thought": "hm"}`), qResult("2", "think", "")), nil},
+		// Thinking the same thought a third time, re-spaced and
+		// re-capitalised, is a stall; so is a plan tool re-sent unchanged.
+		{"think three times is a stall", qTrace(
+			qCall("1", "think", `{"thought": "Check the  order."}`), qResult("1", "think", ""),
+			qCall("2", "think", `{"thought": "check the order."}`), qResult("2", "think", ""),
+			qCall("3", "think", `{"thought":"Check the order."}`), qResult("3", "think", "")),
+			[]qGot{{"loop", "high", 4}}},
+		{"update_plan three times is a stall", qTrace(
+			qCall("1", "update_plan", `{"plan": ["a", "b"]}`), qResult("1", "update_plan", "ok"),
+			qCall("2", "update_plan", `{"plan": ["a", "b"]}`), qResult("2", "update_plan", "ok"),
+			qCall("3", "update_plan", `{"plan": ["a", "b"]}`), qResult("3", "update_plan", "ok"),
+			qCall("4", "update_plan", `{"plan": ["a", "b"]}`), qResult("4", "update_plan", "ok")),
+			[]qGot{{"loop", "high", 4}, {"loop", "high", 6}}},
+		{"three different thoughts are fine", qTrace(
+			qCall("1", "think", `{"thought": "a"}`), qResult("1", "think", ""),
+			qCall("2", "think", `{"thought": "b"}`), qResult("2", "think", ""),
+			qCall("3", "think", `{"thought": "c"}`), qResult("3", "think", "")), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

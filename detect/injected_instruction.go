@@ -100,7 +100,7 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 				action = j
 				break
 			}
-			if t.Kind == probity.KindToolCall && t.Tool != nil && t.Tool.Name != "think" {
+			if t.Kind == probity.KindToolCall && t.Tool != nil && !c.noOp(t.Tool.Name) {
 				if c.SideEffecting(t.Tool.Name) {
 					action, side = j, true
 				} else if !personSpoke && action < 0 {
