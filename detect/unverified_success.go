@@ -166,26 +166,6 @@ func unbackedClaim(text string, succeeded map[string]bool, anySide bool) ([]int,
 	return nil, ""
 }
 
-// reActionClaimIndex returns the submatch indexes of the first completed-
-// action claim in text (whole match, then the verb), or nil.
-func reActionClaimIndex(text string) []int {
-	var buf []byte
-	loc := reActionClaim.find(text, lowerBytes(text, &buf))
-	if loc == nil {
-		return nil
-	}
-	m := reActionClaim.re.FindStringSubmatchIndex(text[loc[0]:loc[1]])
-	if m == nil {
-		return nil
-	}
-	for k := range m {
-		if m[k] >= 0 {
-			m[k] += loc[0]
-		}
-	}
-	return m
-}
-
 // failedActions quotes the side-effecting calls before step i that failed:
 // the evidence that the claimed action did not happen.
 func failedActions(c *Context, i int) []probity.Evidence {
