@@ -45,6 +45,7 @@ var reEditCommand = newAnchored(`(?:\bsed\s+-i|\bperl\s+-[a-z]*i|>\s*[\w./-]+\.\
 func (d UnverifiedSuccess) Detect(c *Context) []probity.Finding {
 	var out []probity.Finding
 	out = append(out, d.actionClaims(c)...)
+	out = append(out, d.workClaimsOf(c)...)
 	if f, ok := d.finalClaim(c); ok {
 		out = append(out, f)
 	}
