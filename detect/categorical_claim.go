@@ -164,11 +164,11 @@ var reNotAssertive = regexp.MustCompile(`(?i)\?|\b(?:if|would|could|can|may|migh
 
 // reGeneral marks a sentence about rules or possibilities, not about the
 // record: "insurance cannot be added after booking", "insurance typically
-// covers ...".
-var reGeneral = regexp.MustCompile(`(?i)\b(?:cannot|can't|unable|must|typically|usually|generally|policy|policies|terms|qualif\w*|covers?|covered|only|understand|importance|important|allowed|eligible|requires?|need)\b`)
+// applies to ...".
+var reGeneral = regexp.MustCompile(`(?i)\b(?:cannot|can't|unable|must|typically|usually|generally|policy|policies|terms|qualif\w*|only|understand|importance|important|allowed|eligible|requires?|need)\b`)
 
 // reAboutYou marks a sentence about the user's own record.
-var reAboutYou = regexp.MustCompile(`(?i)\b(?:your|you(?:'re| are| have)?)\b`)
+var reAboutYou = regexp.MustCompile(`(?i)\b(?:your|you(?:'re| are| have)?|(?:the|this|that)\s+(?:reservation|booking|order|flight|trip|ticket|account|item|product))\b`)
 
 // reNegated marks a sentence that denies what it names.
 var reNegated = regexp.MustCompile(`(?i)\b(?:no|not|without|none|neither|nor|never|doesn't|does not|isn't|is not|don't|do not|didn't|did not|lacks?|excludes?|out of stock|unavailable|sold out)\b|n't\b`)
@@ -261,11 +261,10 @@ func categoryClaim(c *Context, i int, field string, scoped []catFact, seen map[s
 		// not "large"): the usual words say nothing about them.
 		return provenance.Result{}, false
 	}
-	if !seen[v] && len(sentenceIDs(sent.text)) == 0 && !reAboutYou.MatchString(low) &&
-		!(fieldNamed(field, low) && namesRecord(sentenceIDs(c.Trace.Steps[i].Content), scoped)) {
-		// A value no tool gave this field, in a sentence about no record
-		// in particular ("- Size: Large" in a catalogue): not a claim
-		// about what the agent read.
+	if !seen[v] && len(sentenceIDs(sent.text)) == 0 && !reAboutYou.MatchString(low) && !fieldNamed(field, low) {
+		// A value no tool gave this field, in a sentence that names
+		// neither a record nor the field: not a claim about what the
+		// agent read.
 		return provenance.Result{}, false
 	}
 	for _, f := range scoped {
@@ -316,18 +315,6 @@ func sameScale(field string, seen map[string]bool) bool {
 	for _, w := range categoryWords[field] {
 		if seen[w] {
 			return true
-		}
-	}
-	return false
-}
-
-// namesRecord reports whether ids names a record of facts.
-func namesRecord(ids map[string]bool, facts []catFact) bool {
-	for _, f := range facts {
-		for _, id := range f.ids {
-			if ids[id] {
-				return true
-			}
 		}
 	}
 	return false
