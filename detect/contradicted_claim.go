@@ -59,10 +59,22 @@ func (d ContradictedClaim) Detect(c *Context) []probity.Finding {
 	for _, st := range baseStatuses {
 		vocab[st] = true
 	}
+	var cats []catFact
+	var said strings.Builder // what people said, normalised, for requests
+	var read strings.Builder // what tools said, normalised, up to readCap bytes
 	for i := range c.Trace.Steps {
 		s := &c.Trace.Steps[i]
 		if s.Kind == probity.KindToolResult && s.Error == nil {
 			collectStatus(s.Content, i, facts, vocab)
+			collectCategories(s.Content, i, &cats)
+			if read.Len() < readCap {
+				read.WriteString(normCat(head(s.Content, readCap)))
+				read.WriteByte('\n')
+			}
+		}
+		if s.Kind == probity.KindUser && !isObservation(s) {
+			said.WriteString(normCat(s.Content))
+			said.WriteByte('\n')
 		}
 		if s.Kind != probity.KindAssistant && s.Kind != probity.KindFinal {
 			continue
@@ -77,6 +89,12 @@ func (d ContradictedClaim) Detect(c *Context) []probity.Finding {
 				if sev < probity.SeverityHigh {
 					sev, worst, conf = probity.SeverityHigh, len(bad)-1, 0.7
 				}
+			}
+		}
+		for _, r := range categoricalClaims(c, i, cats, said.String(), read.String()) {
+			bad = append(bad, r)
+			if sev < probity.SeverityHigh {
+				sev, worst, conf = probity.SeverityHigh, len(bad)-1, 0.7
 			}
 		}
 		for _, r := range c.Prov.Values(i) {
@@ -108,6 +126,10 @@ func (d ContradictedClaim) Detect(c *Context) []probity.Finding {
 	}
 	return out
 }
+
+// readCap bounds the tool output kept to tell a categorical value some
+// tool named from one none did.
+const readCap = 4 << 20
 
 // contradicts reports whether an unsupported value has a visible
 // counterpart close enough that the agent was evidently quoting it wrong.

@@ -28,6 +28,8 @@ type Context struct {
 	// classes memoises Config.Class per tool name: every detector asks
 	// about every call, and classifying splits the name into words.
 	classes map[string]ToolClass
+	// noOps memoises Config.NoOp per tool name, for the same reason.
+	noOps map[string]bool
 }
 
 type failureMemo struct {
@@ -93,6 +95,21 @@ func (c *Context) class(tool string) ToolClass {
 	cl := c.Config.Classes().VerbClass(tool)
 	c.classes[tool] = cl
 	return cl
+}
+
+// noOp reports whether tool is a scratchpad (think, plan, reflect) under
+// the context's configuration (toolclass.Config.NoOp): calling it records
+// the agent's own words and changes nothing.
+func (c *Context) noOp(tool string) bool {
+	if v, ok := c.noOps[tool]; ok {
+		return v
+	}
+	if c.noOps == nil {
+		c.noOps = make(map[string]bool)
+	}
+	v := c.Config.Classes().NoOp(tool)
+	c.noOps[tool] = v
+	return v
 }
 
 // finding fills the position fields of a finding for step i of c.Trace, so

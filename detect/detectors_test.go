@@ -178,6 +178,23 @@ func TestLoop(t *testing.T) {
 			qCall("3", "search_flights", `{"q": "c"}`), qResult("3", "search_flights", "[3]"),
 			qCall("4", "search_flights", `{"q": "d"}`), qResult("4", "search_flights", "[4]")), nil},
 		{"think twice is fine", qTrace(qCall("1", "think", `{"thought": "hm"}`), qResult("1", "think", ""), qCall("2", "think", `{"thought": "hm"}`), qResult("2", "think", "")), nil},
+		// Thinking the same thought a third time, re-spaced and
+		// re-capitalised, is a stall; so is a plan tool re-sent unchanged.
+		{"think three times is a stall", qTrace(
+			qCall("1", "think", `{"thought": "Check the  order."}`), qResult("1", "think", ""),
+			qCall("2", "think", `{"thought": "check the order."}`), qResult("2", "think", ""),
+			qCall("3", "think", `{"thought":"Check the order."}`), qResult("3", "think", "")),
+			[]qGot{{"loop", "high", 4}}},
+		{"update_plan three times is a stall", qTrace(
+			qCall("1", "update_plan", `{"plan": ["a", "b"]}`), qResult("1", "update_plan", "ok"),
+			qCall("2", "update_plan", `{"plan": ["a", "b"]}`), qResult("2", "update_plan", "ok"),
+			qCall("3", "update_plan", `{"plan": ["a", "b"]}`), qResult("3", "update_plan", "ok"),
+			qCall("4", "update_plan", `{"plan": ["a", "b"]}`), qResult("4", "update_plan", "ok")),
+			[]qGot{{"loop", "high", 4}, {"loop", "high", 6}}},
+		{"three different thoughts are fine", qTrace(
+			qCall("1", "think", `{"thought": "a"}`), qResult("1", "think", ""),
+			qCall("2", "think", `{"thought": "b"}`), qResult("2", "think", ""),
+			qCall("3", "think", `{"thought": "c"}`), qResult("3", "think", "")), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +224,12 @@ func TestUnverifiedSuccess(t *testing.T) {
 		{"a cancellation made", qTrace(qUser("cancel #A1"), qCall("1", "cancel_order", `{"order_id": "#A1"}`), qResult("1", "cancel_order", "ok"),
 			qSay("Your order #A1 has been cancelled.")), nil},
 		{"an offer is not a claim", qTrace(qUser("cancel #A1"), qSay("Would you like the order to be cancelled now? I have cancelled nothing yet?")), nil},
+		// An extra action no tool of the run could have done, beside one
+		// that was done; a generic verb is backed by any action.
+		{"an extra action claimed beside a real one", qTrace(qUser("cancel #A1"), qCall("1", "cancel_order", `{"order_id": "#A1"}`), qResult("1", "cancel_order", "ok"),
+			qSay("Your order #A1 has been cancelled. I've also sent you a confirmation email.")), []qGot{{"unverified-success", "high", 3}}},
+		{"a refund done by a cancellation", qTrace(qUser("cancel #A1"), qCall("1", "cancel_order", `{"order_id": "#A1"}`), qResult("1", "cancel_order", "ok"),
+			qSay("Your order #A1 has been cancelled and the amount has been refunded.")), nil},
 		{"submitted after a failing test run", submitted(qTrace(qUser("fix it"), bash("sed -i 's/a/b/' x.py"), ok(""), bash("pytest tests"),
 			qResult("", "bash", "<returncode>1</returncode>\n<output>\n1 failed, 2 passed\n</output>"), qSay("THOUGHT: done.\n```bash\necho COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```"))),
 			[]qGot{{"unverified-success", "high", 5}}},

@@ -74,12 +74,16 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 	steps := c.Trace.Steps
 	var out []probity.Finding
 	var buf []byte
+	tools := c.Trace.Tools()
 	for i := range steps {
 		s := &steps[i]
 		if !untrusted(s) {
 			continue
 		}
 		loc := findInjection(s.Content, &buf)
+		if loc == nil {
+			loc = structuralInjection(s.Content, tools)
+		}
 		if loc == nil {
 			continue
 		}
@@ -100,7 +104,7 @@ func (d InjectedInstruction) Detect(c *Context) []probity.Finding {
 				action = j
 				break
 			}
-			if t.Kind == probity.KindToolCall && t.Tool != nil && t.Tool.Name != "think" {
+			if t.Kind == probity.KindToolCall && t.Tool != nil && !c.noOp(t.Tool.Name) {
 				if c.SideEffecting(t.Tool.Name) {
 					action, side = j, true
 				} else if !personSpoke && action < 0 {

@@ -42,14 +42,21 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 	// a person speaking, a side-effecting call succeeding.
 	epoch := 0
 	lastSeen := map[string]struct{ call, epoch int }{}
+	noOps := map[string]*noOpSeen{}
 	for i := range steps {
 		s := &steps[i]
 		switch {
 		case s.Kind == probity.KindUser && !isObservation(s):
 			epoch++
 		case s.Kind == probity.KindToolCall && s.Tool != nil:
-			if s.Tool.Name == "think" {
-				continue // thinking aloud twice is not acting twice
+			if c.noOp(s.Tool.Name) {
+				// Thinking aloud is not acting, so it neither joins the
+				// call sequence nor moves the epoch; thinking the same
+				// thought again and again is a stall.
+				if f, ok := d.noOpRepeat(c, i, epoch, noOps); ok {
+					out = append(out, f)
+				}
+				continue
 			}
 			cs := callSig{step: i, sig: signature(s.Tool), res: c.resultFor(i), ep: epoch}
 			calls = append(calls, cs)
@@ -109,6 +116,67 @@ func (d Loop) Detect(c *Context) []probity.Finding {
 	out = append(out, d.repeatedMessages(c)...)
 	out = append(out, d.stalls(c, calls)...)
 	return strongestPerStep(out)
+}
+
+// noOpRun is how many identical scratchpad calls make a stall: thinking
+// the same thought twice happens in successful runs (τ-bench airline has
+// one), three times is going round in circles.
+const noOpRun = 3
+
+// noOpSeen counts the identical calls of one scratchpad tool in one epoch.
+type noOpSeen struct{ first, count, epoch int }
+
+// noOpRepeat reports a scratchpad call (think, plan, reflect: see
+// toolclass.NoOp) at step i that repeats an earlier one with the same
+// normalised arguments in the same epoch, for the noOpRun-th time or more.
+// Such a call can produce nothing the first did not, so the agent is
+// marking time. Every call from the noOpRun-th on is reported, each high
+// as a cycle of three is (Loop.cycle).
+func (d Loop) noOpRepeat(c *Context, i, epoch int, seen map[string]*noOpSeen) (probity.Finding, bool) {
+	steps := c.Trace.Steps
+	s := &steps[i]
+	key := noOpKey(s.Tool)
+	e := seen[key]
+	if e == nil || e.epoch != epoch {
+		seen[key] = &noOpSeen{first: i, count: 1, epoch: epoch}
+		return probity.Finding{}, false
+	}
+	e.count++
+	if e.count < noOpRun {
+		return probity.Finding{}, false
+	}
+	first := &steps[e.first]
+	return c.finding(i, probity.Finding{
+		Detector: d.ID(), Severity: probity.SeverityHigh, Confidence: 0.85,
+		Message: fmt.Sprintf("the agent is stalling: %s called for the %s time with the same arguments as at step %d, with nothing changed in between",
+			s.Tool.Name, ordinal(e.count), first.Pos.Index),
+		Evidence: []probity.Evidence{
+			{Kind: "tool-call", Value: first.Tool.Name, Source: clip(argsText(first.Tool), 200), SourceStep: first.Pos.Index, Note: "first call"},
+			{Kind: "tool-call", Value: s.Tool.Name, Source: clip(argsText(s.Tool), 200), SourceStep: s.Pos.Index, Note: "identical repeat"},
+		},
+	}), true
+}
+
+// noOpKey is a scratchpad call's identity: its signature with ASCII case
+// and runs of white space folded, so a thought re-typed with other spacing
+// or capitals is the same thought.
+func noOpKey(t *probity.ToolCall) string {
+	sig := strings.ToLower(signature(t))
+	return strings.Join(strings.Fields(strings.ReplaceAll(sig, `\n`, " ")), " ")
+}
+
+func ordinal(n int) string {
+	switch n {
+	case 2:
+		return "second"
+	case 3:
+		return "third"
+	case 4:
+		return "fourth"
+	case 5:
+		return "fifth"
+	}
+	return fmt.Sprintf("%dth", n)
 }
 
 // strongestPerStep keeps, for each step, only the most severe finding, so a

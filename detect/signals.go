@@ -167,6 +167,11 @@ func textFailure(text string) (failure, bool) {
 		m := reHTTPStatus.FindStringSubmatch(h)
 		return failure{"http-status", clip(m[0], 200)}, true
 	}
+	for _, shape := range []func(string) (failure, bool){leadingException, stackFailure, htmlErrorPage, grpcFailure, shortFailure} {
+		if f, ok := shape(text); ok {
+			return f, true
+		}
+	}
 	return failure{}, false
 }
 
@@ -299,6 +304,9 @@ func exitFailure(text, code string) (failure, bool) {
 	if f, ok := failingTests(text); ok {
 		return f, true
 	}
+	if f, ok := signalFailure(text, code); ok {
+		return f, true
+	}
 	// The last error line is the one that says what went wrong (a
 	// traceback ends with the exception).
 	ms := errorLines(text)
@@ -329,7 +337,7 @@ func jsonFailure(text string) (failure, bool) {
 	// how things went are worth it.
 	if !strings.Contains(t, `"error`) && !strings.Contains(t, `"Error`) && !strings.Contains(t, `"status"`) &&
 		!strings.Contains(t, `"state"`) && !strings.Contains(t, `"result"`) && !strings.Contains(t, `"success`) &&
-		!strings.Contains(t, `"ok"`) && !strings.Contains(t, `"exception"`) {
+		!strings.Contains(t, `"ok"`) && !strings.Contains(t, `"exception"`) && !strings.Contains(t, `ode"`) {
 		return failure{}, false
 	}
 	var m map[string]json.RawMessage
@@ -345,7 +353,19 @@ func jsonFailure(text string) (failure, bool) {
 			}
 		case "status", "state", "result":
 			switch strings.ToLower(strings.Trim(string(v), `"`)) {
-			case "error", "failed", "failure", "fail":
+			case "error", "failed", "failure", "fail", "errored", "aborted", "rejected", "declined", "denied", "timeout", "timed_out", "unavailable":
+				return failure{"error-result", clip(`"`+k+`": `+string(v), 200)}, true
+			}
+			if reGRPCName.Match(v) {
+				return failure{"error-result", clip(`"`+k+`": `+string(v), 200)}, true
+			}
+		case "code", "error_code", "errorcode", "status_code", "statuscode":
+			// An error code beside a message ({"code": "E_CONFLICT",
+			// "message": ...}) or an HTTP status as a number.
+			if n, err := strconv.Atoi(string(v)); err == nil && n >= 400 && n < 600 {
+				return failure{"http-status", clip(`"`+k+`": `+string(v), 200)}, true
+			}
+			if reGRPCName.Match(v) {
 				return failure{"error-result", clip(`"`+k+`": `+string(v), 200)}, true
 			}
 		case "success", "ok", "succeeded":
@@ -358,11 +378,11 @@ func jsonFailure(text string) (failure, bool) {
 }
 
 // Words with which an agent acknowledges that something went wrong.
-var reAcknowledge = newAnchored(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not sufficient|isn't sufficient|not enough|isn't enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|retrying|retried|try again|timed out|time out|timeout|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|reproduc\w*|confirms? the (?:issue|bug|error|problem|failure))\b`, 48,
+var reAcknowledge = newAnchored(`(?i)\b(?:error|errors|fail|fails|failed|failing|failure|unable|not able|couldn'?t|could not|cannot|can'?t|can not|unfortunately|sorry|apolog\w*|not available|unavailable|insufficient|not sufficient|isn't sufficient|not enough|isn't enough|not found|invalid|denied|declined|rejected|didn'?t work|did not work|doesn'?t work|does not work|wrong|incorrect|mistake|exception|traceback|retry|retrying|retried|try again|timed out|time out|timeout|alternative|not possible|not eligible|exceed\w*|it seems|seems that|there (?:was|is) (?:an? )?(?:issue|problem)|adjust\w*|investigate|forgot|missing|no such|didn'?t|did not|still (?:fails|failing|broken|raises|errors)|reproduc(?:ed|es|ing)|confirms? the (?:issue|bug|error|problem|failure))\b`, 48,
 	"error", "fail", "unable", "not able", "couldn", "could not", "cannot", "can't", "can not", "unfortunat", "sorry",
 	"apolog", "available", "sufficient", "enough", "insufficient", "not enough", "not found", "invalid", "denied", "declined", "rejected",
 	"work", "wrong", "incorrect", "mistake", "exception", "traceback", "retr", "try again", "time", "alternative",
-	"not possible", "not eligible", "exceed", "seems", "there ", "adjust", "investigate", "forgot", "missing",
+	"not possible", "not eligible", "exceed", "seems", "there ", "adjust", "investigate", "forgot", "missing", "didn", "did not", "still ",
 	"no such", "reproduc", "confirm")
 
 // Claims that something was done or works.
@@ -388,15 +408,43 @@ func claimsSuccessAt(text string) (string, int, bool) {
 			// "the other tests pass" concedes that some did not.
 			continue
 		}
+		if insideQuotes(text, loc[0]) {
+			// `"Success: no error raised"` repeats what the output said;
+			// it is the tool's claim, not the agent's.
+			continue
+		}
 		q := quoteAround(text, loc[0], loc[1])
-		if strings.Contains(strings.ToLower(q), "reproduc") {
+		if reproduced(q) {
 			// "I successfully reproduced the issue": the failure was the
-			// goal of that step.
+			// goal of that step. "The reproduction script passes" is a
+			// claim like any other.
 			continue
 		}
 		return q, loc[0], true
 	}
 	return "", -1, false
+}
+
+// insideQuotes reports whether offset k of text lies inside a double-quoted
+// or backquoted span of its line.
+func insideQuotes(text string, k int) bool {
+	line, start := lineAt(text, k)
+	before := line[:min(len(line), k-start)]
+	return strings.Count(before, `"`)%2 == 1 || strings.Count(before, "`")%2 == 1
+}
+
+// reproduced reports whether a claim's sentence is about reproducing a
+// failure: it uses the verb ("reproduced", "reproduces", "reproducing",
+// "reproduce the"), not the noun of "the reproduction script passes",
+// which is a claim like any other.
+func reproduced(sentence string) bool {
+	w := strings.ToLower(sentence)
+	for _, v := range []string{"reproduced", "reproduces", "reproducing", "reproduce the", "reproduce it", "reproduce this"} {
+		if strings.Contains(w, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // quoteAround returns the sentence around text[a:b], clipped. A full stop

@@ -170,13 +170,37 @@ const reactionWindow = 400
 func firstAck(text, quote string) int {
 	at := -1
 	var buf []byte
-	if loc := reAcknowledge.find(text, lowerBytes(text, &buf)); loc != nil {
-		at = loc[0]
+	for _, loc := range reAcknowledge.findAll(text, lowerBytes(text, &buf), 16) {
+		if !deniesProblem(text, loc[0], loc[1]) {
+			at = loc[0]
+			break
+		}
 	}
 	if m := mentionsFailureAt(text, quote); m >= 0 && (at < 0 || m < at) {
 		at = m
 	}
 	return at
+}
+
+// deniesProblem reports whether the problem word at text[a:b] is denied
+// rather than admitted: "without errors", "no failures", "the error is
+// gone", "fixes the exception". Such words claim success; counting them as
+// an acknowledgement let a coding agent's "runs without any errors" after
+// a traceback pass as having addressed it.
+func deniesProblem(text string, a, b int) bool {
+	before := strings.ToLower(text[max(0, a-28):a])
+	after := strings.ToLower(text[b:min(len(text), b+24)])
+	for _, p := range []string{"no ", "without ", "without any ", "zero ", "0 ", "no more ", "no longer ", "free of ", "fixes ", "fixed ", "resolves ", "resolved ", "solves ", "solved "} {
+		if strings.HasSuffix(before, p) || strings.HasSuffix(strings.TrimSuffix(strings.TrimSuffix(before, "the "), "that "), p) {
+			return true
+		}
+	}
+	for _, p := range []string{" is gone", " is fixed", " is resolved", " has been fixed", " has been resolved", " no longer", " are gone", " are fixed", " disappeared", " has disappeared", " went away"} {
+		if strings.HasPrefix(after, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isRetry reports whether call b repeats call a closely enough to be a

@@ -286,3 +286,51 @@ func Words(s string) []string {
 	flush()
 	return words
 }
+
+// noOpWords name what a scratchpad tool holds: a thought, a plan, a
+// reflection, a note. A tool named by one of them (and only by them and
+// noOpFiller) records the agent's own words and changes nothing the agent
+// could observe: think, plan, reflect, update_plan, write_note.
+var noOpWords = map[string]bool{
+	"think": true, "thinking": true, "thought": true, "thoughts": true, "plan": true, "planning": true,
+	"reflect": true, "reflection": true, "reason": true, "reasoning": true, "scratchpad": true,
+	"note": true, "notes": true, "ponder": true, "brainstorm": true, "deliberate": true, "todo": true, "todos": true,
+}
+
+// noOpFiller are the other words a scratchpad tool's name may carry.
+var noOpFiller = map[string]bool{
+	"update": true, "write": true, "add": true, "record": true, "make": true, "create": true, "set": true,
+	"log": true, "my": true, "the": true, "a": true, "tool": true, "step": true, "sequential": true, "take": true,
+	"list": true, "revise": true, "edit": true,
+}
+
+// NoOp reports whether tool is, by its name, a scratchpad: a call whose
+// only effect is to put the agent's own words on record (think, plan,
+// reflect, update_plan). Calling one again with the same arguments can
+// yield nothing new, so a run of identical calls is a stall, not progress.
+// Every word of the name must be a scratchpad word or filler, with at
+// least one scratchpad word: "plan_trip" or "reason_code_lookup" are not.
+func NoOp(tool string) bool {
+	words := Words(tool)
+	has := false
+	for _, w := range words {
+		switch {
+		case noOpWords[w]:
+			has = true
+		case noOpFiller[w]:
+		default:
+			return false
+		}
+	}
+	return has
+}
+
+// NoOp is the package-level NoOp unless the configuration gives tool a
+// class other than read-only: a tool configured as side-effecting or a
+// calculator does something, whatever its name says.
+func (c *Config) NoOp(tool string) bool {
+	if cl, ok := c.configured(tool); ok && cl != ReadOnly {
+		return false
+	}
+	return NoOp(tool)
+}

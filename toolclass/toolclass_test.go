@@ -108,3 +108,37 @@ func TestValidate(t *testing.T) {
 		t.Errorf("Validate(valid) = %v", err)
 	}
 }
+
+func TestNoOp(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"think", true},
+		{"Think", true},
+		{"plan", true},
+		{"reflect", true},
+		{"update_plan", true},
+		{"sequentialThinking", true},
+		{"write_note", true},
+		{"scratchpad", true},
+		{"plan_trip", false},          // plans a trip: a real action or lookup
+		{"reason_code_lookup", false}, // looks a reason code up
+		{"update_reservation_flights", false},
+		{"get_order_details", false},
+		{"update", false}, // no scratchpad word at all
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := toolclass.NoOp(tt.name); got != tt.want {
+			t.Errorf("NoOp(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	cfg := &toolclass.Config{Tools: map[string]toolclass.Class{"plan": toolclass.SideEffect, "think": toolclass.ReadOnly}}
+	if cfg.NoOp("plan") {
+		t.Errorf("Config.NoOp(plan) with plan configured side-effect = true, want false")
+	}
+	if !cfg.NoOp("think") || !cfg.NoOp("reflect") {
+		t.Errorf("Config.NoOp(think), NoOp(reflect) = %v, %v, want true, true", cfg.NoOp("think"), cfg.NoOp("reflect"))
+	}
+}
