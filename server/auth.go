@@ -120,6 +120,10 @@ func (s *Server) requireScope(scope string, h http.Handler) http.Handler {
 
 const codeUnauthorized = "unauthorized"
 
+// codeForbidden is a request whose credentials are fine but whose form
+// lacks its anti-forgery token.
+const codeForbidden = "forbidden"
+
 // isLoopback reports whether addr (host:port) binds only loopback.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -189,9 +193,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// logout clears the session cookie. The cross-origin check in front of
-// it keeps another site from signing a person out.
+// logout clears the session cookie. Besides the cross-origin check in
+// front of it, the form must carry the session's anti-forgery token, as
+// every form that acts on a session does, so no other page can sign a
+// person out.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if err := r.ParseForm(); err != nil {
+		writeError(w, probity.Errorf(probity.EINVALID, "sign-out form: %v", err))
+		return
+	}
+	if !ui.ValidCSRF(r) {
+		writeError(w, &probity.Error{Code: codeForbidden, Message: "sign-out form without its anti-forgery token; sign out from a page of this server"})
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: ui.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.secure(r)})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

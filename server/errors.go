@@ -28,6 +28,7 @@ var statusOf = map[string]int{
 	codeOverloaded:    http.StatusTooManyRequests,
 	codeUnavailable:   http.StatusServiceUnavailable,
 	codeUnauthorized:  http.StatusUnauthorized,
+	codeForbidden:     http.StatusForbidden,
 	codeTooLarge:      http.StatusRequestEntityTooLarge,
 	codeUnsupported:   http.StatusUnsupportedMediaType,
 }
@@ -44,6 +45,7 @@ var grpcCodeOf = map[string]codes.Code{
 	codeOverloaded:    codes.ResourceExhausted,
 	codeUnavailable:   codes.Unavailable,
 	codeUnauthorized:  codes.Unauthenticated,
+	codeForbidden:     codes.PermissionDenied,
 	codeTooLarge:      codes.ResourceExhausted,
 	codeUnsupported:   codes.Unimplemented,
 }

@@ -206,8 +206,14 @@ func TestBrowserLogin(t *testing.T) {
 		t.Errorf("API after the form: %s; want the feedback", b)
 	}
 
-	// Signing out needs a same-origin post, clears the cookie, and the
-	// pages close again.
+	// Signing out needs a same-origin post with the form's token, clears
+	// the cookie, and the pages close again.
+	if resp, _ := do(t, c, "POST", base+"/logout", url.Values{"csrf": {"forged"}}, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("logout with a wrong token: %s, want 403", resp.Status)
+	}
+	if resp, _ := do(t, c, "GET", base+"/traces", nil, html); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /traces after a refused sign-out: %s, want 200 (still signed in)", resp.Status)
+	}
 	resp, _ = do(t, c, "POST", base+"/logout", url.Values{"csrf": {csrf}}, nil)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("logout: %s, want 303", resp.Status)
