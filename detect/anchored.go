@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // anchoredRE is a regular expression that only runs near its anchors:
@@ -14,13 +15,23 @@ import (
 type anchoredRE struct {
 	re      *regexp.Regexp
 	anchors [][]byte
-	reach   int // how far before or after an anchor a match may extend
+	whole   []bool // the anchor counts only as a whole word
+	reach   int    // how far before or after an anchor a match may extend
 }
 
+// newAnchored compiles expr to run near anchors. An anchor written
+// `\bword\b` counts only where it stands as a whole word: a short word
+// every match holds as a word ("ai") would otherwise be found inside
+// countless others ("again", "email").
 func newAnchored(expr string, reach int, anchors ...string) *anchoredRE {
 	a := &anchoredRE{re: regexp.MustCompile(expr), reach: reach}
 	for _, w := range anchors {
-		a.anchors = append(a.anchors, []byte(w))
+		inner, ok := strings.CutPrefix(w, `\b`)
+		if inner, ok2 := strings.CutSuffix(inner, `\b`); ok && ok2 {
+			a.anchors, a.whole = append(a.anchors, []byte(inner)), append(a.whole, true)
+			continue
+		}
+		a.anchors, a.whole = append(a.anchors, []byte(w)), append(a.whole, false)
 	}
 	return a
 }
@@ -34,7 +45,7 @@ func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 	// earliest start found so far (-1 until there are n); sorted says out
 	// is in order, so out[n-1] is that start.
 	bound, sorted := -1, true
-	for _, an := range a.anchors {
+	for i, an := range a.anchors {
 		for off := 0; off < len(lower); {
 			k := bytes.Index(lower[off:], an)
 			if k < 0 {
@@ -42,6 +53,9 @@ func (a *anchoredRE) findAll(text string, lower []byte, n int) [][]int {
 			}
 			k += off
 			off = k + len(an)
+			if a.whole[i] && (k > 0 && isWordByte(lower[k-1]) || off < len(lower) && isWordByte(lower[off])) {
+				continue
+			}
 			if n > 0 && len(out) >= n {
 				if !sorted {
 					sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })

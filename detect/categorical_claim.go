@@ -73,7 +73,7 @@ func normField(k string) string {
 }
 
 func normCat(v string) string {
-	return strings.Join(strings.Fields(strings.ToLower(strings.NewReplacer("_", " ", "-", " ").Replace(v))), " ")
+	return strings.Join(strings.Fields(strings.ToLower(keySpaces.Replace(v))), " ")
 }
 
 // collectCategories records the categorical values of one tool result.
@@ -226,7 +226,7 @@ func categoryClaim(c *Context, i int, field string, scoped []catFact, seen map[s
 	// Longest first, masking what matched, so "basic economy" is not
 	// also read as "economy".
 	sort.Slice(words, func(a, b int) bool { return len(words[a]) > len(words[b]) })
-	masked := []byte(strings.NewReplacer("_", " ", "-", " ").Replace(low))
+	masked := []byte(keySpaces.Replace(low))
 	var claimed []string
 	for _, w := range words {
 		if w == "" {

@@ -3,6 +3,7 @@ package detect
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // This file reads the failure shapes that are not an error field or a
@@ -124,17 +125,43 @@ var grpcCodes = `UNAVAILABLE|DEADLINE_EXCEEDED|RESOURCE_EXHAUSTED|PERMISSION_DEN
 // reGRPCName matches a JSON string that is a gRPC failure status name.
 var reGRPCName = regexp.MustCompile(`^"(?:` + grpcCodes + `)"$`)
 
-var reGRPC = regexp.MustCompile(`\brpc error: code = [A-Z]\w+[^\n]{0,160}|\bStatusCode\.(?:` + grpcCodes + `)\b[^\n]{0,160}|(?i:\bgrpc\b)[^\n]{0,60}\b(?:` + grpcCodes + `)\b[^\n]{0,120}|(?i:\b(?:status|code))"?\s*[:=]\s*"?(?:` + grpcCodes + `)\b[^\n]{0,120}`)
+// reGRPC is a gRPC error status: the Go, Python and log-line forms, one
+// group each. It runs only near its words (anchoredRE), and the rest of
+// the line a status quotes is taken by grpcFailure, not by the pattern:
+// bounded repeats made it a slow scan of every tool result.
+var reGRPC = newAnchored(`(\brpc error: code = [A-Z]\w+)|(\bStatusCode\.(?:`+grpcCodes+`)\b)|((?i:\bgrpc\b)[^\n]{0,60}\b(?:`+grpcCodes+`)\b)|((?i:\b(?:status|code))"?\s*[:=]\s*"?(?:`+grpcCodes+`)\b)`,
+	96, "rpc error: code", "statuscode.", "grpc", "status", "code")
+
+// grpcQuote is how much of the status's line each form of reGRPC quotes
+// after the status.
+var grpcQuote = [...]int{160, 160, 120, 120}
 
 // grpcFailure reports a gRPC error status, as Go ("rpc error: code =
 // Unavailable desc = ..."), Python (StatusCode.UNAVAILABLE) or a log line
 // ("status: DEADLINE_EXCEEDED") print it.
 func grpcFailure(text string) (failure, bool) {
 	h := head(text, 4096)
-	if m := reGRPC.FindString(h); m != "" {
-		return failure{"error-result", clip(m, 200)}, true
+	var buf []byte
+	loc := reGRPC.find(h, lowerBytes(h, &buf))
+	if loc == nil {
+		return failure{}, false
 	}
-	return failure{}, false
+	quote := 0
+	if g := reGRPC.re.FindStringSubmatchIndex(h[loc[0]:loc[1]]); g != nil {
+		for i, n := range grpcQuote {
+			if g[2+2*i] >= 0 {
+				quote = n
+				break
+			}
+		}
+	}
+	// As [^\n]{0,quote} would: up to quote characters, not past the line.
+	end := loc[1]
+	for n := 0; n < quote && end < len(h) && h[end] != '\n'; n++ {
+		_, size := utf8.DecodeRuneInString(h[end:])
+		end += size
+	}
+	return failure{"error-result", clip(h[loc[0]:end], 200)}, true
 }
 
 // shortFailureLen bounds the results shortFailure reads: an answer that

@@ -72,7 +72,10 @@ var reCarrier = regexp.MustCompile(`(?i)` + strongCarriers + `|(?m:^\s*(?:#{1,6}
 // they address the model wherever they appear, code output included.
 const strongCarriers = `<\|(?:im_start|im_end|system|user|assistant|start_header_id|end_header_id|eot_id|begin_of_text)\|>|\[/?INST\]|<</?SYS>>|<start_of_turn>|<end_of_turn>|</?(?:system_message|system-message|system|tool_output|tool_result|function_results)>`
 
-var reStrongCarrier = regexp.MustCompile(`(?i)` + strongCarriers)
+// strongCarrierIn matches a strong carrier, run only near the delimiters'
+// openings (anchoredRE): it reads whole tool outputs.
+var strongCarrierIn = newAnchored(`(?i)`+strongCarriers, 32, "<|", "[inst]", "[/inst]", "<<sys>>", "<</sys>>", "<start_of_turn>",
+	"<end_of_turn>", "<system", "</system", "<tool_", "</tool_", "<function_results", "</function_results")
 
 // reAddressee names the agent: its role, its kind, common model names, in
 // English and the languages agents are most often run in.
@@ -99,6 +102,36 @@ var reActionVerb = regexp.MustCompile(`(?i)\b(?:` + strings.Join(actionVerbs, "|
 // is aimed at an agent that runs commands.
 var rePayload = regexp.MustCompile(`(?i)\b(?:curl|wget)\b[^\n|]{0,200}\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|--(?:extra-)?index-url\s+\S+|\bgit\s+push\s+(?:-f|--force)\b|\bgit\s+push\b[^\n]{0,80}--force|authorized_keys|\b(?:env|printenv|set)\b\s*\|\s*(?:curl|wget|nc)\b|\bnc\s+-e\b|\$\((?:env|printenv)\)`)
 
+// payloadIn and addresseeIn run rePayload and reAddressee only near the
+// words every match holds (anchoredRE): scanning whole tool outputs, the
+// bare patterns were most of analyze's time on coding runs (rePayload's
+// bounded repeats cost about 7 ms per 64 KiB).
+var (
+	// payloadIn is rePayload one branch at a time, each behind its own
+	// words: "nc" is inside too many words to run the whole pattern there.
+	payloadIn = []*anchoredRE{
+		newAnchored(`(?i)\b(?:curl|wget)\b[^\n|]{0,200}\|\s*(?:sudo\s+)?(?:ba|z)?sh\b`, 240, "curl", "wget"),
+		newAnchored(`(?i)--(?:extra-)?index-url\s+\S+`, 64, "index-url"),
+		newAnchored(`(?i)\bgit\s+push\s+(?:-f|--force)\b|\bgit\s+push\b[^\n]{0,80}--force`, 120, "push"),
+		newAnchored(`(?i)authorized_keys`, 0, "authorized_keys"),
+		newAnchored(`(?i)\b(?:env|printenv|set)\b\s*\|\s*(?:curl|wget|nc)\b|\bnc\s+-e\b`, 64, "curl", "wget", "nc"),
+		newAnchored(`(?i)\$\((?:env|printenv)\)`, 16, "$("),
+	}
+	addresseeIn = newAnchored(reAddressee.String(), 24, `\bai\b`, "a.i.", "assistant", "agent", "llm", "model", "chat", "copilot",
+		"claude", "gpt", "system", "asistente", "assistente", "assistent", "agente", "助手", "助理", "人工智能", "智能体")
+)
+
+// hasPayload reports whether rePayload matches text; lower is text with
+// ASCII letters lower-cased.
+func hasPayload(text string, lower []byte) bool {
+	for _, p := range payloadIn {
+		if p.find(text, lower) != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // structuralInjection returns the location in text of an instruction
 // addressed to the agent, judged by structure, or nil. tools are the
 // names of the run's tools; a multi-word tool name counts as naming an
@@ -118,7 +151,7 @@ func structuralInjection(text string, tools []string) []int {
 		// act is an instruction hidden in data.
 		for _, l := range leaves {
 			val, hid := revealHidden(l.val)
-			keyAddressed := reAddressee.MatchString(strings.NewReplacer("_", " ", "-", " ").Replace(l.key)) ||
+			keyAddressed := reAddressee.MatchString(keySpaces.Replace(l.key)) ||
 				strings.Contains(strings.ToLower(l.key), "instruction") || strings.Contains(strings.ToLower(l.key), "directive")
 			carrier := hidden || hid || reCarrier.MatchString(val)
 			if loc := instructionIn(val, tools, keyAddressed || carrier, true); loc != nil {
@@ -133,7 +166,8 @@ func structuralInjection(text string, tools []string) []int {
 	// Outside data (command output, source, documents) imperatives and
 	// comments are ordinary: only hidden text or a chat template's role
 	// delimiters address the model by themselves.
-	carrier := hidden || reStrongCarrier.MatchString(view)
+	var buf []byte
+	carrier := hidden || strongCarrierIn.find(view, lowerBytes(view, &buf)) != nil
 	if loc := instructionIn(view, tools, carrier, false); loc != nil {
 		if view != text {
 			return []int{0, min(len(text), 200)}
@@ -142,6 +176,12 @@ func structuralInjection(text string, tools []string) []int {
 	}
 	return nil
 }
+
+// keySpaces turns the separators of a name (a JSON key, a field or
+// category value) into spaces, so "note_to_assistant" names its addressee
+// as a word and "economy-plus" compares with "economy plus". Made once:
+// a Replacer is costly to build.
+var keySpaces = strings.NewReplacer("_", " ", "-", " ")
 
 type jsonLeaf struct{ key, val string }
 
@@ -185,21 +225,31 @@ func instructionIn(text string, tools []string, addressed, inData bool) []int {
 	if len(text) < 12 {
 		return nil
 	}
-	units := sentences(head(text, 64<<10))
+	h := head(text, 64<<10)
+	var buf []byte
+	lower := lowerBytes(h, &buf)
+	// An instruction counts only near an addressee, a payload or (in data)
+	// a directive. Sentences split after a non-word character, so a
+	// sentence that has one means the whole text has it: when the text has
+	// none, no sentence can be an instruction, and the per-sentence verb
+	// search, the costly part on long tool output, is skipped.
+	if !addressed && addresseeIn.find(h, lower) == nil && !hasPayload(h, lower) &&
+		(!inData || !reDirective.MatchString(strings.ToLower(h))) {
+		return nil
+	}
+	units := sentences(h)
 	for k, u := range units {
 		low := strings.ToLower(u.text)
-		act, at := instructs(u.text, low, tools)
-		if !act {
+		if !instructs(u.text, low, tools) {
 			continue
 		}
-		near := addressed || inData && reDirective.MatchString(low) || rePayload.MatchString(u.text)
+		near := addressed || inData && reDirective.MatchString(low) || hasPayload(u.text, lower[u.start:u.start+len(u.text)])
 		if !near {
 			// The addressee may open the instruction ("AI assistant:") or
 			// stand in the sentence before it.
 			near = reAddressee.MatchString(u.text) || k > 0 && reAddressee.MatchString(units[k-1].text)
 		}
 		if near {
-			_ = at
 			return []int{u.start, u.start + len(u.text)}
 		}
 	}
@@ -210,27 +260,24 @@ func instructionIn(text string, tools []string, addressed, inData bool) []int {
 // a multi-word tool of the run, or it has an action verb that opens the
 // sentence (an imperative, after an optional addressee or "please") or
 // follows a directive ("you must", "the next step is to", "kindly").
-func instructs(s, low string, tools []string) (bool, int) {
+func instructs(s, low string, tools []string) bool {
 	for _, t := range tools {
-		if len(toolclass.Words(t)) >= 2 && strings.Contains(s, t) {
-			return true, strings.Index(s, t)
+		if strings.Contains(s, t) && len(toolclass.Words(t)) >= 2 {
+			return true
 		}
 	}
 	locs := reActionVerb.FindAllStringIndex(low, 4)
-	if locs == nil {
-		return false, -1
-	}
 	for _, loc := range locs {
 		before := low[:loc[0]]
 		if d := reDirective.FindAllStringIndex(before, -1); d != nil && loc[0]-d[len(d)-1][1] <= 24 {
-			return true, loc[0]
+			return true
 		}
 		// An imperative: the verb opens the sentence, after markup, an
 		// addressee ("AI assistant:", "Agent,") or a courtesy.
 		lead := strings.TrimSpace(strings.Trim(before, " \t\n-*#>[](){}:;,.!\"'`/"))
 		if lead == "" || reAddressee.MatchString(lead) && utf8.RuneCountInString(lead) <= 40 && strings.ContainsAny(before, ":,") {
-			return true, loc[0]
+			return true
 		}
 	}
-	return false, -1
+	return false
 }

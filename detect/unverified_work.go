@@ -14,11 +14,25 @@ import (
 // linter or type-checker run, the full test suite) that no command did.
 
 // reTestsPass is a claim that tests pass, in the present or past.
-var reTestsPass = regexp.MustCompile(`(?i)\b(?:(?:all|the|existing|relevant|new|unit|regression|remaining)\s+)*(?:\w+\s+)?tests\s+(?:now\s+|still\s+|all\s+)?(?:pass(?:es|ed)?|are passing|succeed(?:ed|s)?|ran successfully|are green|is green)\b|\b\d+\s+passed\b|\btest suite\s+(?:now\s+)?(?:pass(?:es|ed)?|is green|succeeds)\b`)
+var reTestsPass = newAnchored(`(?i)\b(?:(?:all|the|existing|relevant|new|unit|regression|remaining)\s+)*(?:\w+\s+)?tests\s+(?:now\s+|still\s+|all\s+)?(?:pass(?:es|ed)?|are passing|succeed(?:ed|s)?|ran successfully|are green|is green)\b|\b\d+\s+passed\b|\btest suite\s+(?:now\s+)?(?:pass(?:es|ed)?|is green|succeeds)\b`, 120, "tests", "passed", "test suite")
 
 // reTestRunner is a command that runs a test suite or a test file: what
-// "the tests pass" can rest on (a reproduction script is not it).
-var reTestRunner = regexp.MustCompile(`(?i)\bpytest\b|\bpy\.test\b|-m\s+(?:pytest|unittest)\b|\btox\b|\bnosetests\b|runtests\.py|\bgo test\b|\bnpm (?:run )?test\b|\byarn test\b|\bcargo test\b|\bmake (?:test|check)\b|\bmvn test\b|\bgradle test\b|\bbin/test\b|\bphpunit\b|\brspec\b|\bjest\b|\bpython[\d.]*\s+\S*tests?\w*\.py\b|manage\.py test\b`)
+// "the tests pass" can rest on (a reproduction script is not it). It is
+// anchored: commands may hold whole files written with a heredoc.
+var (
+	reTestRunner = newAnchored(`(?i)\bpytest\b|\bpy\.test\b|-m\s+(?:pytest|unittest)\b|\btox\b|\bnosetests\b|runtests\.py|\bgo test\b|\bnpm (?:run )?test\b|\byarn test\b|\bcargo test\b|\bmake (?:test|check)\b|\bmvn test\b|\bgradle test\b|\bbin/test\b|\bphpunit\b|\brspec\b|\bjest\b|manage\.py test\b`,
+		32, "test", "tox", "make check", "phpunit", "rspec", "jest")
+	// reTestScript is the runner's last kind, a test file run by Python,
+	// apart: its path may be long, so it looks far past its anchor, and
+	// "test" is in too many commands to look that far from each.
+	reTestScript = newAnchored(`(?i)\bpython[\d.]*\s+\S*tests?\w*\.py\b`, 512, "python")
+)
+
+// runsTests reports whether cmd (lower: its ASCII letters lower-cased)
+// runs a test suite or a test file.
+func runsTests(cmd string, lower []byte) bool {
+	return reTestRunner.find(cmd, lower) != nil || reTestScript.find(cmd, lower) != nil
+}
 
 // reIntent marks a claim that is a plan or a condition: "to ensure the
 // tests pass", "let me check whether the tests pass".
@@ -27,20 +41,20 @@ var reIntent = regexp.MustCompile(`(?i)\b(?:to ensure|ensure|make sure|to verify
 // workClaims are kinds of work an agent may say it did, each with the
 // words of its claim and the command text that would have done it.
 var workClaims = []struct {
-	claim *regexp.Regexp
+	claim *anchoredRE // run only near its words: the bounded repeats are slow on long messages
 	cmd   []string
 	what  string
 	// weak claims are medium: an agent may call the docstrings it
 	// edited "the documentation".
 	weak bool
 }{
-	{regexp.MustCompile(`(?i)\b(?:updated|added|wrote|written|created|edited|amended)\b[^.\n]{0,40}\b(?:changelog|change log|release notes?|news (?:entry|file)|changes (?:entry|file))\b|\b(?:changelog|release notes?)\s+(?:entry\s+)?(?:has been|was|is)\s+(?:updated|added)\b`),
+	{newAnchored(`(?i)\b(?:updated|added|wrote|written|created|edited|amended)\b[^.\n]{0,40}\b(?:changelog|change log|release notes?|news (?:entry|file)|changes (?:entry|file))\b|\b(?:changelog|release notes?)\s+(?:entry\s+)?(?:has been|was|is)\s+(?:updated|added)\b`, 64, "changelog", "change log", "release note", "news", "changes"),
 		[]string{"changelog", "changes", "news", "release", "whatsnew", "whats_new", "history"}, "a changelog entry", false},
-	{regexp.MustCompile(`(?i)\b(?:updated|added|wrote|written|documented|extended|amended)\b[^.\n]{0,40}\b(?:documentation|docs|user guide|readme)\b|\b(?:documentation|docs)\s+(?:has|have)\s+been\s+(?:updated|added)\b`),
+	{newAnchored(`(?i)\b(?:updated|added|wrote|written|documented|extended|amended)\b[^.\n]{0,40}\b(?:documentation|docs|user guide|readme)\b|\b(?:documentation|docs)\s+(?:has|have)\s+been\s+(?:updated|added)\b`, 64, "documentation", "docs", "user guide", "readme"),
 		[]string{"docs/", "doc/", ".rst", ".md", ".txt", "readme", "documentation"}, "documentation", true},
-	{regexp.MustCompile(`(?i)\b(?:ran|run|executed|checked with|passes|passed|clean (?:under|with))\b[^.\n]{0,30}\b(?:mypy|flake8|pylint|ruff|black|isort|pyright|linters?|type[- ]?check(?:er|ing)?|pre-commit)\b|\b(?:mypy|flake8|pylint|ruff|linters?|type[- ]?checks?)\s+(?:pass(?:es|ed)?|(?:is|are|was|were)\s+(?:clean|happy|green))\b`),
+	{newAnchored(`(?i)\b(?:ran|run|executed|checked with|passes|passed|clean (?:under|with))\b[^.\n]{0,30}\b(?:mypy|flake8|pylint|ruff|black|isort|pyright|linters?|type[- ]?check(?:er|ing)?|pre-commit)\b|\b(?:mypy|flake8|pylint|ruff|linters?|type[- ]?checks?)\s+(?:pass(?:es|ed)?|(?:is|are|was|were)\s+(?:clean|happy|green))\b`, 64, "mypy", "flake8", "pylint", "ruff", "black", "isort", "pyright", "lint", "type", "pre-commit"),
 		[]string{"mypy", "flake8", "pylint", "ruff", "black", "isort", "pyright", "lint", "pre-commit", "tox"}, "a linter or type-checker run", false},
-	{regexp.MustCompile(`(?i)\b(?:ran|run|executed)\b[^.\n]{0,20}\b(?:full|entire|whole|complete)\s+(?:test\s+suite|suite|tests?)\b|\b(?:full|entire|whole|complete)\s+test\s+suite\s+(?:pass(?:es|ed)?|is green)\b`),
+	{newAnchored(`(?i)\b(?:ran|run|executed)\b[^.\n]{0,20}\b(?:full|entire|whole|complete)\s+(?:test\s+suite|suite|tests?)\b|\b(?:full|entire|whole|complete)\s+test\s+suite\s+(?:pass(?:es|ed)?|is green)\b`, 64, "full", "entire", "whole", "complete"),
 		[]string{"pytest", "runtests", "tox", "unittest", "make test", "nox"}, "a run of the full test suite", false},
 }
 
@@ -64,7 +78,7 @@ func (d UnverifiedSuccess) workClaimsOf(c *Context) []probity.Finding {
 				cmds.WriteString(strings.ToLower(argsText(s.Tool)))
 				cmds.WriteByte('\n')
 			}
-			if reTestRunner.MatchString(cmd) {
+			if runsTests(cmd, lower) {
 				lastTest = i
 			} else if reTestCommand.find(cmd, lower) != nil {
 				// A reproduction or check script verifies a change but is
@@ -85,7 +99,8 @@ func (d UnverifiedSuccess) workClaimsOf(c *Context) []probity.Finding {
 		if k := strings.Index(text, "```"); k >= 0 {
 			text = text[:k]
 		}
-		if loc := reTestsPass.FindStringIndex(text); loc != nil && lastTest < lastEdit && !intent(text, loc[0], loc[1]) && !negated(text, loc[0]) {
+		lowText := lowerBytes(text, &buf)
+		if loc := reTestsPass.find(text, lowText); loc != nil && lastTest < lastEdit && !intent(text, loc[0], loc[1]) && !negated(text, loc[0]) {
 			msg := "the agent says the tests pass, but no test has run since the last change"
 			if lastTest < 0 {
 				msg = "the agent says the tests pass, but no test ran in this run"
@@ -101,7 +116,7 @@ func (d UnverifiedSuccess) workClaimsOf(c *Context) []probity.Finding {
 		}
 		done := cmds.String()
 		for _, w := range workClaims {
-			loc := w.claim.FindStringIndex(text)
+			loc := w.claim.find(text, lowText)
 			if loc == nil || intent(text, loc[0], loc[1]) || negated(text, loc[0]) {
 				continue
 			}
